@@ -1,0 +1,306 @@
+"""Declarative matching settings: what to block on, what to compare, where to cut.
+
+Kept apart from the engine so a table other than the canonical customer schema can be matched
+by writing a YAML file instead of code. Column names in levels and blocking rules may name a
+derived feature, ``<column>__<transform>`` (e.g. ``email__canonical``), or a feature that a
+library comparison adds, ``<comparison>__<suffix>`` (e.g. ``name__key``); ``prepare`` computes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LEVEL_KINDS = ("null", "exact", "fuzzy", "distance", "swapped", "abs_diff", "else")
+LINK_TYPES = ("dedupe_only", "link_only", "link_and_dedupe")
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used, with the offending key named."""
+
+
+@dataclass(frozen=True)
+class Level:
+    """One ordered level of a comparison; the first level whose test passes wins.
+
+    kind: ``null`` (a column missing on either side), ``exact`` (all ``columns`` equal),
+    ``fuzzy`` (``scorer`` similarity in 0..1 >= ``threshold``), ``distance`` (edit distance <=
+    ``threshold``), ``swapped`` (columns[0]/columns[1] equal crosswise), ``abs_diff`` (numeric or
+    date difference <= ``threshold``, days for dates), ``else``.
+    ``when_any``: a boolean feature that must be true on at least one side; ``when_both``: on
+    both sides; ``unless_any``: must be false on both sides.
+    ``tf_column``: adjust the weight of this level by the frequency of the value (common names,
+    big cities weigh less).
+    """
+
+    kind: str
+    columns: tuple[str, ...] = ()
+    label: str = ""
+    scorer: str | None = None
+    threshold: float | None = None
+    when_any: str | None = None
+    when_both: str | None = None
+    unless_any: str | None = None
+    tf_column: str | None = None
+    m: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in LEVEL_KINDS:
+            raise SettingsError(f"level kind {self.kind!r} is not one of {LEVEL_KINDS}")
+        if self.kind not in ("else",) and not self.columns:
+            raise SettingsError(f"level {self.label or self.kind!r} needs columns")
+        if self.kind in ("fuzzy", "distance", "abs_diff") and self.threshold is None:
+            raise SettingsError(f"level {self.label or self.kind!r} needs a threshold")
+        if self.kind == "fuzzy" and not self.scorer:
+            raise SettingsError(f"level {self.label or self.kind!r} needs a scorer")
+        if self.kind == "swapped" and len(self.columns) != 2:
+            raise SettingsError(f"level {self.label or self.kind!r} needs exactly two columns")
+
+    @property
+    def name(self) -> str:
+        return self.label or f"{self.kind}({','.join(self.columns)})"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A named comparison: ordered levels, null first and ``else`` last."""
+
+    name: str
+    levels: tuple[Level, ...]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.levels or self.levels[-1].kind != "else":
+            raise SettingsError(f"comparison {self.name!r}: the last level must be kind 'else'")
+        non_null = [lv for lv in self.levels if lv.kind != "null"]
+        if len(non_null) < 2:
+            raise SettingsError(f"comparison {self.name!r} needs at least one level besides null/else")
+        seen_other = False
+        for lv in self.levels:
+            if lv.kind == "null" and seen_other:
+                raise SettingsError(f"comparison {self.name!r}: null levels must come first")
+            seen_other |= lv.kind != "null"
+
+    @property
+    def scored_levels(self) -> tuple[Level, ...]:
+        """Levels other than null, best first (gamma counts down to 0 = else)."""
+        return tuple(lv for lv in self.levels if lv.kind != "null")
+
+    def columns(self) -> set[str]:
+        cols: set[str] = set()
+        for lv in self.levels:
+            cols.update(lv.columns)
+            cols.update(c for c in (lv.when_any, lv.when_both, lv.unless_any, lv.tf_column) if c)
+        return cols
+
+
+@dataclass(frozen=True)
+class BlockingRule:
+    """Records that agree on every column in ``on`` (all non-null) become candidate pairs."""
+
+    name: str
+    on: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.on:
+            raise SettingsError(f"blocking rule {self.name!r} needs at least one column")
+
+
+@dataclass(frozen=True)
+class CannotLink:
+    """Strong negative evidence: pairs at one of these levels must not share a cluster."""
+
+    comparison: str
+    levels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the engine needs to know about one table's matching."""
+
+    unique_id: str
+    comparisons: tuple[Comparison, ...]
+    blocking_rules: tuple[BlockingRule, ...]
+    link_type: str = "dedupe_only"
+    threshold: float = 0.9
+    review_band: tuple[float, float] = (0.5, 0.9)
+    max_pairs_per_rule: int = 20_000_000
+    training_rules: tuple[BlockingRule, ...] = ()
+    u_sample_pairs: int = 1_000_000
+    em_max_pairs: int = 2_000_000
+    em_iterations: int = 25
+    cannot_link: tuple[CannotLink, ...] = ()
+    cannot_link_weight: float | None = -8.0
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.link_type not in LINK_TYPES:
+            raise SettingsError(f"link_type {self.link_type!r} is not one of {LINK_TYPES}")
+        if not 0.0 < self.threshold < 1.0:
+            raise SettingsError(f"threshold must be in (0, 1), got {self.threshold}")
+        lo, hi = self.review_band
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise SettingsError(f"review_band must be 0 <= low <= high <= 1, got {self.review_band}")
+        names = [c.name for c in self.comparisons]
+        if len(set(names)) != len(names):
+            raise SettingsError(f"comparison names must be unique: {names}")
+        rules = [r.name for r in self.blocking_rules]
+        if len(set(rules)) != len(rules):
+            raise SettingsError(f"blocking rule names must be unique: {rules}")
+        if not self.comparisons:
+            raise SettingsError("settings need at least one comparison")
+        if not self.blocking_rules:
+            raise SettingsError("settings need at least one blocking rule")
+        by_name = {c.name: c for c in self.comparisons}
+        for cl in self.cannot_link:
+            comp = by_name.get(cl.comparison)
+            if comp is None:
+                raise SettingsError(f"cannot_link names unknown comparison {cl.comparison!r}")
+            labels = {lv.name for lv in comp.levels}
+            for lab in cl.levels:
+                if lab not in labels:
+                    raise SettingsError(
+                        f"cannot_link: comparison {cl.comparison!r} has no level {lab!r} (has {sorted(labels)})")
+
+    def comparison(self, name: str) -> Comparison:
+        for c in self.comparisons:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Plain data (the YAML form); library comparisons are written out level by level."""
+        def level(lv: Level) -> dict:
+            d = {"kind": lv.kind}
+            if lv.columns:
+                d["columns"] = list(lv.columns)
+            for k in ("label", "scorer", "threshold", "when_any", "when_both", "unless_any", "tf_column", "m"):
+                v = getattr(lv, k)
+                if v not in (None, ""):
+                    d[k] = v
+            return d
+        return {
+            "unique_id": self.unique_id,
+            "link_type": self.link_type,
+            "threshold": self.threshold,
+            "review_band": list(self.review_band),
+            "max_pairs_per_rule": self.max_pairs_per_rule,
+            "u_sample_pairs": self.u_sample_pairs,
+            "em_max_pairs": self.em_max_pairs,
+            "em_iterations": self.em_iterations,
+            "seed": self.seed,
+            "cannot_link_weight": self.cannot_link_weight,
+            "blocking_rules": [{"name": r.name, "on": list(r.on)} for r in self.blocking_rules],
+            "training_rules": [{"name": r.name, "on": list(r.on)} for r in self.training_rules],
+            "comparisons": [{"name": c.name, "description": c.description,
+                             "levels": [level(lv) for lv in c.levels]} for c in self.comparisons],
+            "cannot_link": [{"comparison": c.comparison, "levels": list(c.levels)} for c in self.cannot_link],
+        }
+
+
+def _level_from(d: dict, where: str) -> Level:
+    if not isinstance(d, dict) or "kind" not in d:
+        raise SettingsError(f"{where}: a level needs a 'kind'")
+    d = dict(d)
+    cols = d.pop("columns", None)
+    col = d.pop("column", None)
+    columns = tuple(cols) if cols else ((col,) if col else ())
+    allowed = {f.name for f in dataclasses.fields(Level)} - {"columns"}
+    unknown = set(d) - allowed
+    if unknown:
+        raise SettingsError(f"{where}: unknown level keys {sorted(unknown)}")
+    try:
+        return Level(columns=columns, **d)
+    except SettingsError as exc:
+        raise SettingsError(f"{where}: {exc}") from None
+
+
+def _rule_from(d: Any, where: str) -> BlockingRule:
+    if isinstance(d, str):
+        return BlockingRule(name=d, on=tuple(x.strip() for x in d.split("&")))
+    if not isinstance(d, dict) or "on" not in d:
+        raise SettingsError(f"{where}: a blocking rule needs 'on' (a list of columns)")
+    on = d["on"]
+    on = (on,) if isinstance(on, str) else tuple(on)
+    return BlockingRule(name=d.get("name") or "&".join(on), on=on)
+
+
+def settings_from_dict(data: dict, *, source: str = "settings") -> Settings:
+    """Build settings from plain data (parsed YAML); library comparisons via ``template``."""
+    from dedupe.comparisons import comparison_from_template
+
+    if not isinstance(data, dict):
+        raise SettingsError(f"{source}: expected a mapping at the top level")
+    if "unique_id" not in data:
+        raise SettingsError(f"{source}: 'unique_id' is required")
+    comps = []
+    for i, c in enumerate(data.get("comparisons") or []):
+        where = f"{source}: comparisons[{i}]"
+        if not isinstance(c, dict) or "name" not in c:
+            raise SettingsError(f"{where}: a comparison needs a 'name'")
+        if "template" in c:
+            opts = {k: v for k, v in c.items() if k not in ("template", "name")}
+            try:
+                comps.append(comparison_from_template(c["template"], name=c["name"], **opts))
+            except (TypeError, KeyError) as exc:
+                raise SettingsError(f"{where} ({c['name']}): {exc}") from None
+            continue
+        levels = tuple(_level_from(lv, f"{where} ({c['name']}) level {j}")
+                       for j, lv in enumerate(c.get("levels") or []))
+        try:
+            comps.append(Comparison(name=c["name"], levels=levels, description=c.get("description", "")))
+        except SettingsError as exc:
+            raise SettingsError(f"{where}: {exc}") from None
+    rules = tuple(_rule_from(r, f"{source}: blocking_rules[{i}]")
+                  for i, r in enumerate(data.get("blocking_rules") or []))
+    training = tuple(_rule_from(r, f"{source}: training_rules[{i}]")
+                     for i, r in enumerate(data.get("training_rules") or []))
+    cannot = tuple(CannotLink(comparison=c["comparison"], levels=tuple(c["levels"]))
+                   for c in data.get("cannot_link") or [])
+    simple = {k: data[k] for k in ("link_type", "threshold", "max_pairs_per_rule", "u_sample_pairs",
+                                    "em_max_pairs", "em_iterations", "seed", "cannot_link_weight")
+              if k in data}
+    if "review_band" in data:
+        simple["review_band"] = tuple(float(x) for x in data["review_band"])
+    known = set(simple) | {"unique_id", "comparisons", "blocking_rules", "training_rules", "cannot_link",
+                           "review_band"}
+    unknown = set(data) - known
+    if unknown:
+        raise SettingsError(f"{source}: unknown keys {sorted(unknown)}")
+    try:
+        return Settings(unique_id=data["unique_id"], comparisons=tuple(comps), blocking_rules=rules,
+                        training_rules=training, cannot_link=cannot, **simple)
+    except SettingsError as exc:
+        raise SettingsError(f"{source}: {exc}") from None
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read settings from a YAML file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"settings file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"settings file {path} is not valid YAML: {exc}") from None
+    return settings_from_dict(data, source=str(path))
+
+
+def dump_settings(settings: Settings, path: str | Path) -> None:
+    """Write settings as YAML (every level spelled out)."""
+    Path(path).write_text(yaml.safe_dump(settings.to_dict(), sort_keys=False, allow_unicode=True),
+                          encoding="utf-8")
+
+
+def default_settings() -> Settings:
+    """Settings for the canonical customer schema (``dedupe/default_settings.yaml``)."""
+    text = resources.files("dedupe").joinpath("default_settings.yaml").read_text(encoding="utf-8")
+    return settings_from_dict(yaml.safe_load(text), source="dedupe/default_settings.yaml")

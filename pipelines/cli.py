@@ -1,0 +1,115 @@
+"""``crm-golden``: run the pipeline, the demo, the built-in shop server, or dedupe any table."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from pipelines.paths import data_dir, default_warehouse
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    parser = argparse.ArgumentParser(prog="crm-golden", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="build the demo sources and run the whole pipeline on them")
+    p.add_argument("--entities", type=int, default=300, help="demo people to generate (default 300)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--warehouse", default=None, help="DuckDB file (default data/warehouse.duckdb)")
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("run", help="load a sources folder and publish the golden customer table")
+    p.add_argument("--sources", required=True,
+                   help="folder with erp.sqlite, shop/ pages and sheets/*.csv|xlsx")
+    p.add_argument("--warehouse", default=None, help="DuckDB file (default data/warehouse.duckdb)")
+    p.add_argument("--settings", default=None, help="matching settings YAML (default: built-in)")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("serve-shop", help="serve a folder of Shopify-style JSON pages on 127.0.0.1")
+    p.add_argument("directory", help="the shop/ folder (or a dataset folder holding shop/)")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--host", default="127.0.0.1")
+    p.set_defaults(func=_serve_shop)
+
+    try:
+        from dedupe.cli import add_dedupe_parser
+    except ImportError:
+        pass
+    else:
+        add_dedupe_parser(sub)
+
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"crm-golden: error: {exc}", file=sys.stderr)
+        return 2
+
+
+class UserError(Exception):
+    """A problem the user can fix (wrong path, missing folder): printed without a traceback."""
+
+
+def _run(args) -> int:
+    sources = Path(args.sources)
+    if not sources.is_dir():
+        raise UserError(f"sources folder not found: {sources}")
+    parts = {"erp.sqlite": (sources / "erp.sqlite").is_file(), "shop/": (sources / "shop").is_dir(),
+             "sheets/": (sources / "sheets").is_dir()}
+    if not any(parts.values()):
+        raise UserError(f"{sources} holds none of erp.sqlite, shop/, sheets/")
+    for name, present in parts.items():
+        if not present:
+            print(f"note: {sources / name} not found; that source will fail and be reported")
+    warehouse = Path(args.warehouse or default_warehouse()).absolute()
+    from pipelines.runner import run_pipeline
+
+    summary = run_pipeline(sources=sources.absolute(), warehouse=warehouse, settings=args.settings)
+    print(summary.render())
+    return 0 if summary.success else 1
+
+
+def _demo(args) -> int:
+    from pipelines.demo_data import generate
+    from pipelines.runner import run_pipeline
+
+    out = data_dir() / "demo_sources"
+    t0 = time.perf_counter()
+    counts = generate(out, entities=args.entities, seed=args.seed)
+    print(f"demo sources written to {_rel(out)} in {time.perf_counter() - t0:.1f}s: "
+          + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    warehouse = Path(args.warehouse or default_warehouse()).absolute()
+    summary = run_pipeline(sources=out, warehouse=warehouse, truth=out / "truth")
+    print(summary.render())
+    print("Open the Dagster UI on the materialised assets with:  make ui   (http://127.0.0.1:3000)")
+    return 0 if summary.success else 1
+
+
+def _serve_shop(args) -> int:
+    from connectors.shop.server import serve_forever
+
+    directory = Path(args.directory)
+    if (directory / "shop").is_dir():
+        directory = directory / "shop"
+    if not (directory / "customers").is_dir():
+        raise UserError(f"{directory} has no customers/ pages (expected the crm_synth shop layout)")
+    token = os.environ.get("SOURCES__SHOP__ACCESS_TOKEN")
+    print(f"serving {directory} on http://{args.host}:{args.port}/admin/api/2024-01/customers.json"
+          + (" (token required)" if token else "") + "; Ctrl-C stops", flush=True)
+    serve_forever(directory, host=args.host, port=args.port, access_token=token)
+    return 0
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

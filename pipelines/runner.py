@@ -1,0 +1,134 @@
+"""Run the full-flow job in-process against the Dagster instance, and summarise what it did.
+
+Runs land in ``$DAGSTER_HOME`` (default ``data/dagster_home``), so they show in the UI.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.paths import dagster_home
+from pipelines.warehouse import Warehouse
+
+RAW_TABLES = ["raw_erp.customers", "raw_erp.invoices", "raw_shop.customers", "raw_shop.orders",
+              "raw_sheets.contacts"]
+
+
+@dataclass
+class RunSummary:
+    """What a run read, rejected, merged and published."""
+
+    run_id: str
+    success: bool
+    seconds: float
+    warehouse: Path
+    rows_read: dict[str, int] = field(default_factory=dict)
+    failed_steps: list[str] = field(default_factory=list)
+    staged: int = 0
+    quarantined: int = 0
+    fields_repaired: int = 0
+    golden_customers: int = 0
+    duplicates_merged: int = 0
+    review_queue: int = 0
+    published: bool = False
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    quality: dict | None = None
+
+    def render(self) -> str:
+        ok = sum(1 for _, passed, _ in self.checks if passed)
+        failed = [(n, sev) for n, passed, sev in self.checks if not passed]
+        lines = [
+            "",
+            f"crm-golden run {self.run_id[:8]}: {'succeeded' if self.success else 'FAILED'} "
+            f"in {self.seconds:.1f}s",
+            "  records read:",
+            *[f"    {t:<22} {n:>9,}" for t, n in self.rows_read.items()],
+            f"  staged customers        {self.staged:>9,}",
+            f"  quarantined rows        {self.quarantined:>9,}   (quality.quarantine)",
+            f"  fields repaired         {self.fields_repaired:>9,}   (quality.field_issues)",
+            f"  golden customers        {self.golden_customers:>9,}",
+            f"  duplicates merged       {self.duplicates_merged:>9,}",
+            f"  pairs for review        {self.review_queue:>9,}",
+            f"  checks                  {ok} passed, {len(failed)} failed",
+            *[f"    failed: {n} ({sev.lower()})" for n, sev in failed],
+        ]
+        if self.failed_steps:
+            lines.append("  failed steps: " + ", ".join(self.failed_steps))
+        if self.quality:
+            q = self.quality
+            lines.append(f"  match quality vs. demo truth: pairwise P={q['precision']:.3f} "
+                         f"R={q['recall']:.3f} F1={q['f1']:.3f}")
+        lines += [
+            f"  published: {'golden.customers, golden.crosswalk, golden.review_queue' if self.published else 'no (last published tables left as they were)'}",
+            f"  warehouse: {self.warehouse}",
+            "  query it:  duckdb " + str(self.warehouse) + " -c 'select * from golden.customers limit 10'",
+        ]
+        return "\n".join(lines)
+
+
+def run_pipeline(*, sources: Path, warehouse: Path, settings: str | None = None,
+                 truth: Path | None = None) -> RunSummary:
+    """Execute the full flow on ``sources`` into ``warehouse`` and return its summary."""
+    import dagster as dg
+
+    from pipelines.build import JOB_NAME, build_definitions
+    from pipelines.progress import ProgressHandler, progress_logger_def
+
+    os.environ["DAGSTER_HOME"] = str(dagster_home())
+    handler = ProgressHandler()
+    defs = build_definitions(warehouse=str(warehouse), sources=str(sources), settings=settings,
+                             loggers={"progress": progress_logger_def(handler)})
+    job = defs.resolve_job_def(JOB_NAME)
+    t0 = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    summary = RunSummary(run_id=result.run_id, success=result.success,
+                         seconds=time.perf_counter() - t0, warehouse=warehouse, checks=handler.checks)
+    summary.failed_steps = sorted({e.step_key for e in result.all_events if e.is_step_failure})
+    published = any(e.is_step_success and e.step_key and "publish" in e.step_key for e in result.all_events)
+    summary.published = published
+    _fill_counts(summary, Warehouse(warehouse), result.run_id)
+    if truth is not None and (truth / "records.csv").exists() and published:
+        summary.quality = pairwise_quality(Warehouse(warehouse).read("golden.crosswalk"), truth / "records.csv")
+    return summary
+
+
+def _fill_counts(summary: RunSummary, wh: Warehouse, run_id: str) -> None:
+    for table in RAW_TABLES:
+        if wh.exists(table):
+            summary.rows_read[table] = _count(wh, table)
+    if wh.exists("staging.customers"):
+        summary.staged = _count(wh, "staging.customers")
+    for attr, table in (("quarantined", "quality.quarantine"), ("fields_repaired", "quality.field_issues")):
+        if wh.exists(table):
+            setattr(summary, attr, _count(wh, table))
+    schema = "golden" if summary.published else "golden_build"
+    if wh.exists(f"{schema}.customers"):
+        summary.golden_customers = _count(wh, f"{schema}.customers")
+        summary.duplicates_merged = _count(wh, f"{schema}.crosswalk") - summary.golden_customers
+        summary.review_queue = _count(wh, f"{schema}.review_queue")
+
+
+def _count(wh: Warehouse, table: str) -> int:
+    return int(wh.query(f"select count(*) as n from {table}")["n"][0])
+
+
+def pairwise_quality(crosswalk: pl.DataFrame, records_csv: Path) -> dict:
+    """Pairwise precision/recall/F1 of a crosswalk against a truth ``records.csv``."""
+    truth = pl.read_csv(records_csv, infer_schema=False)
+    rec = truth.join(crosswalk.select("source", "source_record_id", "golden_id"),
+                     on=["source", "source_record_id"], how="left").with_columns(
+        pl.coalesce("golden_id", pl.concat_str([pl.lit("missing:"), "source", pl.lit(":"), "source_record_id"])))
+
+    def pairs(cols):
+        return int(rec.group_by(cols).len().select((pl.col("len") * (pl.col("len") - 1) // 2).sum()).item())
+
+    tp, pred, true = pairs(["entity_id", "golden_id"]), pairs(["golden_id"]), pairs(["entity_id"])
+    p = tp / pred if pred else 1.0
+    r = tp / true if true else 1.0
+    return {"precision": p, "recall": r, "f1": 0.0 if p + r == 0 else 2 * p * r / (p + r)}
