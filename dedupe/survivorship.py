@@ -1,56 +1,152 @@
-"""Golden records from clusters: one row per cluster, each field taken by a survivorship rule.
+"""Golden records from clusters: one row per cluster, each field chosen by a survivorship rule.
 
-First rule set: the most recent non-empty value per field (by ``updated_at``, ties broken by
-record id so the result never depends on row order).
+Rules (per field, configurable):
+
+- ``most_recent``: the value from the record with the newest ``updated_at``;
+- ``source_priority``: the value from the most trusted source (``source_priority`` order),
+  then the most recent;
+- ``most_complete``: the value from the record with the most non-empty fields;
+- ``most_frequent``: the value most records agree on (then the most recent);
+- ``longest``: the longest value (then the most recent);
+- a callable ``f(members: pl.DataFrame, field: str) -> pl.DataFrame`` returning one row per
+  ``cluster_id`` with columns ``cluster_id``, ``value``, ``record_id`` (custom rules).
+
+Empty values never win. Every tie is broken by ``updated_at`` (newest first), then by
+``record_id``, so the result never depends on row order. Lineage (which record supplied each
+golden field) comes out beside the golden rows.
 """
 
 from __future__ import annotations
 
-import hashlib
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from dedupe.canonical import GOLDEN_FIELDS, RECORD_ID
 
-GOLDEN_ID_PREFIX = "GC-"
+RULES = ("most_recent", "source_priority", "most_complete", "most_frequent", "longest")
+Rule = str | Callable[[pl.DataFrame, str], pl.DataFrame]
+
+#: Defaults: contact data from the newest record; identity data from the most trusted source.
+DEFAULT_FIELD_RULES: dict[str, str] = {
+    "given_name": "most_frequent",
+    "surname": "most_recent",
+    "full_name": "most_recent",
+    "email": "most_recent",
+    "phone": "most_recent",
+    "street": "most_recent",
+    "postal_code": "most_recent",
+    "city": "most_recent",
+    "country": "most_recent",
+    "company_name": "source_priority",
+    "vat_id": "source_priority",
+}
+
+#: The whole address moves together: a golden record never mixes an old street with a new city.
+ADDRESS_GROUP = ("street", "postal_code", "city", "country")
 
 
-def golden_ids(cluster_ids: pl.Series) -> pl.Series:
-    """Opaque, stable golden ids derived from cluster ids (never row numbers)."""
-    uniq = cluster_ids.unique()
-    mapping = pl.DataFrame({
-        "cluster_id": uniq,
-        "golden_id": [GOLDEN_ID_PREFIX + hashlib.sha1(c.encode()).hexdigest()[:16] for c in uniq.to_list()],
-    })
-    return pl.DataFrame({"cluster_id": cluster_ids}).join(
-        mapping, on="cluster_id", how="left", maintain_order="left")["golden_id"]
+@dataclass
+class SurvivorshipRules:
+    """Which rule picks each golden field, and the trust order of the sources."""
+
+    fields: dict[str, Rule] = field(default_factory=lambda: dict(DEFAULT_FIELD_RULES))
+    source_priority: list[str] = field(default_factory=lambda: ["erp", "shop"])
+    address_as_unit: bool = True
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> SurvivorshipRules:
+        """From the ``survivorship:`` section of a YAML file; a rule may be ``module:function``."""
+        rules = dict(DEFAULT_FIELD_RULES)
+        for name, rule in (data.get("fields") or {}).items():
+            rules[name] = _resolve(rule)
+        return cls(fields=rules, source_priority=list(data.get("source_priority") or ["erp", "shop"]),
+                   address_as_unit=bool(data.get("address_as_unit", True)))
 
 
-def build_golden(staged: pl.DataFrame, clusters: pl.DataFrame, *,
-                 fields: list[str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Golden customers and the crosswalk from staged records and their clusters.
+def _resolve(rule: Rule) -> Rule:
+    if callable(rule) or rule in RULES:
+        return rule
+    if isinstance(rule, str) and ":" in rule:
+        module, _, name = rule.partition(":")
+        return getattr(importlib.import_module(module), name)
+    raise ValueError(f"unknown survivorship rule {rule!r}; use one of {', '.join(RULES)} or module:function")
 
-    ``clusters`` has ``record_id`` and ``cluster_id``; every staged record must have one.
-    Returns ``(golden, crosswalk)``: golden has ``golden_id`` and the golden fields plus
-    ``source_count``, ``sources``, ``first_seen``, ``last_updated``; crosswalk has
-    ``source, source_record_id, record_id, golden_id``.
+
+def _ranking(rule: str, f: str, priority: Sequence[str]) -> tuple[list[pl.Expr], list[bool]]:
+    """Sort keys (and descending flags) that put the winning record first."""
+    recent = [pl.col("updated_at"), pl.col(RECORD_ID)]
+    recent_desc = [True, False]
+    if rule == "most_recent":
+        return recent, recent_desc
+    if rule == "source_priority":
+        rank = pl.col("source").replace_strict(
+            {s: i for i, s in enumerate(priority)}, default=len(priority), return_dtype=pl.Int32)
+        return [rank, *recent], [False, *recent_desc]
+    if rule == "most_complete":
+        return [pl.col("__completeness"), *recent], [True, *recent_desc]
+    if rule == "most_frequent":
+        return [pl.col(f"__freq_{f}"), *recent], [True, *recent_desc]
+    if rule == "longest":
+        return [pl.col(f).cast(pl.Utf8).str.len_chars(), *recent], [True, *recent_desc]
+    raise ValueError(f"unknown survivorship rule {rule!r}")
+
+
+def survive(members: pl.DataFrame, rules: SurvivorshipRules | None = None, *,
+            fields: Sequence[str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Pick golden values per ``cluster_id`` from ``members`` (staged rows with a cluster id).
+
+    Returns ``(golden, lineage)``: golden has ``cluster_id`` and one column per field; lineage has
+    ``cluster_id, field, record_id, source, source_record_id`` naming the record that supplied it.
     """
-    fields = [f for f in (fields or GOLDEN_FIELDS) if f in staged.columns]
-    members = staged.join(clusters.select(RECORD_ID, "cluster_id"), on=RECORD_ID, how="left")
-    unclustered = members.filter(pl.col("cluster_id").is_null())
-    if unclustered.height:
-        raise ValueError(f"{unclustered.height} staged records have no cluster "
-                         f"(first: {unclustered[RECORD_ID][0]})")
-    members = members.with_columns(golden_id=golden_ids(members["cluster_id"]))
-    ordered = members.sort(["golden_id", "updated_at", RECORD_ID],
-                           descending=[False, True, False], nulls_last=True)
-    golden = ordered.group_by("golden_id", maintain_order=True).agg(
-        *[pl.col(f).drop_nulls().first().alias(f) for f in fields],
-        pl.len().alias("source_count"),
-        pl.col("source").unique().sort().str.join(",").alias("sources"),
-        pl.col("created_at").min().alias("first_seen"),
-        pl.col("updated_at").max().alias("last_updated"),
-    ).sort("golden_id")
-    crosswalk = members.select("source", "source_record_id", RECORD_ID, "golden_id").sort(
-        ["source", "source_record_id"])
-    return golden, crosswalk
+    rules = rules or SurvivorshipRules()
+    fields = [f for f in (fields or GOLDEN_FIELDS) if f in members.columns]
+    present = [pl.col(f).is_not_null().cast(pl.Int32) for f in fields]
+    m = members.with_columns(
+        pl.sum_horizontal(present).alias("__completeness"),
+        *[pl.len().over(["cluster_id", f]).alias(f"__freq_{f}") for f in fields],
+    )
+    unit = [f for f in ADDRESS_GROUP if f in fields] if rules.address_as_unit else []
+    aggs, custom = [], {}
+    # the address block: one record supplies all its parts (the one that wins on street)
+    if unit:
+        lead = unit[0]
+        keys, desc = _ranking(_str_rule(rules.fields.get(lead, "most_recent")), lead, rules.source_priority)
+        no_addr = ~pl.any_horizontal([pl.col(f).is_not_null() for f in unit])
+        winner = pl.col(RECORD_ID).sort_by([no_addr, *keys], descending=[False, *desc], nulls_last=True).first()
+        aggs.append(winner.alias("__addr_record"))
+    for f in fields:
+        if f in unit:
+            continue
+        rule = rules.fields.get(f, "most_recent")
+        if callable(rule):
+            custom[f] = rule
+            continue
+        keys, desc = _ranking(rule, f, rules.source_priority)
+        by, flags = [pl.col(f).is_null(), *keys], [False, *desc]
+        aggs.append(pl.col(f).sort_by(by, descending=flags, nulls_last=True).first().alias(f))
+        aggs.append(pl.col(RECORD_ID).sort_by(by, descending=flags, nulls_last=True).first().alias(f"__src_{f}"))
+    golden = m.group_by("cluster_id").agg(aggs)
+    if unit:
+        addr = m.select(pl.col(RECORD_ID).alias("__addr_record"), *unit)
+        golden = golden.join(addr, on="__addr_record", how="left").with_columns(
+            *[pl.when(pl.col(f).is_not_null()).then(pl.col("__addr_record")).alias(f"__src_{f}") for f in unit])
+    for f, fn in custom.items():
+        picked = fn(members, f).select("cluster_id", pl.col("value").alias(f), pl.col(RECORD_ID).alias(f"__src_{f}"))
+        golden = golden.join(picked, on="cluster_id", how="left")
+    lineage = (
+        golden.select("cluster_id", *[pl.when(pl.col(f).is_not_null()).then(pl.col(f"__src_{f}")).alias(f)
+                                      for f in fields])
+        .unpivot(index="cluster_id", variable_name="field", value_name=RECORD_ID)
+        .drop_nulls(RECORD_ID)
+        .join(members.select(RECORD_ID, "source", "source_record_id"), on=RECORD_ID, how="left")
+        .sort(["cluster_id", "field"])
+    )
+    golden = golden.select("cluster_id", *fields)
+    return golden, lineage
+
+
+def _str_rule(rule: Rule) -> str:
+    return rule if isinstance(rule, str) else "most_recent"
