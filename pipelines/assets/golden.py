@@ -21,6 +21,10 @@ BUILD_TABLES = {
     GOLDEN_CROSSWALK: "golden_build.crosswalk",
     REVIEW_QUEUE: "golden_build.review_queue",
 }
+#: built beside the three assets and published with them
+SIDE_TABLES = ["golden_build.customer_lineage", "golden_build.id_registry", "golden_build.customers_history"]
+#: appended to the published log instead of replacing it
+APPEND_TABLES = {"golden.id_history": "golden_build.id_history_new"}
 
 
 def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
@@ -34,7 +38,9 @@ def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
 @dg.multi_asset(
     specs=[
         _spec(GOLDEN_CUSTOMERS, "One row per real customer (golden_build.customers until published "
-              "to golden.customers): for each field the most recent non-empty value in its cluster."),
+              "to golden.customers), each field chosen by its survivorship rule, with a persistent "
+              "golden_id; field lineage in golden.customer_lineage, SCD2 history in "
+              "golden.customers_history."),
         _spec(GOLDEN_CROSSWALK, "Every staged source record and the golden customer it belongs to "
               "(source, source_record_id, golden_id)."),
         _spec(REVIEW_QUEUE, "Pairs in the uncertain probability band, with the per-comparison "
@@ -44,37 +50,74 @@ def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
 )
 def golden_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                   matching: MatchingResource):
-    from dedupe.survivorship import build_golden
+    from dedupe.canonical import GOLDEN_FIELDS
+    from dedupe.golden import build_golden
+    from dedupe.history import update_history
 
     wh, settings = warehouse.get(), matching.settings()
     staged = wh.read("staging.customers")
     clusters = wh.read("matching.clusters")
-    golden, crosswalk = build_golden(staged, clusters)
-    review = review_queue(wh.read("matching.scored_pairs"), crosswalk, settings.review_band)
-    wh.write_many({BUILD_TABLES[GOLDEN_CUSTOMERS]: golden,
-                   BUILD_TABLES[GOLDEN_CROSSWALK]: crosswalk,
-                   BUILD_TABLES[REVIEW_QUEUE]: review})
-    merged = crosswalk.height - golden.height
+    previous = wh.read_if_exists("golden.crosswalk")
+    now = _now()
+    build = build_golden(staged, clusters, rules=matching.survivorship(), at=now,
+                         previous_crosswalk=previous, registry=wh.read_if_exists("golden.id_registry"))
+    fields = [f for f in GOLDEN_FIELDS if f in build.customers.columns]
+    history, hstats = update_history(wh.read_if_exists("golden.customers_history"), build.customers,
+                                     at=now, fields=fields)
+    review = review_queue(wh.read("matching.scored_pairs"), build.crosswalk, settings.review_band,
+                          decided=wh.read_if_exists("golden.steward_decisions"))
+    wh.write_many({
+        BUILD_TABLES[GOLDEN_CUSTOMERS]: build.customers,
+        BUILD_TABLES[GOLDEN_CROSSWALK]: build.crosswalk,
+        BUILD_TABLES[REVIEW_QUEUE]: review,
+        "golden_build.customer_lineage": build.lineage,
+        "golden_build.id_registry": build.registry,
+        "golden_build.customers_history": history,
+        "golden_build.id_history_new": build.retired,
+    })
+    merged = build.crosswalk.height - build.customers.height
+    sizes = build.crosswalk.group_by("golden_id").len()
     yield dg.MaterializeResult(asset_key=GOLDEN_CUSTOMERS, metadata={
-        "dagster/row_count": golden.height,
-        "source_records": crosswalk.height,
+        "dagster/row_count": build.customers.height,
+        "source_records": build.crosswalk.height,
         "duplicates_merged": merged,
-        "match_rate": round(merged / crosswalk.height, 4) if crosswalk.height else 0.0,
-        "multi_source_customers": golden.filter(pl.col("source_count") > 1).height,
+        "match_rate": round(merged / build.crosswalk.height, 4) if build.crosswalk.height else 0.0,
+        "multi_source_customers": sizes.filter(pl.col("len") > 1).height,
+        "ids_kept": build.id_stats["kept"],
+        "ids_new": build.id_stats["new"],
+        "ids_retired_by_merge": build.id_stats["merged"],
+        "ids_retired_no_sources": build.id_stats["retired_no_sources"],
+        "clusters_split": build.id_stats["split"],
+        "history_versions_opened": hstats["opened"],
+        "history_versions_closed": hstats["closed"],
+        "previous_run_state": "continued from golden.crosswalk" if previous is not None else "first build",
+        "built_at": dg.MetadataValue.text(now.isoformat(timespec="seconds")),
     })
     yield dg.MaterializeResult(asset_key=GOLDEN_CROSSWALK, metadata={
-        "dagster/row_count": crosswalk.height,
-        "by_source": dg.MetadataValue.json(dict(crosswalk.group_by("source").len().sort("source").iter_rows())),
+        "dagster/row_count": build.crosswalk.height,
+        "by_source": dg.MetadataValue.json(dict(build.crosswalk.group_by("source").len().sort("source").iter_rows())),
     })
     yield dg.MaterializeResult(asset_key=REVIEW_QUEUE, metadata={"dagster/row_count": review.height})
 
 
-def review_queue(scored: pl.DataFrame, crosswalk: pl.DataFrame, band: tuple[float, float]) -> pl.DataFrame:
-    """Scored pairs whose probability lies in ``band`` (low inclusive, high exclusive)."""
+def _now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def review_queue(scored: pl.DataFrame, crosswalk: pl.DataFrame, band: tuple[float, float], *,
+                 decided: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Scored pairs whose probability lies in ``band`` (low inclusive, high exclusive) that no
+    steward has decided yet."""
     lo, hi = band
     gid = crosswalk.select("record_id", "golden_id")
+    pending = scored.filter(pl.col("match_probability").is_between(lo, hi, closed="left"))
+    if decided is not None and decided.height:
+        done = decided.filter(pl.col("id_l").is_not_null()).select("id_l", "id_r").unique()
+        pending = pending.join(done, on=["id_l", "id_r"], how="anti")
     return (
-        scored.filter(pl.col("match_probability").is_between(lo, hi, closed="left"))
+        pending
         .join(gid.rename({"record_id": "id_l", "golden_id": "golden_id_l"}), on="id_l", how="left")
         .join(gid.rename({"record_id": "id_r", "golden_id": "golden_id_r"}), on="id_r", how="left")
         .with_columns(merged=pl.col("golden_id_l") == pl.col("golden_id_r"))
@@ -88,14 +131,16 @@ def review_queue(scored: pl.DataFrame, crosswalk: pl.DataFrame, band: tuple[floa
     group_name="golden",
     kinds={"duckdb"},
     owners=["team:data-engineering"],
-    description="Publishes golden_build.* to golden.customers, golden.crosswalk and "
-    "golden.review_queue in one transaction, after the blocking checks passed. BI tools read the "
+    description="Publishes golden_build.* to golden.customers, golden.crosswalk, "
+    "golden.review_queue, golden.customer_lineage, golden.id_registry, golden.customers_history and "
+    "appends retired ids to golden.id_history, in one transaction, after the blocking checks passed. BI tools read the "
     "golden schema.",
 )
 def publish(warehouse: WarehouseResource) -> dg.MaterializeResult:
     wh = warehouse.get()
-    mapping = {table.replace("golden_build.", "golden."): table for table in BUILD_TABLES.values()}
-    wh.publish(mapping)
+    tables = [*BUILD_TABLES.values(), *SIDE_TABLES]
+    mapping = {table.replace("golden_build.", "golden."): table for table in tables}
+    wh.publish(mapping, append=APPEND_TABLES)
     counts = {t: wh.query(f"select count(*) as n from {t}")["n"][0] for t in mapping}
     return dg.MaterializeResult(metadata={
         "published_tables": dg.MetadataValue.json({t: int(n) for t, n in counts.items()}),

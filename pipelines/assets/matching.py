@@ -23,6 +23,18 @@ class MatchingResource(dg.ConfigurableResource):
 
         return load_settings(self.settings_path) if self.settings_path else default_settings()
 
+    def survivorship(self):
+        """Survivorship rules: the ``survivorship:`` section of the settings YAML, or defaults."""
+        from dedupe.survivorship import SurvivorshipRules
+
+        if not self.settings_path:
+            return SurvivorshipRules()
+        import yaml
+
+        with open(self.settings_path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+        return SurvivorshipRules.from_dict(data.get("survivorship") or {})
+
 
 def _features(wh, settings) -> pl.DataFrame:
     """Matching features of the staged records, computed once by candidate_pairs."""
