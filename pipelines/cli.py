@@ -35,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.set_defaults(func=_serve_shop)
 
+    from pipelines.review import add_review_parser
+
+    add_review_parser(sub)
+    sub.choices["review"].set_defaults(func=_review)
+
     try:
         from dedupe.cli import add_dedupe_parser
     except ImportError:
@@ -87,6 +92,18 @@ def _demo(args) -> int:
     print(summary.render())
     print("Open the Dagster UI on the materialised assets with:  make ui   (http://127.0.0.1:3000)")
     return 0 if summary.success else 1
+
+
+def _review(args) -> int:
+    from pipelines.review import ReviewError, run_review
+
+    warehouse = Path(args.warehouse or default_warehouse())
+    if not warehouse.exists():
+        raise UserError(f"warehouse not found: {warehouse} (run the pipeline first)")
+    try:
+        return run_review(args, warehouse)
+    except ReviewError as exc:
+        raise UserError(str(exc)) from exc
 
 
 def _serve_shop(args) -> int:

@@ -117,15 +117,21 @@ def scored_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg
     owners=["team:data-engineering"],
     description="One row per staged record with the cluster it belongs to (matching.clusters); "
     "pairs above the threshold are joined, with a guard that splits clusters chained through "
-    "pairs with strong negative evidence.",
+    "pairs with strong negative evidence. Steward decisions (golden.steward_decisions) apply "
+    "as must-link / cannot-link constraints.",
 )
 def clusters(warehouse: WarehouseResource, matching: MatchingResource) -> dg.MaterializeResult:
     from dedupe import cluster
+    from dedupe.constraints import apply_constraints
+    from pipelines.review import constraints
 
     wh, settings = warehouse.get(), matching.settings()
     feats = _features(wh, settings)
     scored = wh.read("matching.scored_pairs")
     result = cluster(feats, scored, settings)
+    must, cannot = constraints(wh)
+    result = apply_constraints(result, scored, must_link=must, cannot_link=cannot,
+                               threshold=settings.threshold)
     wh.write("matching.clusters", result)
     sizes = result.group_by("cluster_id").len()
     hist = sizes.group_by(pl.col("len").clip(1, 6).alias("size")).len().sort("size")
@@ -134,6 +140,7 @@ def clusters(warehouse: WarehouseResource, matching: MatchingResource) -> dg.Mat
         "clusters": sizes.height,
         "records_merged": result.height - sizes.height,
         "largest_cluster": int(sizes["len"].max() or 0),
+        "steward_constraints": dg.MetadataValue.json({"must_link": must.height, "cannot_link": cannot.height}),
         "cluster_size_histogram": dg.MetadataValue.md(
             "| size | clusters |\n|---|---|\n" + "\n".join(
                 f"| {'6+' if s == 6 else s} | {n} |" for s, n in hist.iter_rows())),
