@@ -558,7 +558,7 @@ def _malformed_email(rng, p: Person) -> str:
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
-def _phone_text(rng, ph: Phone, style: str) -> str:
+def _phone_text(ph: Phone, style: str) -> str:
     """``ph`` written as people write it: E.164, international or national, spaced or dashed."""
     cc, area, rest = ph.cc, ph.area, ph.rest
     trunk = "" if cc == "1" or (cc == "86" and ph.mobile) else "0"   # Chinese mobiles have no trunk 0
@@ -606,7 +606,7 @@ def _phone_for(rng, rec: Record) -> str | None:
     if rng.random() < (0.15 if rec.source == "shop" else 0.1):
         return None
     use_landline = p.landline is not None and rng.random() < (0.6 if p.household else 0.25)
-    text = _phone_text(rng, p.landline if use_landline else p.mobile, _weighted(rng, PHONE_STYLES[rec.source]))
+    text = _phone_text(p.landline if use_landline else p.mobile, _weighted(rng, PHONE_STYLES[rec.source]))
     return text.translate(FULL_WIDTH) if p.locale == "zh_CN" and rng.random() < 0.05 else text
 
 
