@@ -30,7 +30,7 @@ def full_flow_job() -> dg.UnresolvedAssetJobDefinition:
     (DuckDB allows one writer per file)."""
     return dg.define_asset_job(
         JOB_NAME,
-        selection=dg.AssetSelection.all(include_sources=False),
+        selection=dg.AssetSelection.all(),
         executor_def=dg.in_process_executor,
         description="The whole flow from the source systems to the published golden customer table.",
     )

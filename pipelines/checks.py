@@ -4,7 +4,6 @@ Checks on the golden build are blocking: when one fails, ``golden/published`` do
 the last published tables stay as they were.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 

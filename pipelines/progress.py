@@ -16,7 +16,7 @@ class ProgressHandler(logging.Handler):
     """Turns Dagster events into ``[  12.3s] staging/customers ... done`` lines."""
 
     def __init__(self, stream=None):
-        super().__init__(logging.INFO)
+        super().__init__(logging.DEBUG)
         self.stream = stream or sys.stdout
         self.t0 = time.perf_counter()
         self.checks: list[tuple[str, bool, str]] = []
@@ -60,7 +60,7 @@ def progress_logger_def(handler: ProgressHandler) -> dg.LoggerDefinition:
     def _progress(_init_context):
         log = logging.getLogger("crm_golden.progress")
         log.handlers = [handler]
-        log.setLevel(logging.INFO)
+        log.setLevel(logging.DEBUG)
         log.propagate = False
         return log
 

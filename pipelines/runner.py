@@ -66,7 +66,8 @@ class RunSummary:
         lines += [
             f"  published: {'golden.customers, golden.crosswalk, golden.review_queue' if self.published else 'no (last published tables left as they were)'}",
             f"  warehouse: {self.warehouse}",
-            "  query it:  duckdb " + str(self.warehouse) + " -c 'select * from golden.customers limit 10'",
+            "  query it:  .venv/bin/python -c \"import duckdb; print(duckdb.connect('"
+            + str(self.warehouse) + "', read_only=True).sql('select * from golden.customers limit 10'))\"",
         ]
         return "\n".join(lines)
 
@@ -86,7 +87,8 @@ def run_pipeline(*, sources: Path, warehouse: Path, settings: str | None = None,
     job = defs.resolve_job_def(JOB_NAME)
     t0 = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                        run_config={"loggers": {"progress": {}}})
     summary = RunSummary(run_id=result.run_id, success=result.success,
                          seconds=time.perf_counter() - t0, warehouse=warehouse, checks=handler.checks)
     summary.failed_steps = sorted({e.step_key for e in result.all_events if e.is_step_failure})

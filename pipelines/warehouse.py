@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import polars.selectors as cs
 
 
 class Warehouse:
@@ -43,14 +44,14 @@ class Warehouse:
         """The whole table as a polars frame."""
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
         with self.connect() as con:
-            return con.sql(f"select {cols} from {_quote(table)}").pl()
+            return _utc(con.sql(f"select {cols} from {_quote(table)}").pl())
 
     def read_if_exists(self, table: str) -> pl.DataFrame | None:
         return self.read(table) if self.exists(table) else None
 
     def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
         with self.connect() as con:
-            return con.execute(sql, params or []).pl()
+            return _utc(con.sql(sql, params=params or None).pl())
 
     def write(self, table: str, df: pl.DataFrame) -> int:
         """Create or replace ``schema.table`` with ``df``; returns the row count."""
@@ -111,6 +112,11 @@ class Warehouse:
             except BaseException:
                 con.execute("rollback")
                 raise
+
+
+def _utc(df: pl.DataFrame) -> pl.DataFrame:
+    """DuckDB hands back ``Etc/UTC`` (or the session zone); the project speaks ``UTC``."""
+    return df.with_columns(cs.datetime(time_zone="*").dt.convert_time_zone("UTC"))
 
 
 def _split(table: str) -> tuple[str, str]:

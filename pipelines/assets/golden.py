@@ -5,9 +5,9 @@ copies it over the ``golden`` schema, in one transaction. A failed check or a fa
 touches the last published tables.
 """
 
-from __future__ import annotations
 
 import dagster as dg
+from dagster import AssetExecutionContext
 import polars as pl
 
 from pipelines.assets.matching import MatchingResource
@@ -48,7 +48,7 @@ def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
     ],
     can_subset=False,
 )
-def golden_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+def golden_tables(context: AssetExecutionContext, warehouse: WarehouseResource,
                   matching: MatchingResource):
     from dedupe.canonical import GOLDEN_FIELDS
     from dedupe.golden import build_golden

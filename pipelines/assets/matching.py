@@ -1,6 +1,5 @@
 """Matching: candidate pairs from blocking, scored pairs from the Fellegi-Sunter model, clusters."""
 
-from __future__ import annotations
 
 import json
 import time

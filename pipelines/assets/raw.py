@@ -1,13 +1,13 @@
 """Raw layer: each source system loaded by dlt into its own dataset (``raw_erp``, ``raw_shop``,
 ``raw_sheets``), one Dagster asset per table keyed ``raw/<source>/<table>``."""
 
-from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dagster as dg
+from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.extract.source import DltSource
@@ -69,14 +69,19 @@ def _raw_assets(source: str, definition_source: DltSource):
         dlt_source=definition_source,
         dlt_pipeline=_definition_pipeline(source),
         name=f"raw_{source}",
-        group_name="sources",
         dagster_dlt_translator=RawTranslator(source=source),
     )
-    def _assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
+    def _assets(context: AssetExecutionContext, dlt: DagsterDltResource,
                 warehouse: WarehouseResource, sources: SourcesResource):
         pipeline = make_pipeline(source, warehouse.path, pipelines_dir=warehouse.dlt_pipelines_dir())
         with runtime_source(source, sources) as dlt_source:
-            yield from dlt.run(context=context, dlt_source=dlt_source, dlt_pipeline=pipeline).fetch_row_count()
+            results = list(dlt.run(context=context, dlt_source=dlt_source, dlt_pipeline=pipeline))
+        wh = warehouse.get()
+        for result in results:
+            table = f"raw_{source}.{result.asset_key.path[-1]}"
+            total = wh.query(f"select count(*) as n from {table}")["n"][0] if wh.exists(table) else 0
+            yield dg.MaterializeResult(asset_key=result.asset_key, metadata={
+                **(result.metadata or {}), "dagster/row_count": int(total), "table": table})
 
     return _assets
 

@@ -1,10 +1,10 @@
 """Staging: every raw source table mapped to one canonical, normalised customer schema."""
 
-from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import dagster as dg
+from dagster import AssetExecutionContext
 import polars as pl
 
 from pipelines.resources import WarehouseResource
@@ -32,7 +32,7 @@ def _without_dlt_columns(df: pl.DataFrame) -> pl.DataFrame:
     "kept beside. Rows that break a row rule go to quality.quarantine, repaired fields to "
     "quality.field_issues.",
 )
-def staged_customers(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def staged_customers(context: AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     from pipelines.staging import stage_all
 
     wh = warehouse.get()

@@ -1,0 +1,104 @@
+"""Row and field rules shared by every source: what gets nulled, flagged or quarantined.
+
+Field rules null a bad value and record a field issue (the row stays): ``malformed_email``,
+``invalid_phone`` (``unresolved_phone`` when a national number has no country to read it
+with), ``excel_error``, ``impossible_date`` / ``invalid_date``; ``missing_name``
+only flags. Row rules move the row to quarantine (first matching rule wins):
+``missing_primary_key``, ``duplicate_primary_key`` (within a source the most recent
+``updated_at`` is kept), ``no_identity`` (no name, no e-mail and no phone).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from dedupe.canonical import RAW_SCHEMA, conform
+from dedupe.normalize import clean_text, is_excel_error, is_valid_email
+from pipelines.staging.dates import in_range, looks_like_date
+from pipelines.staging.result import FIELD_ISSUES_SCHEMA, QUARANTINE_SCHEMA, StageResult
+
+_ROW = "__row"
+#: Raw text of the two timestamps, carried by the source mappers for the date rules.
+RAW_DATES = {"created_at": "__raw_created_at", "updated_at": "__raw_updated_at"}
+
+
+def _issues(df: pl.DataFrame, mask: pl.Expr, *, field: str, rule: str, raw: str, action: str) -> pl.DataFrame:
+    return df.filter(mask).select(
+        _ROW, "source", "source_record_id", pl.lit(field).alias("field"), pl.lit(rule).alias("rule"),
+        pl.col(raw).cast(pl.Utf8).alias("raw_value"), pl.lit(action).alias("action"),
+    )
+
+
+def _has_name() -> pl.Expr:
+    return pl.any_horizontal(pl.col("given_name", "surname", "full_name").is_not_null())
+
+
+def apply_rules(df: pl.DataFrame, *, now: datetime) -> StageResult:
+    """Null/flag bad fields, quarantine bad rows, and conform the rest to the staged schema.
+
+    ``df`` holds the canonical columns (e-mail normalised but not yet validated, timestamps as
+    UTC datetimes not yet range-checked), the ``raw_*`` columns and ``__raw_created_at`` /
+    ``__raw_updated_at``.
+    """
+    df = df.with_row_index(_ROW)
+    issues: list[pl.DataFrame] = []
+
+    for raw in [*RAW_SCHEMA, *RAW_DATES.values()]:
+        if raw in df.columns:
+            field = raw.removeprefix("raw_").removeprefix("__raw_")
+            issues.append(_issues(df, is_excel_error(pl.col(raw)), field=field, rule="excel_error",
+                                  raw=raw, action="nulled"))
+
+    bad_email = pl.col("email").is_not_null() & ~is_valid_email(pl.col("email")).fill_null(False)
+    issues.append(_issues(df, bad_email, field="email", rule="malformed_email", raw="raw_email", action="nulled"))
+    bad_phone = (
+        clean_text(pl.col("raw_phone")).is_not_null() & pl.col("phone").is_null()
+    )
+    no_country = pl.col("country").is_null()
+    issues.append(_issues(df, bad_phone & ~no_country, field="phone", rule="invalid_phone", raw="raw_phone",
+                          action="nulled"))
+    issues.append(_issues(df, bad_phone & no_country, field="phone", rule="unresolved_phone", raw="raw_phone",
+                          action="nulled"))
+
+    fixes = {"email": pl.when(~bad_email).then(pl.col("email"))}
+    for col, raw in RAW_DATES.items():
+        text = clean_text(pl.col(raw))
+        present = text.is_not_null()
+        impossible = present & looks_like_date(text) & (pl.col(col).is_null() | ~in_range(pl.col(col), now=now))
+        unreadable = present & ~looks_like_date(text) & pl.col(col).is_null()
+        issues.append(_issues(df, impossible, field=col, rule="impossible_date", raw=raw, action="nulled"))
+        issues.append(_issues(df, unreadable, field=col, rule="invalid_date", raw=raw, action="nulled"))
+        fixes[col] = pl.when(~impossible.fill_null(False)).then(pl.col(col))
+    df = df.with_columns(**fixes)
+
+    # Row rules, first match wins.
+    no_key = pl.col("source_record_id").is_null() | (pl.col("source_record_id").str.strip_chars() == "")
+    rank = (
+        pl.struct(pl.col("updated_at").dt.epoch("us").fill_null(-(2**62)).neg(), pl.col(_ROW))
+        .rank("ordinal").over("source", "source_record_id")
+    )
+    no_identity = ~_has_name() & pl.col("email").is_null() & pl.col("phone").is_null()
+    df = df.with_columns(
+        __rule=pl.when(no_key).then(pl.lit("missing_primary_key"))
+        .when(rank > 1).then(pl.lit("duplicate_primary_key"))
+        .when(no_identity).then(pl.lit("no_identity"))
+    )
+    quarantine = df.filter(pl.col("__rule").is_not_null()).select(
+        "source", "source_record_id", pl.col("__rule").alias("rule"),
+        pl.when(pl.col("__rule") == "no_identity").then(pl.lit("name"))
+        .otherwise(pl.lit("source_record_id")).alias("field"),
+        pl.when(pl.col("__rule") == "no_identity").then(pl.col("raw_name"))
+        .otherwise(pl.col("source_record_id")).alias("raw_value"),
+    ).select(list(QUARANTINE_SCHEMA)).cast(QUARANTINE_SCHEMA)
+    kept = df.filter(pl.col("__rule").is_null())
+    issues.append(_issues(kept, ~_has_name(), field="name", rule="missing_name", raw="raw_name", action="flagged"))
+
+    kept_rows = kept.select(_ROW)
+    field_issues = (
+        pl.concat(issues).join(kept_rows, on=_ROW, how="semi").sort(_ROW, maintain_order=True)
+        .select(list(FIELD_ISSUES_SCHEMA)).cast(FIELD_ISSUES_SCHEMA)
+    )
+    customers = conform(kept.with_columns(record_id=pl.col("source") + ":" + pl.col("source_record_id")))
+    return StageResult(customers=customers, quarantine=quarantine, field_issues=field_issues)
