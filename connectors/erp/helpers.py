@@ -1,0 +1,67 @@
+"""SQL helpers for the ERP source: read every column as the text the database stores."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from dlt.sources.sql_database.helpers import engine_from_credentials
+
+log = logging.getLogger(__name__)
+
+
+def as_text_type(sql_type: Any) -> type[sa.Text]:
+    """dlt type adapter: every column lands as ``text`` (the raw layer keeps raw values)."""
+    return sa.Text
+
+
+def select_as_text(query: sa.Select, table: sa.Table) -> sa.Select:
+    """dlt query adapter: ``CAST(col AS TEXT)`` for every column, keeping dlt's WHERE/ORDER BY.
+
+    Casting in SQL keeps the stored form (``2015-01-07 01:07:37``, ``140.72``, PostgreSQL
+    ``NUMERIC`` scale) instead of the driver's Python objects; MySQL compiles it to ``CAST(.. AS CHAR)``.
+    """
+    return query.with_only_columns(*(sa.cast(col, sa.Text).label(col.name) for col in table.c))
+
+
+def union_as_text(
+    credentials: Any, tables: Sequence[str], *, chunk_size: int, source_column: str = "source_table"
+) -> Iterator[list[dict[str, Any]]]:
+    """Yield ``SELECT * FROM t1 UNION ALL SELECT * FROM t2 ...`` as text, with the origin table.
+
+    Tables that do not exist are skipped with a warning; columns follow the first table and a
+    later table missing one of them is an error naming both tables and the column.
+    """
+    engine = engine_from_credentials(credentials, may_dispose_after_use=True)
+    try:
+        inspector = sa.inspect(engine)
+        present = [t for t in tables if inspector.has_table(t)]
+        for missing in (t for t in tables if t not in present):
+            log.warning("ERP table %r not found: not part of the union", missing)
+        if not present:
+            raise ValueError(f"ERP: none of the tables {list(tables)} exists")
+        meta = sa.MetaData()
+        reflected = [sa.Table(t, meta, autoload_with=engine) for t in present]
+        columns = [c.name for c in reflected[0].c]
+        selects = []
+        for table in reflected:
+            for name in columns:
+                if name not in table.c:
+                    raise ValueError(
+                        f"ERP table {table.name!r} has no column {name!r} (present in {present[0]!r})"
+                    )
+            selects.append(
+                sa.select(
+                    *(sa.cast(table.c[name], sa.Text).label(name) for name in columns),
+                    sa.literal(table.name, sa.Text).label(source_column),
+                )
+            )
+        with engine.connect() as conn:
+            result = conn.execution_options(yield_per=chunk_size).execute(sa.union_all(*selects))
+            for part in result.mappings().partitions(chunk_size):
+                yield [dict(row) for row in part]
+    finally:
+        if getattr(engine, "may_dispose_after_use", False):
+            engine.dispose()

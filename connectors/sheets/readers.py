@@ -1,0 +1,227 @@
+"""Read CSV and XLSX files into text-only tables with source, row number, file and sheet columns."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+import polars as pl
+
+from .decoding import decode_text
+from .headers import column_names
+from .settings import CSV_SUFFIXES, XLSX_SUFFIXES
+
+log = logging.getLogger(__name__)
+
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+class SheetFormatError(ValueError):
+    """A spreadsheet that cannot be parsed; the message names file, sheet and row."""
+
+
+@dataclass
+class Block:
+    """The header and data rows of one CSV file or one worksheet.
+
+    ``cells`` holds text columns ``c0``, ``c1``... by position plus ``row_number``; rows whose
+    cells are all empty are already dropped (their numbers are skipped, not reused).
+    """
+
+    sheet_name: str | None
+    headers: list[Any]
+    cells: pl.DataFrame
+
+
+def rows_frame(rows: Sequence[Sequence[str | None]], row_numbers: Sequence[int], width: int) -> pl.DataFrame:
+    """Text rows (padded to ``width``) as positional String columns plus ``row_number``."""
+    if rows and min(map(len, rows)) < width:
+        rows = [list(r) + [None] * (width - len(r)) for r in rows]
+    frame = pl.DataFrame(rows, schema=[(f"c{i}", pl.String) for i in range(width)], orient="row")
+    return frame.with_columns(pl.Series("row_number", row_numbers, pl.Int64))
+
+
+def cell_text(value: Any) -> str | None:
+    """An XLSX cell value as text: dates ISO, whole numbers without ``.0``, errors as written."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The most frequent of ``, ; TAB |`` in the header line (comma when there is none)."""
+    counts = {d: header_line.count(d) for d in _DELIMITERS}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def csv_blocks(data: bytes, *, where: str) -> Iterator[Block]:
+    """One block for a CSV file: encoding and delimiter detected, CRLF/quoted newlines handled.
+
+    Row numbers count records after the header (1 = first); blank records are counted, not kept.
+    polars parses the well-formed files; ragged or loosely quoted ones go through ``csv``.
+    """
+    text, encoding = decode_text(data, where=where)
+    if encoding != "utf-8":
+        log.info("%s: read as %s", where, encoding)
+    text = text.removeprefix("\ufeff")
+    delimiter = sniff_delimiter(text.split("\n", 1)[0])
+    try:
+        block = _csv_block_polars(text, delimiter)
+    except pl.exceptions.PolarsError:
+        block = _csv_block_python(text, delimiter, where=where)
+    if block is not None:
+        yield block
+
+
+def _csv_block_polars(text: str, delimiter: str) -> Block | None:
+    raw = pl.read_csv(
+        io.BytesIO(text.encode("utf-8")), has_header=False, infer_schema=False, separator=delimiter,
+        quote_char='"', raise_if_empty=False,
+    )
+    if raw.height == 0:
+        return None
+    raw = raw.rename({c: f"c{i}" for i, c in enumerate(raw.columns)})
+    headers = list(raw.row(0))
+    cells = raw.slice(1).with_columns(
+        pl.all().replace("", None), pl.int_range(1, raw.height, dtype=pl.Int64).alias("row_number")
+    )
+    return Block(None, headers, cells.filter(~pl.all_horizontal(pl.exclude("row_number").is_null())))
+
+
+def _csv_block_python(text: str, delimiter: str, *, where: str) -> Block | None:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows, numbers = [], []
+    try:
+        header = next(reader, None)
+        if header is None:
+            return None
+        for number, record in enumerate(reader, start=1):
+            if any(record):
+                rows.append([v or None for v in record])
+                numbers.append(number)
+    except csv.Error as exc:
+        raise SheetFormatError(f"{where}: line {reader.line_num}: {exc}") from None
+    width = max(len(header), *map(len, rows)) if rows else len(header)
+    return Block(None, header, rows_frame(rows, numbers, width))
+
+
+def xlsx_blocks(data: bytes, *, where: str) -> Iterator[Block]:
+    """One block per non-empty worksheet, in workbook order, read with openpyxl read-only.
+
+    The first non-empty row of a sheet is its header; row numbers continue across sheets
+    (``Leads 2`` starts after the last data row of ``Leads``).
+    """
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, TypeError, OSError) as exc:
+        raise SheetFormatError(f"{where}: not a readable .xlsx workbook ({exc.__class__.__name__})") from None
+    offset = 0
+    try:
+        for sheet in workbook.worksheets:
+            sheet.reset_dimensions()
+            headers: list[Any] | None = None
+            rows: list[list[str | None]] = []
+            numbers: list[int] = []
+            header_at = last = 0
+            try:
+                for index, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                    cells = [cell_text(v) for v in values]
+                    if not any(cells):
+                        continue
+                    if headers is None:
+                        headers, header_at = list(values), index
+                        continue
+                    last = index - header_at
+                    rows.append(cells)
+                    numbers.append(offset + last)
+            except (ValueError, TypeError, OverflowError, KeyError) as exc:
+                raise SheetFormatError(
+                    f"{where}: sheet {sheet.title!r}, row {index}: cannot read cell values"
+                    f" ({exc.__class__.__name__})"
+                ) from None
+            if rows:
+                width = max(len(headers), *map(len, rows))
+                yield Block(sheet.title, headers, rows_frame(rows, numbers, width))
+            offset += last
+    finally:
+        workbook.close()
+
+
+def blocks_frame(
+    blocks: Sequence[Block], *, source: str, file_name: str, overrides: Mapping[str, str] | None, where: str
+) -> pl.DataFrame | None:
+    """All blocks of one file as one text frame with the META_COLUMNS first; None when empty.
+
+    Headerless columns without any value (formatting residue) are dropped.
+    """
+    frames = []
+    for block in blocks:
+        cells = block.cells
+        if cells.height == 0:
+            continue
+        width = cells.width - 1
+        headers = block.headers + [None] * (width - len(block.headers))
+        label = where if block.sheet_name is None else f"{where} sheet {block.sheet_name!r}"
+        names = column_names(headers, overrides=overrides, where=label)
+        nulls = cells.null_count().row(0, named=True)
+        keep = [
+            pl.col(f"c{i}").alias(name)
+            for i, (name, header) in enumerate(zip(names, headers, strict=True))
+            if (header is not None and str(header) != "") or nulls[f"c{i}"] < cells.height
+        ]
+        frames.append(
+            cells.select(
+                pl.lit(source, pl.String).alias("source"),
+                pl.col("row_number"),
+                pl.lit(file_name, pl.String).alias("file_name"),
+                pl.lit(block.sheet_name, pl.String).alias("sheet_name"),
+                *keep,
+            )
+        )
+    if not frames:
+        return None
+    return pl.concat(frames, how="diagonal") if len(frames) > 1 else frames[0]
+
+
+def file_frame(
+    data: bytes, relative_path: str, *, column_mapping: Mapping[str, Mapping[str, str]] | None = None
+) -> pl.DataFrame | None:
+    """Parse one CSV/XLSX file into the ``contacts`` shape; None for an empty file."""
+    path = PurePosixPath(relative_path)
+    suffix = path.suffix.lower()
+    where = f"sheets file {relative_path}"
+    if suffix in XLSX_SUFFIXES:
+        blocks = list(xlsx_blocks(data, where=where))
+    elif suffix in CSV_SUFFIXES:
+        blocks = list(csv_blocks(data, where=where))
+    elif suffix == ".xls":
+        raise SheetFormatError(f"{where}: legacy binary .xls is not supported; save it as .xlsx or CSV")
+    else:
+        raise SheetFormatError(f"{where}: unsupported file type {suffix!r}")
+    overrides = (column_mapping or {}).get(path.stem)
+    return blocks_frame(blocks, source=path.stem, file_name=relative_path, overrides=overrides, where=where)
