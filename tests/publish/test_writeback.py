@@ -1,0 +1,27 @@
+"""Source write-back files (merge lists) as CSV."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from pipelines.customer360 import merge_lists
+from pipelines.publish import PublishError, write_merge_lists
+
+
+def test_merge_list_files(tmp_path, sample_tables):
+    lists = merge_lists(sample_tables["golden.crosswalk"])
+    paths = write_merge_lists(lists, tmp_path / "writeback")
+    assert sorted(p.name for p in paths.values()) == ["merge_list_erp.csv", "merge_list_shop.csv"]
+    erp = pl.read_csv(paths["erp"], infer_schema=False)
+    assert erp.to_dicts() == [{"source_record_id": "C100001", "golden_id": "GC-0001", "golden_record_count": "2",
+                               "same_source_duplicates": None, "other_source_records": "shop:6500000000001"}]
+    shop = pl.read_csv(paths["shop"], schema_overrides={"source_record_id": pl.Utf8})
+    assert_frame_equal(shop, lists["shop"], check_dtypes=False)
+    assert not list((tmp_path / "writeback").glob(".*"))
+
+
+def test_bad_source_name(tmp_path):
+    with pytest.raises(PublishError, match="'../x'"):
+        write_merge_lists({"../x": pl.DataFrame({"a": [1]})}, tmp_path)
