@@ -7,7 +7,7 @@ from dagster_dlt import DagsterDltResource
 
 from pipelines.assets import golden, matching, raw, staging
 from pipelines.assets.matching import MatchingResource
-from pipelines.resources import SourcesResource, WarehouseResource
+from pipelines.resources import PublishResource, SourcesResource, WarehouseResource
 
 JOB_NAME = "crm_golden_job"
 
@@ -37,7 +37,8 @@ def full_flow_job() -> dg.UnresolvedAssetJobDefinition:
 
 
 def build_definitions(*, warehouse: str | None = None, sources: str | None = None,
-                      settings: str | None = None,
+                      settings: str | None = None, destination: str = "duckdb",
+                      parquet_dir: str | None = None,
                       loggers: dict[str, dg.LoggerDefinition] | None = None) -> dg.Definitions:
     """Definitions with resources bound to the given paths (defaults: the embedded demo setup)."""
     job = full_flow_job()
@@ -46,6 +47,7 @@ def build_definitions(*, warehouse: str | None = None, sources: str | None = Non
         "warehouse": WarehouseResource(path=warehouse) if warehouse else WarehouseResource(),
         "sources": SourcesResource(directory=sources) if sources else SourcesResource(),
         "matching": MatchingResource(settings_path=settings or ""),
+        "publishing": PublishResource(destination=destination, parquet_dir=parquet_dir or ""),
     }
     return dg.Definitions.merge(
         *area_definitions(),

@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder with erp.sqlite, shop/ pages and sheets/*.csv|xlsx")
     p.add_argument("--warehouse", default=None, help="DuckDB file (default data/warehouse.duckdb)")
     p.add_argument("--settings", default=None, help="matching settings YAML (default: built-in)")
+    p.add_argument("--destination", choices=["duckdb", "postgres", "parquet"], default="duckdb",
+                   help="where to publish besides the DuckDB warehouse (postgres reads "
+                   "DESTINATION__POSTGRES__CREDENTIALS)")
+    p.add_argument("--parquet-dir", default=None, help="folder for --destination parquet")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("serve-shop", help="serve a folder of Shopify-style JSON pages on 127.0.0.1")
@@ -73,7 +77,15 @@ def _run(args) -> int:
     warehouse = Path(args.warehouse or default_warehouse()).absolute()
     from pipelines.runner import run_pipeline
 
-    summary = run_pipeline(sources=sources.absolute(), warehouse=warehouse, settings=args.settings)
+    if args.destination == "postgres":
+        from pipelines.publish import PublishError, postgres_url_from_config
+
+        try:
+            postgres_url_from_config()
+        except PublishError as exc:
+            raise UserError(str(exc)) from exc
+    summary = run_pipeline(sources=sources.absolute(), warehouse=warehouse, settings=args.settings,
+                           destination=args.destination, parquet_dir=args.parquet_dir)
     print(summary.render())
     return 0 if summary.success else 1
 

@@ -81,3 +81,37 @@ class SourcesResource(dg.ConfigurableResource):
         token = secrets.token_urlsafe(16)
         with ShopServer(Path(self.directory) / "shop", access_token=token) as server:
             yield server.url, token
+
+
+class PublishResource(dg.ConfigurableResource):
+    """Where the golden tables are published besides the DuckDB warehouse, and the settings of the
+    customer 360 view (YAML ``customer_360:`` section)."""
+
+    destination: str = Field(default="duckdb", description="duckdb (embedded only), postgres or parquet.")
+    parquet_dir: str = Field(default="", description="Folder for destination parquet (default data/published).")
+    postgres_url: str = Field(default="", description="Empty: DESTINATION__POSTGRES__CREDENTIALS / secrets.toml.")
+    config_path: str = Field(default="", description="YAML with a customer_360 section (rates, day thresholds).")
+
+    def customer_360_config(self):
+        from pipelines.customer360 import Customer360Config
+
+        if self.config_path:
+            return Customer360Config.from_yaml(self.config_path, section="customer_360")
+        return Customer360Config()
+
+    def publish_external(self, wh: Warehouse, golden_tables: list[str]) -> dict:
+        """Copy the published tables (and the staging/quality/raw layers for postgres) out."""
+        from pipelines.publish import publish
+
+        names = list(golden_tables)
+        if self.destination == "postgres":
+            layers = wh.query("select table_schema || '.' || table_name as t from information_schema.tables "
+                              "where table_schema like 'raw_%' or table_schema in ('staging', 'quality')")
+            names += [t for t in layers["t"].to_list() if "_dlt_" not in t]
+        frames = {t: wh.read(t) for t in dict.fromkeys(names) if wh.exists(t)}
+        if self.destination == "postgres":
+            return publish(frames, destination="postgres", url=self.postgres_url or None)
+        if self.destination == "parquet":
+            out = self.parquet_dir or str(Path(wh.path).parent / "published")
+            return publish(frames, destination="parquet", out_dir=out)
+        raise ValueError(f"unknown destination {self.destination!r} (duckdb, postgres or parquet)")

@@ -38,6 +38,7 @@ class RunSummary:
     published: bool = False
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
     quality: dict | None = None
+    destination: str = "duckdb"
 
     def render(self) -> str:
         ok = sum(1 for _, passed, _ in self.checks if passed)
@@ -64,7 +65,8 @@ class RunSummary:
             lines.append(f"  match quality vs. demo truth: pairwise P={q['precision']:.3f} "
                          f"R={q['recall']:.3f} F1={q['f1']:.3f}")
         lines += [
-            f"  published: {'golden.customers, golden.crosswalk, golden.review_queue' if self.published else 'no (last published tables left as they were)'}",
+            f"  published: {'golden.customers, golden.crosswalk, golden.customer_360, golden.review_queue' if self.published else 'no (last published tables left as they were)'}"
+            + (f" (also to {self.destination})" if self.published and self.destination != "duckdb" else ""),
             f"  warehouse: {self.warehouse}",
             "  query it:  .venv/bin/python -c \"import duckdb; print(duckdb.connect('"
             + str(self.warehouse) + "', read_only=True).sql('select * from golden.customers limit 10'))\"",
@@ -73,7 +75,8 @@ class RunSummary:
 
 
 def run_pipeline(*, sources: Path, warehouse: Path, settings: str | None = None,
-                 truth: Path | None = None) -> RunSummary:
+                 truth: Path | None = None, destination: str = "duckdb",
+                 parquet_dir: str | None = None) -> RunSummary:
     """Execute the full flow on ``sources`` into ``warehouse`` and return its summary."""
     import dagster as dg
 
@@ -83,6 +86,7 @@ def run_pipeline(*, sources: Path, warehouse: Path, settings: str | None = None,
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     handler = ProgressHandler()
     defs = build_definitions(warehouse=str(warehouse), sources=str(sources), settings=settings,
+                             destination=destination, parquet_dir=parquet_dir,
                              loggers={"progress": progress_logger_def(handler)})
     job = defs.resolve_job_def(JOB_NAME)
     t0 = time.perf_counter()
@@ -94,6 +98,7 @@ def run_pipeline(*, sources: Path, warehouse: Path, settings: str | None = None,
     summary.failed_steps = sorted({e.step_key for e in result.all_events if e.is_step_failure})
     published = any(e.is_step_success and e.step_key and "publish" in e.step_key for e in result.all_events)
     summary.published = published
+    summary.destination = destination
     _fill_counts(summary, Warehouse(warehouse), result.run_id)
     if truth is not None and (truth / "records.csv").exists() and published:
         summary.quality = pairwise_quality(Warehouse(warehouse).read("golden.crosswalk"), truth / "records.csv")

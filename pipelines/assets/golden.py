@@ -11,7 +11,7 @@ from dagster import AssetExecutionContext
 import polars as pl
 
 from pipelines.assets.matching import MatchingResource
-from pipelines.resources import WarehouseResource
+from pipelines.resources import PublishResource, WarehouseResource
 
 GOLDEN_CUSTOMERS = dg.AssetKey(["golden", "customers"])
 GOLDEN_CROSSWALK = dg.AssetKey(["golden", "crosswalk"])
@@ -22,7 +22,8 @@ BUILD_TABLES = {
     REVIEW_QUEUE: "golden_build.review_queue",
 }
 #: built beside the three assets and published with them
-SIDE_TABLES = ["golden_build.customer_lineage", "golden_build.id_registry", "golden_build.customers_history"]
+SIDE_TABLES = ["golden_build.customer_lineage", "golden_build.id_registry", "golden_build.customers_history",
+               "golden_build.customer_360"]
 #: appended to the published log instead of replacing it
 APPEND_TABLES = {"golden.id_history": "golden_build.id_history_new"}
 
@@ -49,7 +50,7 @@ def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
     can_subset=False,
 )
 def golden_tables(context: AssetExecutionContext, warehouse: WarehouseResource,
-                  matching: MatchingResource):
+                  matching: MatchingResource, publishing: PublishResource):
     from dedupe.canonical import GOLDEN_FIELDS
     from dedupe.golden import build_golden
     from dedupe.history import update_history
@@ -66,7 +67,14 @@ def golden_tables(context: AssetExecutionContext, warehouse: WarehouseResource,
                                      at=now, fields=fields)
     review = review_queue(wh.read("matching.scored_pairs"), build.crosswalk, settings.review_band,
                           decided=wh.read_if_exists("golden.steward_decisions"))
+    from pipelines.customer360 import customer_360, merge_lists
+
+    orders, invoices = _purchases(wh)
+    c360 = customer_360(build.customers, build.crosswalk, orders, invoices, config=publishing.customer_360_config())
+    lists = {f"golden_build.merge_list_{src}": df for src, df in merge_lists(build.crosswalk).items()}
     wh.write_many({
+        **lists,
+        "golden_build.customer_360": c360,
         BUILD_TABLES[GOLDEN_CUSTOMERS]: build.customers,
         BUILD_TABLES[GOLDEN_CROSSWALK]: build.crosswalk,
         BUILD_TABLES[REVIEW_QUEUE]: review,
@@ -91,6 +99,9 @@ def golden_tables(context: AssetExecutionContext, warehouse: WarehouseResource,
         "history_versions_opened": hstats["opened"],
         "history_versions_closed": hstats["closed"],
         "previous_run_state": "continued from golden.crosswalk" if previous is not None else "first build",
+        "rfm_segments": dg.MetadataValue.json(dict(c360.group_by("rfm_segment").len().sort("rfm_segment").iter_rows())),
+        "lifecycle": dg.MetadataValue.json(dict(c360.group_by("lifecycle_status").len().sort("lifecycle_status").iter_rows())),
+        "merge_list_rows": dg.MetadataValue.json({k.split("merge_list_")[1]: v.height for k, v in lists.items()}),
         "built_at": dg.MetadataValue.text(now.isoformat(timespec="seconds")),
     })
     yield dg.MaterializeResult(asset_key=GOLDEN_CROSSWALK, metadata={
@@ -98,6 +109,18 @@ def golden_tables(context: AssetExecutionContext, warehouse: WarehouseResource,
         "by_source": dg.MetadataValue.json(dict(build.crosswalk.group_by("source").len().sort("source").iter_rows())),
     })
     yield dg.MaterializeResult(asset_key=REVIEW_QUEUE, metadata={"dagster/row_count": review.height})
+
+
+def _purchases(wh) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Shop orders and ERP invoices (empty frames when a source is not loaded)."""
+    from pipelines.customer360 import INVOICE_COLUMNS, INVOICES_TABLE, ORDER_COLUMNS, ORDERS_TABLE
+
+    def table(name, cols):
+        if wh.exists(name):
+            return wh.read(name, columns=cols)
+        return pl.DataFrame(schema=dict.fromkeys(cols, pl.Utf8))
+
+    return table(ORDERS_TABLE, ORDER_COLUMNS), table(INVOICES_TABLE, INVOICE_COLUMNS)
 
 
 def _now():
@@ -131,18 +154,29 @@ def review_queue(scored: pl.DataFrame, crosswalk: pl.DataFrame, band: tuple[floa
     group_name="golden",
     kinds={"duckdb"},
     owners=["team:data-engineering"],
-    description="Publishes golden_build.* to golden.customers, golden.crosswalk, "
-    "golden.review_queue, golden.customer_lineage, golden.id_registry, golden.customers_history and "
-    "appends retired ids to golden.id_history, in one transaction, after the blocking checks passed. BI tools read the "
-    "golden schema.",
+    description="Publishes golden_build.* to golden.* (customers, crosswalk, review_queue, "
+    "customer_360, customer_lineage, id_registry, customers_history, merge_list_<source>) and "
+    "appends retired ids to golden.id_history, in one transaction, after the blocking checks "
+    "passed; column comments from docs/golden_schema.md. With destination postgres or parquet "
+    "the published tables are then copied there, again all-or-nothing.",
 )
-def publish(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def publish(context: AssetExecutionContext, warehouse: WarehouseResource,
+            publishing: PublishResource) -> dg.MaterializeResult:
+    from pipelines.schema_docs import apply_duckdb_comments
+
     wh = warehouse.get()
-    tables = [*BUILD_TABLES.values(), *SIDE_TABLES]
+    built = wh.query("select table_name from information_schema.tables where table_schema = 'golden_build'")
+    extra = [f"golden_build.{t}" for t in built["table_name"].to_list() if t.startswith("merge_list_")]
+    tables = [*BUILD_TABLES.values(), *SIDE_TABLES, *extra]
     mapping = {table.replace("golden_build.", "golden."): table for table in tables}
     wh.publish(mapping, append=APPEND_TABLES)
-    counts = {t: wh.query(f"select count(*) as n from {t}")["n"][0] for t in mapping}
-    return dg.MaterializeResult(metadata={
-        "published_tables": dg.MetadataValue.json({t: int(n) for t, n in counts.items()}),
-        "warehouse": str(wh.path),
-    })
+    with wh.connect() as con:
+        comments = apply_duckdb_comments(con, tables=[*mapping, *APPEND_TABLES])
+    counts = {t: int(wh.query(f"select count(*) as n from {t}")["n"][0]) for t in mapping}
+    meta = {"published_tables": dg.MetadataValue.json(counts), "warehouse": str(wh.path),
+            "column_comments": comments, "destination": publishing.destination}
+    if publishing.destination != "duckdb":
+        result = publishing.publish_external(wh, [*mapping, *APPEND_TABLES])
+        meta["external_publish"] = dg.MetadataValue.json(result)
+        context.log.info(f"published {len(result.get('tables', {}))} tables to {publishing.destination}")
+    return dg.MaterializeResult(metadata=meta)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import polars as pl
 
 from dedupe.normalize import (
-    country_code,
     normalize_city,
     normalize_company,
     normalize_email,
@@ -53,7 +52,3 @@ def contact_fields(country: pl.Expr, phone_country: pl.Expr | None = None) -> di
         "vat_id": normalize_vat(pl.col("raw_vat_id"), country),
     }
 
-
-def iso_country(raw: pl.Expr) -> pl.Expr:
-    """ISO-2 from the source's country text."""
-    return country_code(raw)

@@ -2,8 +2,9 @@
 
 Field rules null a bad value and record a field issue (the row stays): ``malformed_email``,
 ``invalid_phone`` (``unresolved_phone`` when a national number has no country to read it
-with), ``excel_error``, ``impossible_date`` / ``invalid_date``; ``missing_name``
-only flags. Row rules move the row to quarantine (first matching rule wins):
+with), ``excel_error``, ``impossible_date`` / ``invalid_date``; ``missing_name`` and
+``encoding_damage`` (``ANDR?E``: characters lost to a wrong encoding upstream) only flag.
+Row rules move the row to quarantine (first matching rule wins):
 ``missing_primary_key``, ``duplicate_primary_key`` (within a source the most recent
 ``updated_at`` is kept), ``no_identity`` (no name, no e-mail and no phone).
 """
@@ -51,11 +52,15 @@ def apply_rules(df: pl.DataFrame, *, now: datetime) -> StageResult:
             issues.append(_issues(df, is_excel_error(pl.col(raw)), field=field, rule="excel_error",
                                   raw=raw, action="nulled"))
 
+    # "ANDR?E", "H\ufffdfig": characters lost to a wrong text encoding upstream
+    for raw in ("raw_name", "raw_company_name", "raw_street", "raw_city"):
+        damaged = pl.col(raw).str.contains(r"\p{L}\?\p{L}|\p{L}\?$|\ufffd").fill_null(False)
+        issues.append(_issues(df, damaged, field=raw.removeprefix("raw_"), rule="encoding_damage", raw=raw,
+                              action="flagged"))
+
     bad_email = pl.col("email").is_not_null() & ~is_valid_email(pl.col("email")).fill_null(False)
     issues.append(_issues(df, bad_email, field="email", rule="malformed_email", raw="raw_email", action="nulled"))
-    bad_phone = (
-        clean_text(pl.col("raw_phone")).is_not_null() & pl.col("phone").is_null()
-    )
+    bad_phone = clean_text(pl.col("raw_phone")).is_not_null() & pl.col("phone").is_null()
     no_country = pl.col("country").is_null()
     issues.append(_issues(df, bad_phone & ~no_country, field="phone", rule="invalid_phone", raw="raw_phone",
                           action="nulled"))
