@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-LEVEL_KINDS = ("null", "exact", "fuzzy", "distance", "swapped", "abs_diff", "else")
+LEVEL_KINDS = ("null", "exact", "fuzzy", "distance", "swapped", "abs_diff", "overlap", "if", "else")
 LINK_TYPES = ("dedupe_only", "link_only", "link_and_dedupe")
 
 
@@ -31,7 +31,10 @@ class Level:
     kind: ``null`` (a column missing on either side), ``exact`` (all ``columns`` equal),
     ``fuzzy`` (``scorer`` similarity in 0..1 >= ``threshold``), ``distance`` (edit distance <=
     ``threshold``), ``swapped`` (columns[0]/columns[1] equal crosswise), ``abs_diff`` (numeric or
-    date difference <= ``threshold``, days for dates), ``else``.
+    date difference <= ``threshold``, days for dates), ``overlap`` (list columns share an element),
+    ``if`` (only the conditions below), ``else``. ``same``: further columns that must be equal (and present); ``compatible``: columns
+    that must be equal where both sides have a value; ``overlap``: list columns that must share an
+    element.
     ``when_any``: a boolean feature that must be true on at least one side; ``when_both``: on
     both sides; ``unless_any``: must be false on both sides.
     ``tf_column``: adjust the weight of this level by the frequency of the value (common names,
@@ -43,6 +46,9 @@ class Level:
     label: str = ""
     scorer: str | None = None
     threshold: float | None = None
+    same: tuple[str, ...] = ()
+    compatible: tuple[str, ...] = ()
+    overlap: tuple[str, ...] = ()
     when_any: str | None = None
     when_both: str | None = None
     unless_any: str | None = None
@@ -52,7 +58,12 @@ class Level:
     def __post_init__(self) -> None:
         if self.kind not in LEVEL_KINDS:
             raise SettingsError(f"level kind {self.kind!r} is not one of {LEVEL_KINDS}")
-        if self.kind not in ("else",) and not self.columns:
+        conditions = (self.same, self.compatible, self.overlap, self.when_any, self.when_both, self.unless_any)
+        if self.kind == "if" and not any(conditions):
+            raise SettingsError(f"level {self.label or self.kind!r} of kind 'if' needs a condition")
+        if self.kind == "else" and any(conditions):
+            raise SettingsError(f"level {self.label or self.kind!r}: an 'else' level takes no conditions (use 'if')")
+        if self.kind not in ("else", "if") and not self.columns:
             raise SettingsError(f"level {self.label or self.kind!r} needs columns")
         if self.kind in ("fuzzy", "distance", "abs_diff") and self.threshold is None:
             raise SettingsError(f"level {self.label or self.kind!r} needs a threshold")
@@ -73,6 +84,9 @@ class Comparison:
     name: str
     levels: tuple[Level, ...]
     description: str = ""
+    #: the library call that built it ({"template": ..., options}); kept so YAML round-trips and
+    #: ``prepare`` can add the features the template needs
+    template: dict | None = None
 
     def __post_init__(self) -> None:
         if not self.levels or self.levels[-1].kind != "else":
@@ -95,6 +109,9 @@ class Comparison:
         cols: set[str] = set()
         for lv in self.levels:
             cols.update(lv.columns)
+            cols.update(lv.same)
+            cols.update(lv.compatible)
+            cols.update(lv.overlap)
             cols.update(c for c in (lv.when_any, lv.when_both, lv.unless_any, lv.tf_column) if c)
         return cols
 
@@ -113,10 +130,15 @@ class BlockingRule:
 
 @dataclass(frozen=True)
 class CannotLink:
-    """Strong negative evidence: pairs at one of these levels must not share a cluster."""
+    """Strong negative evidence: pairs at one of these levels must not share a cluster, unless
+    the pair is at one of the ``unless`` levels of another comparison (e.g. the same personal
+    e-mail outweighs a name that changed at marriage)."""
 
     comparison: str
     levels: tuple[str, ...]
+    unless: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: further comparisons that must also be at one of the given levels
+    also: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,11 +153,11 @@ class Settings:
     review_band: tuple[float, float] = (0.5, 0.9)
     max_pairs_per_rule: int = 20_000_000
     training_rules: tuple[BlockingRule, ...] = ()
-    u_sample_pairs: int = 1_000_000
+    u_sample_pairs: int = 300_000
     em_max_pairs: int = 2_000_000
     em_iterations: int = 25
     cannot_link: tuple[CannotLink, ...] = ()
-    cannot_link_weight: float | None = -8.0
+    cannot_link_weight: float | None = None
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -158,14 +180,15 @@ class Settings:
             raise SettingsError("settings need at least one blocking rule")
         by_name = {c.name: c for c in self.comparisons}
         for cl in self.cannot_link:
-            comp = by_name.get(cl.comparison)
-            if comp is None:
-                raise SettingsError(f"cannot_link names unknown comparison {cl.comparison!r}")
-            labels = {lv.name for lv in comp.levels}
-            for lab in cl.levels:
-                if lab not in labels:
-                    raise SettingsError(
-                        f"cannot_link: comparison {cl.comparison!r} has no level {lab!r} (has {sorted(labels)})")
+            for name, levels in ((cl.comparison, cl.levels), *cl.unless, *cl.also):
+                comp = by_name.get(name)
+                if comp is None:
+                    raise SettingsError(f"cannot_link names unknown comparison {name!r}")
+                labels = {lv.name for lv in comp.levels}
+                for lab in levels:
+                    if lab not in labels:
+                        raise SettingsError(
+                            f"cannot_link: comparison {name!r} has no level {lab!r} (has {sorted(labels)})")
 
     def comparison(self, name: str) -> Comparison:
         for c in self.comparisons:
@@ -182,10 +205,11 @@ class Settings:
             d = {"kind": lv.kind}
             if lv.columns:
                 d["columns"] = list(lv.columns)
-            for k in ("label", "scorer", "threshold", "when_any", "when_both", "unless_any", "tf_column", "m"):
+            for k in ("label", "scorer", "threshold", "same", "compatible", "overlap", "when_any", "when_both",
+                      "unless_any", "tf_column", "m"):
                 v = getattr(lv, k)
-                if v not in (None, ""):
-                    d[k] = v
+                if v not in (None, "", ()):
+                    d[k] = list(v) if isinstance(v, tuple) else v
             return d
         return {
             "unique_id": self.unique_id,
@@ -198,11 +222,15 @@ class Settings:
             "em_iterations": self.em_iterations,
             "seed": self.seed,
             "cannot_link_weight": self.cannot_link_weight,
-            "blocking_rules": [{"name": r.name, "on": list(r.on)} for r in self.blocking_rules],
-            "training_rules": [{"name": r.name, "on": list(r.on)} for r in self.training_rules],
-            "comparisons": [{"name": c.name, "description": c.description,
+            "blocking_rules": [{"name": r.name, "columns": list(r.on)} for r in self.blocking_rules],
+            "training_rules": [{"name": r.name, "columns": list(r.on)} for r in self.training_rules],
+            "comparisons": [{"name": c.name, **c.template} if c.template else
+                            {"name": c.name, "description": c.description,
                              "levels": [level(lv) for lv in c.levels]} for c in self.comparisons],
-            "cannot_link": [{"comparison": c.comparison, "levels": list(c.levels)} for c in self.cannot_link],
+            "cannot_link": [{"comparison": c.comparison, "levels": list(c.levels),
+                             **({"unless": {k: list(v) for k, v in c.unless}} if c.unless else {}),
+                             **({"also": {k: list(v) for k, v in c.also}} if c.also else {})}
+                            for c in self.cannot_link],
         }
 
 
@@ -210,6 +238,8 @@ def _level_from(d: dict, where: str) -> Level:
     if not isinstance(d, dict) or "kind" not in d:
         raise SettingsError(f"{where}: a level needs a 'kind'")
     d = dict(d)
+    if d["kind"] is None:   # YAML reads a bare `kind: null` as None
+        d["kind"] = "null"
     cols = d.pop("columns", None)
     col = d.pop("column", None)
     columns = tuple(cols) if cols else ((col,) if col else ())
@@ -217,6 +247,9 @@ def _level_from(d: dict, where: str) -> Level:
     unknown = set(d) - allowed
     if unknown:
         raise SettingsError(f"{where}: unknown level keys {sorted(unknown)}")
+    for k in ("same", "compatible", "overlap"):
+        if k in d:
+            d[k] = (d[k],) if isinstance(d[k], str) else tuple(d[k])
     try:
         return Level(columns=columns, **d)
     except SettingsError as exc:
@@ -226,10 +259,11 @@ def _level_from(d: dict, where: str) -> Level:
 def _rule_from(d: Any, where: str) -> BlockingRule:
     if isinstance(d, str):
         return BlockingRule(name=d, on=tuple(x.strip() for x in d.split("&")))
-    if not isinstance(d, dict) or "on" not in d:
-        raise SettingsError(f"{where}: a blocking rule needs 'on' (a list of columns)")
-    on = d["on"]
-    on = (on,) if isinstance(on, str) else tuple(on)
+    # YAML 1.1 reads a bare ``on:`` key as boolean true; accept it as well as ``columns:``
+    cols = d.get("columns", d.get("on", d.get(True))) if isinstance(d, dict) else None
+    if not cols:
+        raise SettingsError(f"{where}: a blocking rule needs 'columns' (a list of columns)")
+    on = (cols,) if isinstance(cols, str) else tuple(cols)
     return BlockingRule(name=d.get("name") or "&".join(on), on=on)
 
 
@@ -263,7 +297,9 @@ def settings_from_dict(data: dict, *, source: str = "settings") -> Settings:
                   for i, r in enumerate(data.get("blocking_rules") or []))
     training = tuple(_rule_from(r, f"{source}: training_rules[{i}]")
                      for i, r in enumerate(data.get("training_rules") or []))
-    cannot = tuple(CannotLink(comparison=c["comparison"], levels=tuple(c["levels"]))
+    cannot = tuple(CannotLink(comparison=c["comparison"], levels=tuple(c["levels"]),
+                              unless=tuple((k, tuple(v)) for k, v in (c.get("unless") or {}).items()),
+                              also=tuple((k, tuple(v)) for k, v in (c.get("also") or {}).items()))
                    for c in data.get("cannot_link") or [])
     simple = {k: data[k] for k in ("link_type", "threshold", "max_pairs_per_rule", "u_sample_pairs",
                                     "em_max_pairs", "em_iterations", "seed", "cannot_link_weight")

@@ -1,0 +1,40 @@
+"""Data-quality suites (Great Expectations) for staged, golden and crosswalk tables.
+
+``run_suite`` validates a frame and returns masked, plain outcomes; ``expectations.dagster_checks``
+turns them into Dagster asset checks. Great Expectations is imported only when a suite runs.
+"""
+
+from expectations.data_docs import build_data_docs
+from expectations.definitions import CheckDef, SuiteSpec
+from expectations.masking import mask_email, mask_phone, mask_value
+from expectations.outcomes import (
+    ExpectationOutcome,
+    SuiteExecutionError,
+    SuiteInputError,
+    SuiteOutcome,
+)
+from expectations.reconcile import staged_records_appear_once
+from expectations.runner import run_suite
+from expectations.suites import SUITES, build_suite, suite_spec
+from expectations.thresholds import Thresholds, ThresholdsError, load_thresholds
+
+__all__ = [
+    "SUITES",
+    "CheckDef",
+    "ExpectationOutcome",
+    "SuiteExecutionError",
+    "SuiteInputError",
+    "SuiteOutcome",
+    "SuiteSpec",
+    "Thresholds",
+    "ThresholdsError",
+    "build_data_docs",
+    "build_suite",
+    "load_thresholds",
+    "mask_email",
+    "mask_phone",
+    "mask_value",
+    "run_suite",
+    "staged_records_appear_once",
+    "suite_spec",
+]

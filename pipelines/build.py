@@ -14,7 +14,7 @@ JOB_NAME = "crm_golden_job"
 
 def area_definitions() -> list[dg.Definitions]:
     """Per-area definitions, merged by the root."""
-    from pipelines import checks
+    from pipelines import checks, sensors
 
     return [
         dg.Definitions(assets=raw.RAW_ASSETS),
@@ -22,6 +22,7 @@ def area_definitions() -> list[dg.Definitions]:
         dg.Definitions(assets=[matching.candidate_pairs, matching.scored_pairs, matching.clusters]),
         dg.Definitions(assets=[golden.golden_tables, golden.publish]),
         dg.Definitions(asset_checks=checks.ASSET_CHECKS),
+        dg.Definitions(sensors=[sensors.sheets_folder_sensor]),
     ]
 
 
@@ -38,7 +39,7 @@ def full_flow_job() -> dg.UnresolvedAssetJobDefinition:
 
 def build_definitions(*, warehouse: str | None = None, sources: str | None = None,
                       settings: str | None = None, destination: str = "duckdb",
-                      parquet_dir: str | None = None,
+                      parquet_dir: str | None = None, full_rebuild: bool = False, retrain: bool = False,
                       loggers: dict[str, dg.LoggerDefinition] | None = None) -> dg.Definitions:
     """Definitions with resources bound to the given paths (defaults: the embedded demo setup)."""
     job = full_flow_job()
@@ -46,7 +47,7 @@ def build_definitions(*, warehouse: str | None = None, sources: str | None = Non
         "dlt": DagsterDltResource(),
         "warehouse": WarehouseResource(path=warehouse) if warehouse else WarehouseResource(),
         "sources": SourcesResource(directory=sources) if sources else SourcesResource(),
-        "matching": MatchingResource(settings_path=settings or ""),
+        "matching": MatchingResource(settings_path=settings or "", full_rebuild=full_rebuild, retrain=retrain),
         "publishing": PublishResource(destination=destination, parquet_dir=parquet_dir or ""),
     }
     return dg.Definitions.merge(

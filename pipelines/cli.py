@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="where to publish besides the DuckDB warehouse (postgres reads "
                    "DESTINATION__POSTGRES__CREDENTIALS)")
     p.add_argument("--parquet-dir", default=None, help="folder for --destination parquet")
+    p.add_argument("--full-rebuild", action="store_true",
+                   help="compare every candidate pair again (default: only pairs touching new, changed "
+                   "or deleted records once a previous run exists)")
+    p.add_argument("--retrain", action="store_true", help="train the match model again")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("serve-shop", help="serve a folder of Shopify-style JSON pages on 127.0.0.1")
@@ -85,7 +89,8 @@ def _run(args) -> int:
         except PublishError as exc:
             raise UserError(str(exc)) from exc
     summary = run_pipeline(sources=sources.absolute(), warehouse=warehouse, settings=args.settings,
-                           destination=args.destination, parquet_dir=args.parquet_dir)
+                           destination=args.destination, parquet_dir=args.parquet_dir,
+                           full_rebuild=args.full_rebuild, retrain=args.retrain)
     print(summary.render())
     return 0 if summary.success else 1
 

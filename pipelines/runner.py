@@ -76,7 +76,8 @@ class RunSummary:
 
 def run_pipeline(*, sources: Path, warehouse: Path, settings: str | None = None,
                  truth: Path | None = None, destination: str = "duckdb",
-                 parquet_dir: str | None = None) -> RunSummary:
+                 parquet_dir: str | None = None, full_rebuild: bool = False,
+                 retrain: bool = False) -> RunSummary:
     """Execute the full flow on ``sources`` into ``warehouse`` and return its summary."""
     import dagster as dg
 
@@ -87,6 +88,7 @@ def run_pipeline(*, sources: Path, warehouse: Path, settings: str | None = None,
     handler = ProgressHandler()
     defs = build_definitions(warehouse=str(warehouse), sources=str(sources), settings=settings,
                              destination=destination, parquet_dir=parquet_dir,
+                             full_rebuild=full_rebuild, retrain=retrain,
                              loggers={"progress": progress_logger_def(handler)})
     job = defs.resolve_job_def(JOB_NAME)
     t0 = time.perf_counter()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import polars as pl
 
-#: Values people type (or systems export) to mean "no value"; compared case-insensitively.
+from dedupe.normalize._columnwise import columnwise, keep_name
+
+#: Values people type (or systems export) to mean "no value"; matched as written, lower, UPPER or Title.
 PLACEHOLDERS: tuple[str, ...] = (
-    "", "-", "--", "—", "n/a", "na", "n.a.", "null", "none", "nil", "nan", "?", ".", "unknown",
+    "", "-", "--", "—", "n/a", "n.a.", "null", "none", "nil", "?", ".", "unknown",
 )
 
 #: Excel error values that leak into exports instead of data.
@@ -15,7 +17,14 @@ EXCEL_ERRORS: tuple[str, ...] = (
     "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!",
 )
 
-_EXCEL_ERROR_RE = "^(?:" + "|".join(e.replace("?", r"\?") for e in EXCEL_ERRORS) + ")$"
+
+def _case_variants(values: tuple[str, ...]) -> list[str]:
+    """Each value as written, lower, UPPER and Title: an exact ``is_in`` instead of case-folding every row."""
+    return sorted({f(v) for v in values for f in (str, str.lower, str.upper, str.title)})
+
+
+_PLACEHOLDER_SET = _case_variants(PLACEHOLDERS)
+_EXCEL_ERROR_SET = _case_variants(EXCEL_ERRORS)
 _BLANKS = r"[\s\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+"
 
 
@@ -23,35 +32,46 @@ def _as_str(expr: pl.Expr | str) -> pl.Expr:
     return (pl.col(expr) if isinstance(expr, str) else expr).cast(pl.Utf8)
 
 
+def _nfkc_non_ascii(s: pl.Series) -> pl.Series:
+    """NFKC only where a value has non-ASCII characters (NFKC leaves ASCII unchanged)."""
+    mask = s.str.contains(r"[^\x00-\x7f]").fill_null(False)
+    if not mask.any():
+        return s
+    return s.scatter(mask.arg_true(), s.filter(mask).str.normalize("NFKC"))
+
+
 def squish(expr: pl.Expr | str) -> pl.Expr:
     """NFKC (full-width digits/letters become ASCII), blanks incl. NBSP collapsed, ends trimmed.
 
     Keeps placeholders as they are; use :func:`clean_text` for the null handling too.
     """
-    return (
+    return keep_name(
         _as_str(expr)
-        .str.normalize("NFKC")
+        .map_batches(_nfkc_non_ascii, return_dtype=pl.Utf8, is_elementwise=True)
         .str.replace_all(_BLANKS, " ")
-        .str.strip_chars()
+        .str.strip_chars(),
+        expr,
     )
 
 
 def is_excel_error(expr: pl.Expr | str) -> pl.Expr:
     """True where the (trimmed) value is an Excel error such as ``#REF!``."""
-    return squish(expr).str.to_uppercase().str.contains(_EXCEL_ERROR_RE).fill_null(False)
+    return squish(expr).is_in(_EXCEL_ERROR_SET).fill_null(False)
 
 
 def is_placeholder(expr: pl.Expr | str, *, placeholders: tuple[str, ...] = PLACEHOLDERS) -> pl.Expr:
     """True where the value is a placeholder null (``""``, ``N/A``, ``-``, ``null`` ...) or an Excel error."""
-    s = squish(expr)
-    return (s.str.to_lowercase().is_in(list(placeholders)) | is_excel_error(s)).fill_null(False)
+    known = _PLACEHOLDER_SET if placeholders == PLACEHOLDERS else _case_variants(placeholders)
+    return squish(expr).is_in(known + _EXCEL_ERROR_SET).fill_null(False)
 
 
 def clean_text(expr: pl.Expr | str, *, placeholders: tuple[str, ...] = PLACEHOLDERS) -> pl.Expr:
-    """:func:`squish`, then placeholder values and Excel errors become null."""
-    s = squish(expr)
-    bad = s.str.to_lowercase().is_in(list(placeholders)) | s.str.to_uppercase().str.contains(_EXCEL_ERROR_RE)
-    return pl.when(bad).then(None).otherwise(s)
+    """:func:`squish`, then placeholder values and Excel errors become null.
+
+    Placeholders match as written, lower-case, upper-case or title-case (``N/A``, ``None``, ``NULL``).
+    """
+    known = _PLACEHOLDER_SET if placeholders == PLACEHOLDERS else _case_variants(placeholders)
+    return keep_name(squish(expr).replace(known + _EXCEL_ERROR_SET, None), expr)
 
 
 def is_all_upper(expr: pl.Expr) -> pl.Expr:
@@ -64,23 +84,24 @@ def is_all_lower(expr: pl.Expr) -> pl.Expr:
     return expr.str.contains(r"\p{Ll}") & ~expr.str.contains(r"\p{Lu}")
 
 
+def _capitalise_after_mc(s: pl.Series) -> pl.Series:
+    """``Mcdonald`` -> ``McDonald`` (after title-casing "Mc" only starts a word); touches only those rows."""
+    mask = s.str.contains("Mc[a-z]").fill_null(False)
+    if not mask.any():
+        return s
+    sub = s.filter(mask)
+    for c in "abcdefghijklmnopqrstuvwxyz":
+        sub = sub.str.replace_all(f"Mc{c}", f"Mc{c.upper()}", literal=True)
+    return s.scatter(mask.arg_true(), sub)
+
+
+@columnwise(pl.Utf8())
 def proper_case(expr: pl.Expr | str) -> pl.Expr:
     """Title-case values written all upper or all lower (``WÄHNER`` -> ``Wähner``); mixed case is kept.
 
     ``mcdonald`` -> ``McDonald``, ``o'brien`` -> ``O'Brien``, ``jean-pierre`` -> ``Jean-Pierre``.
     """
-    s = _as_str(expr)
-    titled = s.str.to_titlecase()
-    # Mc + capital (McDonald); polars cannot upper-case inside a replacement, so splice it.
-    mc = titled.str.extract_all(r"\bMc\p{Ll}").list.len() > 0
-    fixed = pl.when(mc).then(
-        titled.str.replace_all(r"\bMc(\p{Ll})", "Mc\u0000$1")
-        .str.split("\u0000")
-        .list.eval(
-            pl.when(pl.int_range(pl.len()) == 0)
-            .then(pl.element())
-            .otherwise(pl.element().str.slice(0, 1).str.to_uppercase() + pl.element().str.slice(1))
-        )
-        .list.join("")
-    ).otherwise(titled)
-    return pl.when(is_all_upper(s) | is_all_lower(s)).then(fixed).otherwise(s)
+    s = expr.cast(pl.Utf8)
+    titled = s.str.to_titlecase().map_batches(_capitalise_after_mc, return_dtype=pl.Utf8, is_elementwise=True)
+    return pl.when(is_all_upper(s) | is_all_lower(s)).then(titled).otherwise(s)
+

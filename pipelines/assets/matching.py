@@ -16,6 +16,10 @@ class MatchingResource(dg.ConfigurableResource):
 
     settings_path: str = Field(default="", description="YAML settings file; empty: the default "
                                "settings for the canonical customer schema.")
+    full_rebuild: bool = Field(default=False, description="Compare every candidate pair again instead of "
+                               "only the pairs touching new, changed or deleted records.")
+    retrain: bool = Field(default=False, description="Train the model again instead of reusing the "
+                          "parameters stored in matching.model.")
 
     def settings(self):
         from dedupe import default_settings, load_settings
@@ -42,7 +46,43 @@ def _features(wh, settings) -> pl.DataFrame:
         from dedupe import prepare
 
         feats = prepare(wh.read("staging.customers"), settings)
-    return feats
+    return feats.sort(settings.unique_id)
+
+
+def _stored_model(wh, settings):
+    """The model parameters of the previous run, if any still fit the settings."""
+    from dedupe import FSModel
+
+    stored = wh.read_if_exists("matching.model")
+    if stored is None or stored.height == 0 or stored["params_json"][0] in (None, "{}"):
+        return None
+    model = FSModel.from_dict(json.loads(stored["params_json"][0]))
+    try:
+        model.check(settings)
+    except Exception:  # settings changed since: the model must be trained again
+        return None
+    return model
+
+
+def _digests(staged: pl.DataFrame) -> pl.DataFrame:
+    """A fingerprint of every staged record's canonical values, to spot changed records."""
+    from dedupe.canonical import CANONICAL_SCHEMA
+
+    cols = [c for c in CANONICAL_SCHEMA if c in staged.columns]
+    return staged.select("record_id", pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("\x00") for c in cols],
+                                                     separator="\x1f").hash(seed=7).alias("digest"))
+
+
+def changed_records(wh, staged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+    """(current digests, ids of new or changed records, ids of deleted records); ``None`` for
+    the deleted ids when there is no previous run to compare with."""
+    now = _digests(staged)
+    before = wh.read_if_exists("matching.record_digests")
+    if before is None:
+        return now, now.select("record_id"), None
+    changed = now.join(before, on=["record_id", "digest"], how="anti").select("record_id")
+    deleted = before.join(now, on="record_id", how="anti").select("record_id")
+    return now, changed, deleted
 
 
 @dg.asset(
@@ -52,18 +92,34 @@ def _features(wh, settings) -> pl.DataFrame:
     kinds={"polars", "duckdb"},
     owners=["team:data-engineering"],
     description="Record pairs worth comparing, from several blocking rules unioned and de-duplicated "
-    "(matching.candidate_pairs). Metadata shows how many pairs each rule produced.",
+    "(matching.candidate_pairs). After a first run only pairs touching new, changed or deleted "
+    "records are compared again (incremental); metadata shows the mode and the pairs per rule.",
 )
 def candidate_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg.MaterializeResult:
     from dedupe import block, prepare
 
     wh, settings = warehouse.get(), matching.settings()
     t0 = time.perf_counter()
-    feats = prepare(wh.read("staging.customers"), settings)
+    staged = wh.read("staging.customers")
+    digests, changed, deleted = changed_records(wh, staged)
+    incremental = (deleted is not None and not matching.full_rebuild and not matching.retrain
+                   and wh.exists("matching.scored_pairs") and _stored_model(wh, settings) is not None)
+    feats = prepare(staged, settings)
     pairs, counts = block(feats, settings)
-    wh.write_many({"matching.record_features": feats, "matching.candidate_pairs": pairs})
+    if incremental:
+        ids = changed["record_id"]
+        pairs = pairs.filter(pl.col("id_l").is_in(ids) | pl.col("id_r").is_in(ids))
+    wh.write_many({"matching.record_features": feats, "matching.candidate_pairs": pairs,
+                   "matching.changed_records": changed.with_columns(pl.lit("changed").alias("change"))
+                   if deleted is None else pl.concat([changed.with_columns(pl.lit("changed").alias("change")),
+                                                     deleted.with_columns(pl.lit("deleted").alias("change"))]),
+                   "matching.record_digests_next": digests,
+                   "matching.run_mode": pl.DataFrame({"mode": ["incremental" if incremental else "full"]})})
     return dg.MaterializeResult(metadata={
         "dagster/row_count": pairs.height,
+        "mode": "incremental" if incremental else "full",
+        "records_new_or_changed": changed.height if deleted is not None else feats.height,
+        "records_deleted": deleted.height if deleted is not None else 0,
         "records": feats.height,
         "pairs_by_rule": dg.MetadataValue.json({k: int(v) for k, v in counts.items()}),
         "seconds": round(time.perf_counter() - t0, 2),
@@ -87,11 +143,23 @@ def scored_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg
     t0 = time.perf_counter()
     feats = _features(wh, settings)
     pairs = wh.read("matching.candidate_pairs")
-    scored, model = score(feats, pairs, settings)
+    changes = wh.read("matching.changed_records")
+    incremental = wh.read("matching.run_mode")["mode"][0] == "incremental"
+    model = None if matching.retrain else _stored_model(wh, settings)
+    had_model = model is not None
+    scored, model = score(feats, pairs, settings, model)
+    reused = 0
+    if incremental:
+        touched = changes["record_id"]
+        old = wh.read("matching.scored_pairs").filter(
+            ~pl.col("id_l").is_in(touched) & ~pl.col("id_r").is_in(touched))
+        reused = old.height
+        scored = pl.concat([old.select(scored.columns), scored]).sort(["id_l", "id_r"])
     params = json.dumps(model.to_dict(), default=str) if hasattr(model, "to_dict") else "{}"
     wh.write_many({
         "matching.scored_pairs": scored,
         "matching.model": pl.DataFrame({"params_json": [params]}),
+        "matching.record_digests": wh.read("matching.record_digests_next"),
     })
     threshold = settings.threshold
     above = scored.filter(pl.col("match_probability") >= threshold).height
@@ -99,7 +167,11 @@ def scored_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg
             .group_by("b").len().sort("b"))
     return dg.MaterializeResult(metadata={
         "dagster/row_count": scored.height,
+        "mode": "incremental" if incremental else "full",
+        "model": "reused from matching.model" if not matching.retrain and had_model else "trained",
         "pairs_above_threshold": above,
+        "pairs_scored_this_run": pairs.height,
+        "pairs_reused_from_previous_run": reused,
         "threshold": float(threshold),
         "probability_histogram": dg.MetadataValue.md(
             "| probability | pairs |\n|---|---|\n" + "\n".join(
@@ -127,7 +199,7 @@ def clusters(warehouse: WarehouseResource, matching: MatchingResource) -> dg.Mat
     wh, settings = warehouse.get(), matching.settings()
     feats = _features(wh, settings)
     scored = wh.read("matching.scored_pairs")
-    result = cluster(feats, scored, settings)
+    result = cluster(feats, scored, settings, model=_stored_model(wh, settings))
     must, cannot = constraints(wh)
     result = apply_constraints(result, scored, must_link=must, cannot_link=cannot,
                                threshold=settings.threshold)

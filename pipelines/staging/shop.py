@@ -26,30 +26,39 @@ SOURCE = "shop"
 _ADDR = "default_address__"
 
 
-def _names() -> dict[str, pl.Expr]:
+def _with_names(df: pl.DataFrame) -> pl.DataFrame:
     """Given/surname from first_name/last_name; a lone full name in one field is split.
 
     A Chinese surname typed into the first-name field (``李`` / ``鸿春``, ``Gu`` / ``Ziwei``) is
-    moved back; Western swaps cannot be told from the names alone and stay as typed.
+    moved back; Western swaps cannot be told from the names alone and stay as typed. Built in
+    steps so each intermediate column is computed once.
     """
-    first, last = clean_text(pl.col("__first")), clean_text(pl.col("__last"))
-    lone = pl.coalesce(first, last)
-    split_lone = (first.is_null() ^ last.is_null()) & (has_cjk(lone) | lone.str.contains(" "))
-    parsed = split_name(pl.when(split_lone).then(lone))
-    last_core = strip_name_suffix(pl.col("__last"))
-    swapped = hanzi_surname_first(to_simplified(first), to_simplified(last_core)) | (
-        ~first.str.contains(" ") & ~last_core.str.contains(" ")
-        & pinyin_surname_first(first, last_core, strict=True)
+    df = df.with_columns(
+        __f=clean_text(pl.col("__first")),
+        __l=strip_name_suffix(pl.col("__last")),
+        name_suffix=name_suffix_of(pl.col("__last")),
     )
-    given = clean_name_part(pl.when(swapped).then(last_core).otherwise(first))
-    surname = clean_name_part(pl.when(swapped).then(first).otherwise(last_core))
-    return {
-        "given_name": pl.when(split_lone).then(parsed.struct.field("given_name")).otherwise(given),
-        "surname": pl.when(split_lone).then(parsed.struct.field("surname")).otherwise(surname),
-        "name_title": pl.when(split_lone).then(parsed.struct.field("name_title")),
-        "name_suffix": pl.when(split_lone).then(parsed.struct.field("name_suffix"))
-        .otherwise(name_suffix_of(pl.col("__last"))),
-    }
+    f, la = pl.col("__f"), pl.col("__l")
+    df = df.with_columns(
+        __lone=pl.when(f.is_null() ^ la.is_null()).then(pl.coalesce(f, la)),
+        __swap=hanzi_surname_first(to_simplified(f), to_simplified(la))
+        | (~f.str.contains(" ") & ~la.str.contains(" ") & pinyin_surname_first(f, la, strict=True)),
+    )
+    lone = pl.col("__lone")
+    df = df.with_columns(__split=split_name(pl.when(has_cjk(lone) | lone.str.contains(" ")).then(lone)))
+    split = pl.col("__split").struct
+    swap = pl.col("__swap").fill_null(False)
+    df = df.with_columns(
+        __given=clean_name_part(pl.when(swap).then(la).otherwise(f)),
+        __surname=clean_name_part(pl.when(swap).then(f).otherwise(la)),
+    )
+    split_lone = split.field("surname").is_not_null() | split.field("given_name").is_not_null()
+    return df.with_columns(
+        given_name=pl.when(split_lone).then(split.field("given_name")).otherwise(pl.col("__given")),
+        surname=pl.when(split_lone).then(split.field("surname")).otherwise(pl.col("__surname")),
+        name_title=split.field("name_title"),
+        name_suffix=pl.when(split_lone).then(split.field("name_suffix")).otherwise(pl.col("name_suffix")),
+    ).drop("__f", "__l", "__lone", "__swap", "__split", "__given", "__surname")
 
 
 def stage_shop(customers: pl.DataFrame, *, source: str = SOURCE, now: datetime | None = None) -> StageResult:
@@ -76,7 +85,7 @@ def stage_shop(customers: pl.DataFrame, *, source: str = SOURCE, now: datetime |
         timestamp_utc(c, "created_at").alias("created_at"),
         timestamp_utc(c, "updated_at").alias("updated_at"),
     )
-    df = df.with_columns(**_names())
+    df = _with_names(df)
     is_cjk = pl.concat_str("surname", "given_name", ignore_nulls=True).str.contains(r"[\u3400-\u9fff]")
     df = df.with_columns(
         full_name=pl.when(is_cjk).then(pl.concat_str("surname", "given_name", ignore_nulls=True))

@@ -1,0 +1,116 @@
+"""``crm-golden dedupe``: match any CSV/Parquet table (or link two) and write its clusters.
+
+    crm-golden dedupe INPUT(.csv|.parquet) [--settings FILE] --out CLUSTERS.parquet
+                      [--link-with OTHER] [--pairs PAIRS.parquet] [--model MODEL.json] [--save-model FILE]
+
+The clusters file has exactly two columns: the input's unique-id column, then ``cluster_id``.
+Without ``--settings`` the settings for the canonical customer schema are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+from dedupe.blocking import BlockingRuleTooBroad
+from dedupe.engine import deduplicate
+from dedupe.explain import with_level_labels
+from dedupe.features import InputError
+from dedupe.model import FSModel, ModelMismatch
+from dedupe.settings import SettingsError, default_settings, load_settings
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def read_table(path: str | Path) -> pl.DataFrame:
+    """CSV (every column as text, UTF-8) or Parquet."""
+    path = Path(path)
+    if not path.exists():
+        raise CliError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pl.read_parquet(path)
+        if suffix in (".csv", ".txt"):
+            return pl.read_csv(path, infer_schema=False, encoding="utf8")
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path}: cannot be read as {suffix[1:]} ({type(exc).__name__}: {str(exc).splitlines()[0]})") \
+            from None
+    raise CliError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
+
+
+def add_dedupe_parser(subparsers) -> argparse.ArgumentParser:
+    """Register the ``dedupe`` sub-command on an argparse sub-parsers object."""
+    p = subparsers.add_parser(
+        "dedupe", help="find duplicate records in a CSV/Parquet table (or link two tables)",
+        description=__doc__.split("\n\n")[0])
+    p.add_argument("input", help="table to deduplicate (.csv or .parquet)")
+    p.add_argument("--settings", help="matching settings YAML (default: the canonical customer schema)")
+    p.add_argument("--out", required=True, help="clusters Parquet to write: <unique id>, cluster_id")
+    p.add_argument("--link-with", dest="link_with", help="second table: link the two instead of one table")
+    p.add_argument("--pairs", help="also write the scored pairs with each comparison's level and weight")
+    p.add_argument("--model", help="reuse a model saved with --save-model instead of training")
+    p.add_argument("--save-model", dest="save_model", help="write the trained model as JSON")
+    p.add_argument("--threshold", type=float, help="match probability for clustering (overrides settings)")
+    p.set_defaults(func=run_dedupe)
+    return p
+
+
+def run_dedupe(args) -> int:
+    """Run the sub-command; 0 on success, 1 on an error the message explains."""
+    try:
+        return _run(args)
+    except (CliError, InputError, SettingsError, BlockingRuleTooBroad, ModelMismatch) as exc:
+        print(f"crm-golden dedupe: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args) -> int:
+    t0 = time.perf_counter()
+    settings = load_settings(args.settings) if args.settings else default_settings()
+    if args.threshold is not None:
+        settings = settings.replace(threshold=args.threshold)
+    df = read_table(args.input)
+    other = read_table(args.link_with) if args.link_with else None
+    if other is not None and settings.link_type == "dedupe_only":
+        settings = settings.replace(link_type="link_only")
+    model = None
+    if args.model:
+        try:
+            model = FSModel.load(args.model)
+        except (OSError, ValueError, KeyError) as exc:
+            raise CliError(f"{args.model}: not a saved model ({exc})") from None
+    result = deduplicate(df, settings, link_with=other, model=model)
+    uid = settings.unique_id
+    clusters = result.clusters.select(uid, "cluster_id")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    clusters.write_parquet(out)
+    if args.pairs:
+        Path(args.pairs).parent.mkdir(parents=True, exist_ok=True)
+        with_level_labels(result.pairs, settings).write_parquet(args.pairs)
+    if args.save_model:
+        result.model.save(args.save_model)
+    n_clusters = clusters["cluster_id"].n_unique()
+    rules = ", ".join(f"{k} {v:,}" for k, v in result.blocking_counts.items())
+    print(f"{clusters.height:,} records -> {n_clusters:,} clusters; {result.pairs.height:,} candidate pairs "
+          f"({rules}); {time.perf_counter() - t0:.1f} s; wrote {out}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="crm-golden")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_dedupe_parser(sub)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,441 @@
+"""Comparison library (name, e-mail, phone, date, postcode, address, company ...) and the
+vectorised evaluation of comparison levels over candidate-pair arrays.
+
+Exact tests compare integer codes (one dense rank per feature column), fuzzy tests run
+rapidfuzz ``process.cpdist`` once per distinct pair of values, so a city pair seen 10,000
+times is scored once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import polars as pl
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein, Indel, Jaro, JaroWinkler, Levenshtein
+
+from dedupe.settings import Comparison, Level
+
+SCORERS: dict[str, Callable] = {
+    "jaro_winkler": JaroWinkler.normalized_similarity,
+    "jaro": Jaro.normalized_similarity,
+    "levenshtein": Levenshtein.normalized_similarity,
+    "damerau_levenshtein": DamerauLevenshtein.normalized_similarity,
+    "indel": Indel.normalized_similarity,
+    "ratio": fuzz.ratio,
+    "token_sort_ratio": fuzz.token_sort_ratio,
+    "token_set_ratio": fuzz.token_set_ratio,
+    "partial_ratio": fuzz.partial_ratio,
+}
+PERCENT_SCORERS = {"ratio", "token_sort_ratio", "token_set_ratio", "partial_ratio"}
+DISTANCES: dict[str, Callable] = {
+    "levenshtein": Levenshtein.distance,
+    "damerau_levenshtein": DamerauLevenshtein.distance,
+    "indel": Indel.distance,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Library of domain comparisons
+# --------------------------------------------------------------------------------------------
+def _c(name: str, levels: list[Level], template: dict, description: str = "") -> Comparison:
+    return Comparison(name=name, levels=tuple(levels), description=description, template=template)
+
+
+def person_name(name: str = "name", *, given: str | None = "given_name", surname: str | None = "surname",
+                full: str | None = "full_name", tf: bool = True) -> Comparison:
+    """Whole-name comparison, robust to order, script (张伟 / 張偉 / Zhang Wei / Wei Zhang),
+    nicknames (Bob / Robert), romanisations (Chan / Chen), initials (J. Smith) and typos; a
+    different given name at the same surname is its own level (households)."""
+    p = name
+    return _c(name, [
+        Level("null", (f"{p}__key",), label="no name"),
+        Level("exact", (f"{p}__key",), compatible=(f"{p}__hanzi",), label="same name",
+              tf_column=f"{p}__key" if tf else None),
+        Level("exact", (f"{p}__key",), label="same pinyin, other characters"),
+        Level("overlap", (f"{p}__formals",), same=(f"{p}__last",), label="nickname, same surname",
+              tf_column=f"{p}__formal_key" if tf else None),
+        Level("fuzzy", (f"{p}__key",), scorer="jaro_winkler", threshold=0.93, label="near-identical name"),
+        Level("fuzzy", (f"{p}__first",), scorer="damerau_levenshtein", threshold=0.75, same=(f"{p}__last",),
+              label="same surname, given name typo"),
+        Level("fuzzy", (f"{p}__last",), scorer="damerau_levenshtein", threshold=0.75, same=(f"{p}__first",),
+              label="same given name, surname typo"),
+        Level("exact", (f"{p}__last",), overlap=(f"{p}__initials",), when_any=f"{p}__is_initial",
+              label="initial and surname", tf_column=f"{p}__last" if tf else None),
+        Level("fuzzy", (f"{p}__last",), scorer="damerau_levenshtein", threshold=0.75, overlap=(f"{p}__initials",),
+              when_any=f"{p}__is_initial", label="initial, surname typo"),
+        Level("exact", (f"{p}__last",), when_any=f"{p}__no_given", label="surname only",
+              tf_column=f"{p}__last" if tf else None),
+        Level("exact", (f"{p}__last",), label="same surname, other given name",
+              tf_column=f"{p}__last" if tf else None),
+        Level("exact", (f"{p}__first",), label="same given name, other surname"),
+        Level("overlap", (f"{p}__formals",), label="nickname, other surname"),
+        Level("fuzzy", (f"{p}__first",), scorer="damerau_levenshtein", threshold=0.75,
+              label="similar given name, other surname"),
+        Level("if", overlap=(f"{p}__initials",), when_any=f"{p}__is_initial", label="initial, other surname"),
+        Level("fuzzy", (f"{p}__key",), scorer="jaro_winkler", threshold=0.82, label="similar name"),
+        Level("else", label="different name"),
+    ], {"template": "person_name", "given": given, "surname": surname, "full": full, "tf": tf})
+
+
+def name_suffix(name: str = "name_suffix", *, of: str = "name") -> Comparison:
+    """Jr. / Sr. / III as written: father and son share everything else. A suffix on one side only
+    is weak evidence (it is often left out); two different suffixes are a conflict."""
+    return _c(name, [
+        Level("exact", (f"{of}__suffix",), label="same suffix"),
+        Level("if", when_any=f"{of}__no_suffix", label="suffix on one side only"),
+        Level("else", label="different suffix"),
+    ], {"template": "name_suffix", "of": of})
+
+
+def email(name: str = "email", *, column: str = "email") -> Comparison:
+    """E-mail: exact, same mailbox after Gmail dots / +tags, shared role address (info@),
+    same local part at another domain, one typo."""
+    c = column
+    return _c(name, [
+        Level("null", (f"{c}__canonical",), label="no e-mail"),
+        Level("exact", (f"{c}__email",), unless_any=f"{c}__generic", label="same address"),
+        Level("exact", (f"{c}__canonical",), unless_any=f"{c}__generic", label="same mailbox (dots/+tag)"),
+        Level("exact", (f"{c}__canonical",), label="same role address (info@, sales@)"),
+        Level("exact", (f"{c}__local",), unless_any=f"{c}__generic", label="same local part, other domain"),
+        Level("distance", (f"{c}__canonical",), scorer="damerau_levenshtein", threshold=1, label="one typo"),
+        Level("else", label="different address"),
+    ], {"template": "email", "column": column})
+
+
+def phone(name: str = "phone", *, column: str = "phone") -> Comparison:
+    """Phone by its last nine digits (E.164, national, 00 and trunk-0 spellings agree). Two different
+    mobile numbers weigh more against a match than a mobile and a landline."""
+    c = column
+    return _c(name, [
+        Level("null", (f"{c}__key",), label="no phone"),
+        Level("exact", (f"{c}__key",), label="same number"),
+        Level("distance", (f"{c}__key",), scorer="damerau_levenshtein", threshold=1, label="one digit off"),
+        Level("if", when_both=f"{c}__mobile", label="two different mobiles"),
+        Level("else", label="different number"),
+    ], {"template": "phone", "column": column})
+
+
+def postcode(name: str = "postcode", *, column: str = "postal_code") -> Comparison:
+    c = column
+    return _c(name, [
+        Level("null", (f"{c}__postcode",), label="no postcode"),
+        Level("exact", (f"{c}__postcode",), label="same postcode"),
+        Level("exact", (f"{c}__first3",), label="same area (first 3)"),
+        Level("else", label="different postcode"),
+    ], {"template": "postcode", "column": column})
+
+
+def city(name: str = "city", *, column: str = "city", tf: bool = True) -> Comparison:
+    """City across scripts and exonyms (深圳市 == Shenzhen, Munich == München)."""
+    c = column
+    return _c(name, [
+        Level("null", (f"{c}__city",), label="no city"),
+        Level("exact", (f"{c}__city",), label="same city", tf_column=f"{c}__city" if tf else None),
+        Level("fuzzy", (f"{c}__city",), scorer="jaro_winkler", threshold=0.9, label="similar city"),
+        Level("else", label="different city"),
+    ], {"template": "city", "column": column, "tf": tf})
+
+
+def address(name: str = "address", *, column: str = "street", postcode: str | None = "postal_code",
+            city: str | None = "city") -> Comparison:
+    """Where the customer lives, as one comparison (street, postcode and city are not independent
+    evidence): street line with abbreviations spelled out and words sorted (Chinese as pinyin),
+    postcode, city across scripts and exonyms."""
+    c = column
+    pc = (f"{postcode}__postcode",) if postcode else ()
+    cc = (f"{city}__city",) if city else ()
+    levels = [
+        Level("null", (f"{c}__street", *pc, *cc), label="no address"),
+        Level("exact", (f"{c}__street",), compatible=pc + cc, label="same street address"),
+        Level("fuzzy", (f"{c}__street",), scorer="token_set_ratio", threshold=0.9, same=(f"{c}__number",),
+              compatible=pc + cc, label="similar street, same number"),
+    ]
+    if pc:
+        levels.append(Level("exact", pc, label="same postcode, other street"))
+    if cc:
+        levels.append(Level("exact", cc, compatible=(f"{postcode}__first2",) if postcode else (),
+                            label="same city", tf_column=cc[0]))
+        levels.append(Level("fuzzy", cc, scorer="jaro_winkler", threshold=0.9, label="similar city"))
+    levels.append(Level("else", label="elsewhere"))
+    return _c(name, levels, {"template": "address", "column": column, "postcode": postcode, "city": city})
+
+
+def company(name: str = "company", *, column: str = "company_name") -> Comparison:
+    """Company without legal form (GmbH / G.m.b.H. / Ltd / 有限公司)."""
+    c = column
+    return _c(name, [
+        Level("null", (f"{c}__company",), label="no company"),
+        Level("exact", (f"{c}__company",), label="same company"),
+        Level("fuzzy", (f"{c}__company",), scorer="jaro_winkler", threshold=0.9, label="similar company"),
+        Level("else", label="different company"),
+    ], {"template": "company", "column": column})
+
+
+def vat_id(name: str = "vat_id", *, column: str = "vat_id") -> Comparison:
+    c = column
+    return _c(name, [
+        Level("null", (f"{c}__vat",), label="no VAT id"),
+        Level("exact", (f"{c}__vat",), label="same VAT id"),
+        Level("else", label="different VAT id"),
+    ], {"template": "vat_id", "column": column})
+
+
+def country(name: str = "country", *, column: str = "country") -> Comparison:
+    c = column
+    return _c(name, [
+        Level("null", (f"{c}__country",), label="no country"),
+        Level("exact", (f"{c}__country",), label="same country"),
+        Level("else", label="different country"),
+    ], {"template": "country", "column": column})
+
+
+def date(name: str = "date", *, column: str = "date", max_days: int = 365) -> Comparison:
+    """Dates: exact, one character off as written (typo, swapped digits), within ``max_days``."""
+    c = column
+    return _c(name, [
+        Level("null", (f"{c}__date", f"{c}__alnum"), label="no date"),
+        Level("exact", (f"{c}__date",), label="same date"),
+        Level("distance", (f"{c}__alnum",), scorer="damerau_levenshtein", threshold=1, label="one typo"),
+        Level("abs_diff", (f"{c}__date",), threshold=max_days, label=f"within {max_days} days"),
+        Level("else", label="different date"),
+    ], {"template": "date", "column": column, "max_days": max_days})
+
+
+def string(name: str, *, column: str | None = None, tf: bool = False,
+           thresholds: tuple[float, ...] = (0.92, 0.8), scorer: str = "jaro_winkler") -> Comparison:
+    """Any text field: exact (folded), then fuzzy thresholds, then else."""
+    c = column or name
+    levels = [Level("null", (f"{c}__alnum",), label=f"no {c}"),
+              Level("exact", (f"{c}__alnum",), label="exact", tf_column=f"{c}__alnum" if tf else None)]
+    levels += [Level("fuzzy", (f"{c}__alnum",), scorer=scorer, threshold=t, label=f"{scorer} >= {t}")
+               for t in thresholds]
+    levels.append(Level("else", label="different"))
+    return _c(name, levels, {"template": "string", "column": c, "tf": tf, "thresholds": list(thresholds),
+                             "scorer": scorer})
+
+
+def exact(name: str, *, column: str | None = None, tf: bool = False) -> Comparison:
+    c = column or name
+    return _c(name, [
+        Level("null", (f"{c}__alnum",), label=f"no {c}"),
+        Level("exact", (f"{c}__alnum",), label="exact", tf_column=f"{c}__alnum" if tf else None),
+        Level("else", label="different"),
+    ], {"template": "exact", "column": c, "tf": tf})
+
+
+TEMPLATES: dict[str, Callable[..., Comparison]] = {
+    "person_name": person_name, "name_suffix": name_suffix, "email": email, "phone": phone,
+    "postcode": postcode, "city": city, "address": address, "company": company, "vat_id": vat_id,
+    "country": country, "date": date, "string": string, "exact": exact,
+}
+
+
+def comparison_from_template(template: str, *, name: str, **options) -> Comparison:
+    """A library comparison by template name (the YAML ``template:`` key)."""
+    if template not in TEMPLATES:
+        raise KeyError(f"unknown comparison template {template!r}; known: {sorted(TEMPLATES)}")
+    if "thresholds" in options:
+        options["thresholds"] = tuple(options["thresholds"])
+    return TEMPLATES[template](name, **options)
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation over pair arrays
+# --------------------------------------------------------------------------------------------
+class PairColumns:
+    """Feature values of both sides of many pairs, fetched lazily and cached per column."""
+
+    def __init__(self, feats: pl.DataFrame, left: np.ndarray, right: np.ndarray,
+                 codes: dict[str, np.ndarray] | None = None) -> None:
+        self.feats = feats
+        self.left = left
+        self.right = right
+        self.n = len(left)
+        self._codes = codes if codes is not None else {}
+        self._pair_codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._scores: dict[tuple, np.ndarray] = {}
+
+    def strings(self, col: str) -> np.ndarray:
+        """The column's values as a numpy object array (gathered by index without copying strings)."""
+        key = ("__strings__", col)
+        if key not in self._codes:
+            self._codes[key] = np.asarray(self.feats[col].cast(pl.Utf8).to_list(), dtype=object)
+        return self._codes[key]
+
+    def record_codes(self, col: str) -> np.ndarray:
+        """Dense integer code per record (-1 for null), shared by every pair gather."""
+        if col not in self._codes:
+            s = self.feats[col]
+            if s.dtype == pl.Boolean:
+                arr = s.fill_null(False).cast(pl.Int64).to_numpy()
+            else:
+                arr = s.rank("dense").cast(pl.Int64).fill_null(0).to_numpy() - 1
+            self._codes[col] = arr
+        return self._codes[col]
+
+    def codes(self, col: str) -> tuple[np.ndarray, np.ndarray]:
+        if col not in self._pair_codes:
+            rc = self.record_codes(col)
+            self._pair_codes[col] = (rc[self.left], rc[self.right])
+        return self._pair_codes[col]
+
+    def values(self, col: str, idx: np.ndarray) -> tuple[pl.Series, pl.Series]:
+        s = self.feats[col]
+        return s.gather(self.left[idx]), s.gather(self.right[idx])
+
+
+def _fuzzy(pc: PairColumns, col: str, idx: np.ndarray, scorer: str, distance: bool,
+           cutoff: float | None = None) -> np.ndarray:
+    """Similarity (or distance) for the pairs ``idx``; computed once per distinct value pair when
+    values repeat, with ``cutoff`` letting rapidfuzz stop early on hopeless pairs. Scores are kept
+    per (column, scorer), so levels at several thresholds of one measure compute it once."""
+    if len(idx) == 0:
+        return np.zeros(0)
+    cache = pc._scores.setdefault((col, scorer, distance, cutoff), np.full(pc.n, np.nan))
+    need = idx[np.isnan(cache[idx])]
+    if len(need):
+        cache[need] = _compute(pc, col, need, scorer, distance, cutoff)
+    return cache[idx]
+
+
+def _compute(pc: PairColumns, col: str, idx: np.ndarray, scorer: str, distance: bool,
+             cutoff: float | None) -> np.ndarray:
+    cl, cr = pc.codes(col)
+    cl, cr = cl[idx], cr[idx]
+    base = int(max(cl.max(), cr.max())) + 1
+    key = cl.astype(np.int64) * base + cr
+    probe = key[: min(len(key), 20_000)]
+    if len(np.unique(probe)) < 0.8 * len(probe):
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        rows = idx[first]
+    else:
+        rows, inverse = idx, None
+    values = pc.strings(col)
+    a, b = values[pc.left[rows]], values[pc.right[rows]]
+    if distance:
+        kw = {"score_cutoff": int(cutoff) + 1} if cutoff is not None else {}
+        res = process.cpdist(a, b, scorer=DISTANCES[scorer], workers=-1, **kw).astype(np.float64)
+    else:
+        pct = scorer in PERCENT_SCORERS
+        kw = {"score_cutoff": cutoff * (100.0 if pct else 1.0)} if cutoff is not None else {}
+        res = process.cpdist(a, b, scorer=SCORERS[scorer], workers=-1, **kw).astype(np.float64)
+        if pct:
+            res = res / 100.0
+    return res if inverse is None else res[inverse]
+
+
+def _level_mask(pc: PairColumns, lv: Level, todo: np.ndarray, cutoffs: dict | None = None) -> np.ndarray:
+    """Boolean mask (over all pairs) of undecided pairs that pass ``lv``."""
+    n = pc.n
+    mask = todo.copy()
+    if lv.kind == "else":
+        return mask
+    if lv.kind == "null":
+        null = np.ones(n, dtype=bool)
+        for c in lv.columns:
+            cl, cr = pc.codes(c)
+            null &= (cl < 0) | (cr < 0)
+        return mask & null
+    for c in lv.same + (lv.columns if lv.kind == "exact" else ()):
+        cl, cr = pc.codes(c)
+        mask &= (cl == cr) & (cl >= 0)
+    for c in lv.compatible:
+        cl, cr = pc.codes(c)
+        mask &= (cl == cr) | (cl < 0) | (cr < 0)
+    if lv.when_any:
+        cl, cr = pc.codes(lv.when_any)
+        mask &= (cl > 0) | (cr > 0)
+    if lv.when_both:
+        cl, cr = pc.codes(lv.when_both)
+        mask &= (cl > 0) & (cr > 0)
+    if lv.unless_any:
+        cl, cr = pc.codes(lv.unless_any)
+        mask &= (cl <= 0) & (cr <= 0)
+    for c in lv.overlap:
+        idx = np.flatnonzero(mask)
+        if len(idx):
+            left, right = pc.values(c, idx)
+            ok = pl.DataFrame({"a": left, "b": right}).select(
+                pl.col("a").list.set_intersection("b").list.len() > 0)["a"].fill_null(False).to_numpy()
+            mask[idx[~ok]] = False
+    if lv.kind in ("exact", "if"):
+        return mask
+    col = lv.columns[0]
+    if lv.kind in ("fuzzy", "distance"):
+        cl, cr = pc.codes(col)
+        mask &= (cl >= 0) & (cr >= 0)
+        idx = np.flatnonzero(mask)
+        scorer = lv.scorer or "levenshtein"
+        cut = (cutoffs or {}).get((col, scorer, lv.kind), lv.threshold)
+        if lv.kind == "fuzzy":
+            ok = _fuzzy(pc, col, idx, scorer, False, cut) >= lv.threshold
+        else:
+            ok = _fuzzy(pc, col, idx, scorer, True, cut) <= lv.threshold
+        out = np.zeros(n, dtype=bool)
+        out[idx[ok]] = True
+        return out
+    idx = np.flatnonzero(mask)
+    out = np.zeros(n, dtype=bool)
+    if len(idx) == 0:
+        return out
+    if lv.kind == "swapped":
+        a_l, a_r = pc.values(lv.columns[0], idx)
+        b_l, b_r = pc.values(lv.columns[1], idx)
+        ok = ((a_l == b_r) & (b_l == a_r)).fill_null(False).to_numpy()
+    elif lv.kind == "abs_diff":
+        left, right = pc.values(col, idx)
+        if left.dtype in (pl.Date, pl.Datetime) or isinstance(left.dtype, pl.Datetime):
+            diff = (left.cast(pl.Date).cast(pl.Int64) - right.cast(pl.Date).cast(pl.Int64)).abs()
+        else:
+            diff = (left.cast(pl.Float64) - right.cast(pl.Float64)).abs()
+        ok = (diff <= lv.threshold).fill_null(False).to_numpy()
+    elif lv.kind == "overlap":
+        left, right = pc.values(col, idx)
+        frame = pl.DataFrame({"a": left, "b": right})
+        ok = frame.select(pl.col("a").list.set_intersection("b").list.len() > 0)["a"].fill_null(False).to_numpy()
+    else:  # pragma: no cover - kinds are validated in settings
+        raise ValueError(lv.kind)
+    out[idx[ok]] = True
+    return out
+
+
+def comparison_gamma(pc: PairColumns, comp: Comparison) -> np.ndarray:
+    """Level per pair: -1 null, otherwise counting down from the best level to 0 (else)."""
+    gamma = np.full(pc.n, -2, dtype=np.int8)
+    todo = np.ones(pc.n, dtype=bool)
+    cutoffs: dict[tuple, float] = {}
+    for lv in comp.levels:   # one cutoff per measure: the loosest threshold any level uses
+        if lv.kind in ("fuzzy", "distance"):
+            key = (lv.columns[0], lv.scorer or "levenshtein", lv.kind)
+            pick = min if lv.kind == "fuzzy" else max
+            cutoffs[key] = pick(cutoffs.get(key, lv.threshold), lv.threshold)
+    top = len(comp.scored_levels) - 1
+    k = top
+    for lv in comp.levels:
+        hit = _level_mask(pc, lv, todo, cutoffs)
+        if lv.kind == "null":
+            gamma[hit] = -1
+        else:
+            gamma[hit] = k
+            k -= 1
+        todo &= ~hit
+        if not todo.any():
+            break
+    gamma[gamma == -2] = 0
+    return gamma
+
+
+def term_frequencies(pc: PairColumns, col: str) -> tuple[np.ndarray, float]:
+    """Share of records holding each pair's value (the larger of the two sides), and the expected
+    share for a pair that agrees by chance (sum of squared shares)."""
+    rc = pc.record_codes(col)
+    valid = rc[rc >= 0]
+    if len(valid) == 0:
+        return np.ones(pc.n), 1.0
+    freq = np.bincount(valid).astype(np.float64) / len(valid)
+    cl, cr = pc.codes(col)
+    fl = np.where(cl >= 0, freq[np.maximum(cl, 0)], np.nan)
+    fr = np.where(cr >= 0, freq[np.maximum(cr, 0)], np.nan)
+    return np.fmax(fl, fr), float(np.sum(freq * freq))

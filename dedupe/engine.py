@@ -1,0 +1,153 @@
+"""The matching pipeline in four calls (prepare -> block -> score -> cluster) and ``deduplicate``,
+which runs them all, for one table (dedupe) or two (link)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from dedupe.blocking import SIDE, block
+from dedupe.clustering import cannot_link_mask, cluster_positions, intra_cluster_pairs, label_frame
+from dedupe.comparisons import PairColumns
+from dedupe.features import InputError, check_unique_id
+from dedupe.features import prepare as _prepare
+from dedupe.model import FSModel, calibrate, gammas, probability, train, weights
+from dedupe.settings import Settings, default_settings
+
+
+def prepare(df: pl.DataFrame, settings: Settings | None = None, *, link_with: pl.DataFrame | None = None,
+            table: str = "input") -> pl.DataFrame:
+    """Features frame (sorted by unique id). With ``link_with`` both tables are stacked and a
+    ``__side`` column (0 = ``df``, 1 = ``link_with``) tells them apart."""
+    settings = settings or default_settings()
+    if link_with is not None:
+        uid = settings.unique_id
+        check_unique_id(df, uid, table=table)
+        check_unique_id(link_with, uid, table="link table")
+        both = pl.concat([df.with_columns(pl.lit(0, pl.Int8).alias(SIDE)),
+                          link_with.with_columns(pl.lit(1, pl.Int8).alias(SIDE))], how="diagonal_relaxed")
+        shared = both.filter(pl.col(uid).is_duplicated())
+        if shared.height:
+            raise InputError(f"{table} and the link table share unique ids (e.g. {shared[uid][0]!r}); "
+                             f"ids must be distinct across both tables")
+        df, table = both, f"{table}+link table"
+    return _prepare(df, settings, table=table)
+
+
+def _positions(feats: pl.DataFrame, pairs: pl.DataFrame, uid: str) -> tuple[np.ndarray, np.ndarray]:
+    ids = feats[uid]
+    out = []
+    for col in ("id_l", "id_r"):
+        q = pairs[col].cast(ids.dtype)
+        pos = ids.search_sorted(q).cast(pl.Int64)
+        found = ids.gather(pos.clip(0, max(len(ids) - 1, 0))) == q if len(ids) else pl.Series([], dtype=pl.Boolean)
+        if not found.all():
+            bad = q.filter(~found).head(3).to_list()
+            raise InputError(f"pairs column {col} holds ids missing from the features frame: {bad}")
+        out.append(pos.to_numpy())
+    return out[0], out[1]
+
+
+def score(feats: pl.DataFrame, pairs: pl.DataFrame, settings: Settings | None = None, model: FSModel | None = None,
+          *, codes: dict | None = None) -> tuple[pl.DataFrame, FSModel]:
+    """Comparison vector, per-comparison weights and match probability for every pair; trains
+    the model first when none is given."""
+    settings = settings or default_settings()
+    uid = settings.unique_id
+    codes = codes if codes is not None else {}
+    li, ri = _positions(feats, pairs, uid)
+    pc = PairColumns(feats, li, ri, codes)
+    g = gammas(pc, settings)
+    if model is None:
+        model = train(feats, settings, candidates=pc, candidate_gammas=g, codes=codes)
+    else:
+        model.check(settings)
+    bf = weights(model, settings, pc, g)
+    total = np.full(len(li), model.prior_weight)
+    for v in bf.values():
+        total += v
+    cols: dict[str, object] = {"id_l": pairs["id_l"], "id_r": pairs["id_r"]}
+    if "rule" in pairs.columns:
+        cols["rule"] = pairs["rule"]
+    cols["match_weight"] = total
+    cols["match_probability"] = probability(model, total)
+    for name, gv in g.items():
+        cols[f"gamma_{name}"] = gv
+    for name, v in bf.items():
+        cols[f"bf_{name}"] = v
+    return pl.DataFrame(cols), model
+
+
+def cluster(feats: pl.DataFrame, scored: pl.DataFrame, settings: Settings | None = None, *,
+            model: FSModel | None = None, codes: dict | None = None) -> pl.DataFrame:
+    """One row per record: unique id and ``cluster_id`` (smallest unique id in the cluster).
+
+    With ``model``, pairs inside a cluster that blocking never produced are scored too, so
+    strong negative evidence between two records splits the cluster even when only third
+    records connected them."""
+    settings = settings or default_settings()
+    uid = settings.unique_id
+    li, ri = _positions(feats, scored, uid)
+    sp = scored.select("match_weight", "match_probability", *[c for c in scored.columns if c.startswith("gamma_")])
+    sp = sp.with_columns(l=pl.Series(li), r=pl.Series(ri))
+    cannot = cannot_link_mask(scored, settings)
+    labels = cluster_positions(feats.height, sp, settings, cannot)
+    if model is not None:
+        extra = intra_cluster_pairs(labels, sp.select("l", "r"))
+        if extra.height:
+            pairs = pl.DataFrame({"id_l": feats[uid].gather(extra["l"]), "id_r": feats[uid].gather(extra["r"])})
+            extra_scored, _ = score(feats, pairs, settings, model, codes=codes)
+            bad = cannot_link_mask(extra_scored, settings)
+            if bad.any():
+                labels = cluster_positions(feats.height, sp, settings, cannot, extra_cannot=extra.filter(pl.Series(bad)))
+    return label_frame(feats, labels, uid)
+
+
+@dataclass
+class DedupeResult:
+    """Everything one run produced; ``pairs`` carries the per-comparison waterfall."""
+
+    clusters: pl.DataFrame
+    pairs: pl.DataFrame
+    model: FSModel
+    blocking_counts: dict[str, int]
+    features: pl.DataFrame | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def review_queue(self, settings: Settings) -> pl.DataFrame:
+        """Pairs whose probability falls in the settings' review band, most uncertain first."""
+        lo, hi = settings.review_band
+        return (self.pairs.filter(pl.col("match_probability").is_between(lo, hi))
+                .sort((pl.col("match_probability") - 0.5).abs()))
+
+
+def deduplicate(df: pl.DataFrame, settings: Settings | None = None, *, link_with: pl.DataFrame | None = None,
+                model: FSModel | None = None, labels: pl.DataFrame | None = None,
+                keep_features: bool = False) -> DedupeResult:
+    """prepare -> block -> score -> cluster. ``labels`` (``id_l, id_r, is_match``) from stewards
+    calibrate the probabilities when given."""
+    settings = settings or default_settings()
+    t: dict[str, float] = {}
+    t0 = time.perf_counter()
+    feats = prepare(df, settings, link_with=link_with)
+    t["prepare"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pairs, counts = block(feats, settings)
+    t["block"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    codes: dict = {}
+    scored, model = score(feats, pairs, settings, model, codes=codes)
+    if labels is not None:
+        model = calibrate(model, scored, labels)
+        scored, model = score(feats, pairs, settings, model, codes=codes)
+    t["score"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    clusters = cluster(feats, scored, settings, model=model, codes=codes)
+    t["cluster"] = time.perf_counter() - t0
+    if link_with is not None and SIDE in feats.columns:
+        clusters = clusters.join(feats.select(settings.unique_id, SIDE), on=settings.unique_id, how="left")
+    return DedupeResult(clusters=clusters, pairs=scored, model=model, blocking_counts=counts,
+                        features=feats if keep_features else None, timings=t)

@@ -1,0 +1,600 @@
+"""Matching features as polars expressions: the comparable form of each field.
+
+Features are named ``<column>__<transform>`` (see ``TRANSFORMS``) or come from a library
+comparison (``person_name`` adds ``<name>__key``, ``__first``, ``__last`` ...). Everything is
+vectorised; the few library calls without a vectorised form (opencc, pypinyin) run once per
+unique value.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+
+import polars as pl
+
+from dedupe.hanzi import has_cjk, pinyin_joined, runs_expr, to_pinyin, to_simplified
+
+_BLANKS = r"[\s\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+"
+PLACEHOLDERS = ["", "-", "--", "—", "n/a", "na", "n.a.", "null", "none", "nil", "nan", "?", ".",
+                "unknown", "#ref!", "#n/a", "#value!", "#name?"]
+
+#: Local parts that name a role, not a person: shared by colleagues, weak evidence of identity.
+GENERIC_LOCALS = [
+    "info", "sales", "kontakt", "contact", "office", "admin", "service", "support", "hello", "mail",
+    "team", "enquiries", "inquiries", "vertrieb", "buero", "bureau", "post", "accounts", "billing",
+    "orders", "order", "shop", "marketing", "hr", "jobs", "careers", "reception", "empfang",
+    "verkauf", "einkauf", "purchasing", "procurement", "finance", "invoice", "invoices", "noreply",
+    "no-reply", "webmaster", "help", "general", "hallo", "bonjour", "commercial", "direction",
+    "secretariat", "sekretariat", "zentrale", "mailbox", "kefu", "service-client",
+]
+GMAIL_DOMAINS = ["gmail.com", "googlemail.com"]
+
+TITLES = r"(?:mr|mrs|ms|miss|mx|dr|prof|herr|frau|m|mme|mlle|monsieur|madame|sir|dame)"
+SUFFIXES = {"jr": "jr", "junior": "jr", "sr": "sr", "senior": "sr", "ii": "ii", "iii": "iii", "iv": "iv"}
+CJK_HONORIFICS = ["先生", "女士", "小姐", "太太", "老师", "总", "經理", "经理"]
+#: Two-character Chinese surnames (simplified); the rest are one character.
+COMPOUND_SURNAMES = ["欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙",
+                     "夏侯", "轩辕", "令狐", "宇文", "司徒", "端木", "独孤", "南宫", "西门", "申屠"]
+#: Older / Cantonese / Wade-Giles romanisations of common surnames -> pinyin.
+ROMANISATIONS = {
+    "chan": "chen", "cheung": "zhang", "chang": "zhang", "wong": "wang", "lee": "li", "lam": "lin",
+    "lau": "liu", "ng": "wu", "chow": "zhou", "chou": "zhou", "hsu": "xu", "kuo": "guo", "tsang": "zeng",
+    "leung": "liang", "yeung": "yang", "kwok": "guo", "tse": "xie", "hui": "xu", "lo": "luo",
+    "fung": "feng", "choi": "cai", "chiu": "zhao", "tang": "tang", "yip": "ye", "tam": "tan",
+    "poon": "pan", "ho": "he", "lui": "lu", "lyu": "lu", "lv": "lu", "hsieh": "xie", "tsai": "cai",
+    "chao": "zhao", "chiang": "jiang", "tseng": "zeng", "hsiao": "xiao", "kao": "gao", "teng": "deng",
+}
+EXONYMS = {  # folded spelling -> the folded local name (ü -> ue as ``fold`` writes it)
+    "munich": "muenchen", "munchen": "muenchen", "cologne": "koeln", "koln": "koeln",
+    "nuremberg": "nuernberg", "nurnberg": "nuernberg", "hanover": "hannover", "brunswick": "braunschweig",
+    "frankfurt": "frankfurtammain", "frankfurtmain": "frankfurtammain", "dusseldorf": "duesseldorf",
+    "gottingen": "goettingen", "vienna": "wien", "zurich": "zuerich", "geneva": "geneve",
+    "lyons": "lyon", "marseilles": "marseille", "dunkirk": "dunkerque", "peking": "beijing",
+    "canton": "guangzhou", "nanking": "nanjing", "hongkong": "xianggang", "saarbrucken": "saarbruecken",
+    "osnabruck": "osnabrueck", "lubeck": "luebeck", "wurzburg": "wuerzburg", "munster": "muenster",
+}
+STREET_WORDS = {
+    "st": "street", "str": "strasse", "straße": "strasse", "rd": "road", "ave": "avenue", "av": "avenue",
+    "dr": "drive", "ln": "lane", "blvd": "boulevard", "bd": "boulevard", "bvd": "boulevard",
+    "ct": "court", "pl": "place", "sq": "square", "hwy": "highway", "pkwy": "parkway", "cres": "crescent",
+    "r": "rue", "ch": "chemin", "chem": "chemin", "imp": "impasse", "rte": "route", "fbg": "faubourg",
+    "dist": "district", "no": "", "nr": "", "apt": "", "n": "", "nº": "", "numero": "",
+    "n°": "", "weg": "weg", "gasse": "gasse", "allee": "allee", "pfad": "pfad",
+}
+CN_STREET_MARKERS = [("大道", " avenue "), ("大街", " street "), ("路", " road "), ("街", " street "),
+                     ("区", " district "), ("县", " county "), ("号", " "), ("巷", " lane "), ("弄", " lane "),
+                     ("道", " road "), ("市", " "), ("省", " ")]
+#: Legal forms, written as they look once punctuation became blanks (G.m.b.H. -> g m b h).
+COMPANY_SUFFIXES = [
+    "gmbh & co kg", "gmbh und co kg", "gmbh", "g m b h", "mbh", "ag", "kg", "ohg", "ug", "e k", "gbr", "se",
+    "inc", "incorporated", "corp", "corporation", "co ltd", "company limited", "company ltd", "ltd",
+    "limited", "llc", "l l c", "plc", "llp", "lp", "pty ltd", "pty", "sarl", "s a r l", "sas", "s a s",
+    "sa", "s a", "eurl", "sasu", "snc", "sci", "bv", "nv", "co", "company", "& co", "and co", "group",
+]
+CN_COMPANY_SUFFIXES = ["有限责任公司", "股份有限公司", "有限公司", "集团", "公司", "有限責任公司", "股份有限公司"]
+COUNTRY_NAMES = {
+    "us": "US", "usa": "US", "u.s.a.": "US", "u.s.": "US", "united states": "US",
+    "united states of america": "US", "america": "US", "gb": "GB", "uk": "GB", "u.k.": "GB",
+    "united kingdom": "GB", "great britain": "GB", "england": "GB", "scotland": "GB", "wales": "GB",
+    "northern ireland": "GB", "de": "DE", "germany": "DE", "deutschland": "DE", "allemagne": "DE",
+    "fr": "FR", "france": "FR", "frankreich": "FR", "cn": "CN", "china": "CN", "prc": "CN",
+    "中国": "CN", "中華人民共和國": "CN", "中华人民共和国": "CN", "p.r. china": "CN", "p.r.c.": "CN",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Field transforms. Each step takes the output of the step it names as ``after`` (``None``: the
+# raw column), so prepare computes e.g. the cleaned e-mail once and derives the canonical form,
+# local part and domain from it. The public functions chain the steps for one-off use.
+# --------------------------------------------------------------------------------------------
+def _nonempty(s: pl.Expr) -> pl.Expr:
+    return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
+
+
+def _clean(e: pl.Expr) -> pl.Expr:
+    s = e.cast(pl.Utf8).str.normalize("NFKC").str.replace_all(_BLANKS, " ").str.strip_chars()
+    return pl.when(s.str.to_lowercase().is_in(PLACEHOLDERS)).then(None).otherwise(s)
+
+
+def _fold_chars(s: pl.Expr) -> pl.Expr:
+    s = (s.str.replace_all("ä", "ae").str.replace_all("ö", "oe").str.replace_all("ü", "ue")
+         .str.replace_all("ß", "ss").str.replace_all("æ", "ae").str.replace_all("œ", "oe")
+         .str.replace_all("ø", "o").str.replace_all("ł", "l").str.replace_all("đ", "d"))
+    return s.str.normalize("NFKD").str.replace_all(r"\p{Mn}", "")
+
+
+def _alnum(s: pl.Expr) -> pl.Expr:
+    return _nonempty(s.str.replace_all(r"[^\p{L}\p{N}]", ""))
+
+
+def _words(s: pl.Expr) -> pl.Expr:
+    return _nonempty(s.str.replace_all(r"['\u2019`]", "").str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars())
+
+
+def _email(s: pl.Expr) -> pl.Expr:
+    s = s.str.replace_all(" ", "")
+    return pl.when(s.str.contains("@")).then(s).otherwise(None)
+
+
+def _canonical(s: pl.Expr) -> pl.Expr:
+    local = s.str.extract(r"^([^@]*)@", 1).str.replace(r"\+.*$", "")
+    domain = s.str.extract(r"@(.*)$", 1)
+    gmail = domain.is_in(GMAIL_DOMAINS)
+    local = pl.when(gmail).then(local.str.replace_all(".", "", literal=True)).otherwise(local)
+    domain = pl.when(gmail).then(pl.lit("gmail.com")).otherwise(domain)
+    return local + "@" + domain
+
+
+def _phone_key(s: pl.Expr) -> pl.Expr:
+    s = s.str.replace(r"\s*(?:ext\.?|x|durchwahl|poste|extension|#)\s*\d{1,5}$", "")
+    # "030 41050368-12": a short dash suffix after a complete number is an extension
+    head, tail = s.str.extract(r"^(.*)-\s*\d{1,3}$", 1), s.str.extract(r"-\s*(\d{1,3})$", 1)
+    long_head = head.str.replace_all(r"\D", "").str.len_chars() >= 9
+    s = pl.when(tail.is_not_null() & long_head).then(head).otherwise(s)
+    d = s.str.replace_all(r"\D", "")
+    return pl.when(d.str.len_chars() >= 6).then(d.str.slice(-9)).otherwise(None)
+
+
+def _mobile(s: pl.Expr) -> pl.Expr:
+    """True for a mobile number, false for a landline, null when the format does not tell (North
+    American numbers, unknown countries). Reads the country code or the national trunk prefix."""
+    s = s.str.replace(r"\s*(?:ext\.?|x|durchwahl|poste|extension|#)\s*\d{1,5}$", "")
+    intl = s.str.contains(r"^\s*(?:\+|00)")
+    d = s.str.replace(r"^\s*(?:\+|00)", "").str.replace(r"\(0\)", "").str.replace_all(r"\D", "")
+    cc = d.str.extract(r"^(1|33|44|49|86)", 1)
+    nsn_intl = d.str.slice(cc.str.len_chars()).str.replace(r"^0", "")
+    trunk = d.str.starts_with("0")
+    nsn_nat = d.str.replace(r"^0", "")
+    mobile_by_cc = (pl.when(cc == "44").then(nsn_intl.str.contains(r"^7\d{9}$"))
+                    .when(cc == "33").then(nsn_intl.str.contains(r"^[67]\d{8}$"))
+                    .when(cc == "49").then(nsn_intl.str.contains(r"^1[5-7]\d{8,9}$"))
+                    .when(cc == "86").then(nsn_intl.str.contains(r"^1[3-9]\d{9}$"))
+                    .otherwise(None))
+    mobile_national = (pl.when(trunk & nsn_nat.str.contains(r"^7\d{9}$")).then(True)        # GB 07...
+                       .when(trunk & nsn_nat.str.contains(r"^[67]\d{8}$")).then(True)       # FR 06/07
+                       .when(trunk & nsn_nat.str.contains(r"^1[5-7]\d{8,9}$")).then(True)   # DE 015-017
+                       .when(trunk).then(False)                                              # trunk 0: landline
+                       .when(d.str.contains(r"^1[3-9]\d{9}$")).then(True)                   # CN mobile
+                       .otherwise(None))
+    return pl.when(s.is_null()).then(None).when(intl).then(mobile_by_cc).otherwise(mobile_national)
+
+
+def _postcode(s: pl.Expr) -> pl.Expr:
+    return _nonempty(s.str.to_uppercase().str.replace_all(r"[^0-9A-Z]", ""))
+
+
+def _city(s: pl.Expr) -> pl.Expr:
+    han = has_cjk(s)
+    s = pl.when(han).then(s.str.replace(r"(市|区|县|省)$", "")).otherwise(s.str.replace(r",\s*\w{2}$", ""))
+    s = pl.when(han).then(to_pinyin(s)).otherwise(s)
+    return _alnum(_fold_chars(s.str.to_lowercase())).replace(EXONYMS)
+
+
+def _street(s: pl.Expr) -> pl.Expr:
+    han = has_cjk(s)
+    cn = s
+    for mark, word in CN_STREET_MARKERS:
+        cn = cn.str.replace_all(mark, word, literal=True)
+    s = pl.when(han).then(to_pinyin(cn)).otherwise(s)
+    s = _fold_chars(s.str.to_lowercase())
+    s = s.str.replace_all(r"(\p{L})str\b\.?", "${1}strasse").str.replace_all(r"(\p{L})strasse\b", "$1 strasse")
+    s = s.str.replace_all(r"(\d)([a-z])\b", "$1 $2").str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
+    toks = s.str.split(" ").list.eval(pl.element().replace(STREET_WORDS)).list.eval(
+        pl.element().filter(pl.element().str.len_chars() > 0))
+    return _nonempty(toks.list.sort().list.join(" "))
+
+
+def _company(s: pl.Expr) -> pl.Expr:
+    s = pl.when(has_cjk(s)).then(to_simplified(s)).otherwise(s)
+    for suf in CN_COMPANY_SUFFIXES:
+        s = s.str.replace(suf + "$", "")
+    s = _fold_chars(s.str.to_lowercase()).str.replace_all(r"[^\p{L}\p{N}&]+", " ").str.strip_chars()
+    pat = "|".join(re.escape(x) for x in sorted(COMPANY_SUFFIXES, key=len, reverse=True))
+    for _ in range(3):
+        s = s.str.replace(rf"(?:^|\s)(?:{pat})$", "").str.strip_chars()
+    return _nonempty(s.str.replace_all(r"[^\p{L}\p{N}]", ""))
+
+
+def _vat(s: pl.Expr) -> pl.Expr:
+    s = s.str.to_uppercase().str.replace_all(r"[^0-9A-Z]", "").str.replace(r"^[A-Z]{2}(\d)", "$1")
+    return pl.when(s.str.len_chars() > 2).then(s).otherwise(None)
+
+
+def _country(s: pl.Expr) -> pl.Expr:
+    return s.replace_strict(COUNTRY_NAMES, default=s.str.to_uppercase(), return_dtype=pl.Utf8)
+
+
+def _date(e: pl.Expr) -> pl.Expr:
+    s = _clean(e.cast(pl.Utf8))
+    return pl.coalesce(
+        s.str.to_date("%Y-%m-%d", strict=False),
+        s.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False),
+        s.str.to_date("%Y%m%d", strict=False),
+        s.str.to_date("%d.%m.%Y", strict=False),
+        s.str.to_date("%d/%m/%Y", strict=False),
+    )
+
+
+@dataclass(frozen=True)
+class Transform:
+    """One feature step: ``fn`` applied to the output of step ``after`` (None: the raw column);
+    ``unique``: evaluate once per distinct value (costly steps on repetitive columns)."""
+
+    after: str | None
+    fn: Callable[[pl.Expr], pl.Expr]
+    unique: bool = False
+    doc: str = ""
+
+
+def _first(n: int) -> Transform:
+    return Transform("alnum", lambda s: s.str.slice(0, n), doc=f"first {n} letters/digits (a blocking key)")
+
+
+TRANSFORMS: dict[str, Transform] = {
+    "clean": Transform(None, _clean, doc="NFKC, blanks collapsed, placeholders (N/A, -, null) -> null"),
+    "norm": Transform("clean", lambda s: s.str.to_lowercase(), doc="clean, lower-case"),
+    "fold": Transform("norm", _fold_chars, doc="lower-case ASCII-ish: ü -> ue, accents stripped"),
+    "alnum": Transform("fold", _alnum, doc="fold, letters and digits only"),
+    "words": Transform("fold", _words, doc="fold, punctuation -> blanks"),
+    "sorted_words": Transform("words", lambda s: s.str.split(" ").list.sort().list.join(" "),
+                              doc="words in alphabetical order"),
+    "digits": Transform("clean", lambda s: _nonempty(s.str.replace_all(r"\D", "")), doc="digits only"),
+    "first1": _first(1), "first2": _first(2), "first3": _first(3), "first4": _first(4), "first5": _first(5),
+    "simplified": Transform("clean", to_simplified, unique=True, doc="traditional -> simplified Chinese"),
+    "pinyin": Transform("clean", to_pinyin, unique=True, doc="Chinese characters -> toneless pinyin"),
+    "email": Transform("norm", _email, doc="lower-case address without blanks (null without @)"),
+    "canonical": Transform("email", _canonical, doc="mailbox: +tag dropped, Gmail dots dropped"),
+    "local": Transform("canonical", lambda s: s.str.extract(r"^([^@]*)@", 1), doc="canonical local part"),
+    "domain": Transform("email", lambda s: s.str.extract(r"@(.*)$", 1), doc="e-mail domain"),
+    "generic": Transform("local", lambda s: s.is_in(GENERIC_LOCALS).fill_null(False),
+                         doc="role address (info@, sales@ ...)"),
+    "key": Transform("norm", _phone_key, doc="phone: last 9 digits without extension"),
+    "mobile": Transform("norm", _mobile, doc="phone: true mobile, false landline, null unknown"),
+    "postcode": Transform("clean", _postcode, doc="upper-case letters and digits"),
+    "city": Transform("clean", _city, unique=True, doc="city across scripts and exonyms"),
+    "street": Transform("clean", _street, unique=True, doc="street words, abbreviations spelled out, sorted"),
+    "number": Transform("clean", lambda s: s.str.extract(r"(\d+)", 1), doc="first house number"),
+    "company": Transform("clean", _company, unique=True, doc="company without legal form"),
+    "vat": Transform("clean", _vat, doc="VAT id without blanks or country prefix"),
+    "country": Transform("norm", _country, doc="ISO-2 country code from codes and common names"),
+    "date": Transform(None, _date, doc="date from date/datetime or common text formats"),
+    "is_null": Transform("clean", lambda s: s.is_null(), doc="true where the value is missing"),
+}
+TRANSFORMS["phone_key"] = TRANSFORMS["key"]
+
+
+def apply_transform(e: pl.Expr, name: str) -> pl.Expr:
+    """The whole chain of steps ending in ``name`` as one expression (for one-off use)."""
+    t = TRANSFORMS[name]
+    return t.fn(e if t.after is None else apply_transform(e, t.after))
+
+
+def clean(e: pl.Expr) -> pl.Expr:
+    """NFKC, blanks collapsed and trimmed; placeholder values become null (case kept)."""
+    return _clean(e)
+
+
+def norm(e: pl.Expr) -> pl.Expr:
+    return apply_transform(e, "norm")
+
+
+def fold(e: pl.Expr) -> pl.Expr:
+    """Lower-case ASCII-ish form: German umlauts spelled out (ü -> ue, as legacy systems do), accents
+    stripped, so Müller == MUELLER and Jérôme == Jerome."""
+    return apply_transform(e, "fold")
+
+
+def words(e: pl.Expr) -> pl.Expr:
+    """``fold`` with punctuation turned into blanks (apostrophes dropped: O'Neill -> oneill)."""
+    return apply_transform(e, "words")
+
+
+def email_canonical(e: pl.Expr) -> pl.Expr:
+    return apply_transform(e, "canonical")
+
+
+def phone_key(e: pl.Expr) -> pl.Expr:
+    return apply_transform(e, "key")
+
+
+def street_key(e: pl.Expr) -> pl.Expr:
+    """南山区科技路88号 == No. 88 Keji Road, Nanshan District; Hauptstr. 5 == Hauptstraße 5."""
+    return apply_transform(e, "street")
+
+
+def city_key(e: pl.Expr) -> pl.Expr:
+    """深圳市 == Shenzhen, München == Munich."""
+    return apply_transform(e, "city")
+
+
+def company_core(e: pl.Expr) -> pl.Expr:
+    """Koch Handel GmbH == KOCH HANDEL G.m.b.H."""
+    return apply_transform(e, "company")
+
+
+# --------------------------------------------------------------------------------------------
+# Person names
+# --------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def nickname_formals() -> dict[str, list[str]]:
+    """Folded given name -> the formal names it can stand for (a formal name stands for itself)."""
+    text = resources.files("dedupe").joinpath("nicknames.csv").read_text(encoding="utf-8")
+    frame = pl.DataFrame({"line": text.splitlines()[1:]}).filter(pl.col("line").str.len_chars() > 0)
+    frame = frame.select(formal=pl.col("line").str.split(",").list.get(0),
+                         nick=pl.col("line").str.split(",").list.get(1).str.split(" "))
+    frame = frame.with_columns(formal_f=_fold_chars(pl.col("formal").str.to_lowercase())).explode("nick").with_columns(
+        nick_f=_fold_chars(pl.col("nick").str.to_lowercase()))
+    out: dict[str, set[str]] = {}
+    for formal, nick in frame.select("formal_f", "nick_f").iter_rows():
+        out.setdefault(formal, {formal}).add(formal)
+        out.setdefault(nick, set()).add(formal)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def nickname_initials() -> dict[str, list[str]]:
+    """Folded given name -> first letters of every name it can be written as (Liz -> b, e, l ...)."""
+    formals = nickname_formals()
+    names_of: dict[str, set[str]] = {}
+    for name, fs in formals.items():
+        for f in fs:
+            names_of.setdefault(f, {f}).add(name)
+    out = {}
+    for name, fs in formals.items():
+        letters = {name[0]}
+        for f in fs:
+            letters |= {x[0] for x in names_of.get(f, {f})}
+        out[name] = sorted(letters)
+    return out
+
+
+def _orient(t: pl.DataFrame) -> pl.DataFrame:
+    """Swap given name and surname where the table's own statistics say they were entered the
+    wrong way round ('Kranz Diana' when kranz is seen as a surname and diana as a given name)."""
+    firsts = t.select(tok=pl.col("_first"), n=pl.col("_n")).drop_nulls().group_by("tok").agg(nf=pl.col("n").sum())
+    lasts = t.select(tok=pl.col("_last"), n=pl.col("_n")).drop_nulls().group_by("tok").agg(nl=pl.col("n").sum())
+    stats = firsts.join(lasts, on="tok", how="full", coalesce=True).fill_null(0).with_columns(
+        lr=((pl.col("nl") + 0.5) / (pl.col("nf") + 0.5)).log())   # > 0: seen more as a surname
+    t = (t.join(stats.select(_first=pl.col("tok"), _lr_f=pl.col("lr")), on="_first", how="left", maintain_order="left")
+         .join(stats.select(_last=pl.col("tok"), _lr_l=pl.col("lr")), on="_last", how="left", maintain_order="left"))
+    one_each = (pl.col("_gfull").list.len() == 1) & (pl.col("_sw").str.contains(" ").not_())
+    by_stats = (one_each & pl.col("_first").is_not_null() & pl.col("_last").is_not_null()
+                & ((pl.col("_lr_f") - pl.col("_lr_l")) > 1.0))
+    initial_as_surname = (pl.col("_sw").str.len_chars() == 1) & (pl.col("_gfull").list.len() > 0)
+    swap = (~pl.col("_cjk") & (by_stats | initial_as_surname)).fill_null(False)
+    t = t.with_columns(
+        _gw=pl.when(swap).then("_sw").otherwise("_gw"),
+        _sw=pl.when(swap).then("_gw").otherwise("_sw"),
+    ).drop("_lr_f", "_lr_l")
+    t = t.with_columns(_gfull=pl.col("_gw").str.split(" ").list.eval(
+        pl.element().filter(pl.element().str.len_chars() > 1)))
+    return t.with_columns(_first=pl.col("_gfull").list.first(), _last=pl.col("_sw").str.replace_all(" ", ""),
+                          _initial=pl.col("_gw").str.slice(0, 1))
+
+
+def add_person_name(df: pl.DataFrame, prefix: str, *, given: str | None = "given_name",
+                    surname: str | None = "surname", full: str | None = "full_name") -> pl.DataFrame:
+    """Add name features (see ``_name_features``), computed once per distinct name."""
+    cols = [c for c in (given, surname, full) if c and c in df.columns]
+    if not cols:
+        raise InputError(f"name comparison {prefix!r} needs at least one of the columns "
+                         f"{[c for c in (given, surname, full) if c]}; the input has {df.columns}")
+    uniq = df.group_by(cols).agg(_n=pl.len())
+    feats = _name_features(uniq, prefix, given=given, surname=surname, full=full).drop("_n")
+    return df.join(feats, on=cols, how="left", nulls_equal=True, maintain_order="left")
+
+
+def _name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname: str | None,
+                   full: str | None) -> pl.DataFrame:
+    """Add name features from split and/or one-field names, in any order and script.
+
+    ``<prefix>__first``  first given name (folded; pinyin for Chinese), initials dropped
+    ``<prefix>__last``   surname (folded, romanisation variants such as Chan -> chen mapped)
+    ``<prefix>__key``    all name words sorted: equal for 'Zhang Wei', 'Wei Zhang', '张伟', '張偉'
+    ``<prefix>__initial`` first letter of the given name; ``__is_initial`` given is only an initial
+    ``<prefix>__formals`` formal names the given name can stand for (Bob -> [robert])
+    ``<prefix>__hanzi``  the name in simplified characters when written in characters
+    ``<prefix>__suffix`` jr / sr / ii ... or '-' when absent
+    """
+    def col(name: str | None) -> pl.Expr:
+        if name is None or name not in df.columns:
+            return pl.lit(None, dtype=pl.Utf8)
+        return clean(pl.col(name))
+
+    suffix_re = r"(?i)[\s,]+(jr|junior|sr|senior|ii|iii|iv)\.?$"
+    title_re = rf"(?i)^(?:{TITLES}\.?\s+)+"
+    t = df.select(_g=col(given), _s=col(surname), _f=col(full), _n=pl.col("_n"))
+    t = t.with_columns(_split=pl.col("_g").is_not_null() | pl.col("_s").is_not_null())
+    t = t.with_columns(
+        _suffix=pl.coalesce([pl.col(c).str.extract(suffix_re, 1) for c in ("_s", "_g", "_f")])
+        .str.to_lowercase().replace(SUFFIXES).fill_null("-"),
+        **{c: pl.col(c).str.replace(suffix_re, "").str.replace(title_re, "") for c in ("_g", "_s", "_f")})
+    t = t.with_columns(**{c: pl.when(pl.col(c).str.len_chars() > 0).then(c).otherwise(None)
+                          for c in ("_g", "_s", "_f")})
+    t = t.with_columns(_cjk=has_cjk(pl.concat_str(["_g", "_s", "_f"], separator="|", ignore_nulls=True)))
+    # one-field names: "Surname, Given" / "SURNAME Given" / "Smith J." / "Given Surname"
+    t = t.with_columns(_comma=pl.col("_f").str.contains(","),
+                       _tok=pl.col("_f").str.replace_all(",", " ").str.replace_all(r"\s+", " ")
+                       .str.strip_chars().str.split(" "))
+    is_long = pl.element().str.replace_all(r"[.\-']", "").str.len_chars() > 1
+    t = t.with_columns(_t0=pl.col("_tok").list.first(),
+                       _long=pl.col("_tok").list.eval(pl.element().filter(is_long)),
+                       _short=pl.col("_tok").list.eval(pl.element().filter(~is_long)))
+    t = t.with_columns(_upper_first=(pl.col("_t0").str.contains(r"\p{Lu}{2}") & ~pl.col("_t0").str.contains(r"\p{Ll}")
+                                     & pl.col("_f").str.contains(r"\p{Ll}")).fill_null(False),
+                       _one_long=(pl.col("_long").list.len() == 1) & (pl.col("_short").list.len() > 0))
+    f_sur = (pl.when("_comma").then(pl.col("_f").str.extract(r"^([^,]*),", 1))
+             .when("_one_long").then(pl.col("_long").list.first())
+             .when("_upper_first").then("_t0").otherwise(pl.col("_tok").list.last()))
+    f_giv = (pl.when("_comma").then(pl.col("_f").str.extract(r",(.*)$", 1))
+             .when("_one_long").then(pl.col("_short").list.join(" "))
+             .when("_upper_first").then(pl.col("_tok").list.slice(1).list.join(" "))
+             .otherwise(pl.col("_tok").list.head(pl.col("_tok").list.len() - 1).list.join(" ")))
+    t = t.with_columns(_gl=pl.when("_split").then("_g").otherwise(f_giv),
+                       _sl=pl.when("_split").then("_s").otherwise(f_sur))
+    # Chinese in characters: surname (compound or one character) / given split, then pinyin
+    honor = "|".join(CJK_HONORIFICS)
+
+    def cn(c: str) -> pl.Expr:
+        return to_simplified(pl.col(c).str.replace_all(honor, "").str.replace_all(r"[\s·.,]", ""))
+
+    t = t.with_columns(_cg=pl.when("_cjk").then(cn("_g")), _cs=pl.when("_cjk").then(cn("_s")),
+                       _cf=pl.when("_cjk").then(cn("_f")))
+    both = pl.col("_cg").str.len_chars().fill_null(0).gt(0) & pl.col("_cs").str.len_chars().fill_null(0).gt(0)
+    whole = pl.coalesce(pl.when(pl.col("_split")).then(None).otherwise("_cf"), "_cg", "_cs")
+    compound = whole.str.extract("^(" + "|".join(COMPOUND_SURNAMES) + ")", 1)
+    sur = pl.when(compound.is_not_null() & (whole.str.len_chars() > compound.str.len_chars())).then(compound) \
+        .otherwise(whole.str.slice(0, 1))
+    t = t.with_columns(_csur=pl.when(both).then("_cs").otherwise(sur),
+                       _cgiv=pl.when(both).then("_cg").otherwise(whole.str.slice(sur.str.len_chars())))
+    t = t.with_columns(
+        _gw=words(pl.when("_cjk").then(runs_expr(pl.col("_cgiv"), pinyin_joined)).otherwise("_gl")),
+        _sw=words(pl.when("_cjk").then(runs_expr(pl.col("_csur"), pinyin_joined)).otherwise("_sl")),
+        _hanzi=pl.when("_cjk").then(pl.concat_str(["_csur", "_cgiv"])).otherwise(None))
+    t = t.with_columns(_gfull=pl.col("_gw").str.split(" ").list.eval(
+        pl.element().filter(pl.element().str.len_chars() > 1)))
+    t = t.with_columns(
+        _first=pl.col("_gfull").list.first(),
+        _last=pl.col("_sw").str.replace_all(" ", ""),
+        _initial=pl.col("_gw").str.slice(0, 1),
+    )
+    t = _orient(t)
+    t = t.with_columns(
+        _last=pl.col("_last").replace(ROMANISATIONS),
+        _is_initial=(pl.col("_gw").is_not_null() & (pl.col("_gfull").list.len() == 0)).fill_null(False),
+        _no_given=pl.col("_gw").is_null() & pl.col("_last").is_not_null(),
+        _key=pl.concat_list([pl.col("_gfull").fill_null([]), pl.col("_sw").str.split(" ").fill_null([])])
+        .list.eval(pl.element().replace(ROMANISATIONS).filter(pl.element().str.len_chars() > 0))
+        .list.sort().list.join(" "),
+    )
+    formals = nickname_formals()
+    nick = pl.DataFrame({"_first": list(formals), "_formals": list(formals.values())},
+                        schema={"_first": pl.Utf8, "_formals": pl.List(pl.Utf8)})
+    t = t.join(nick, on="_first", how="left", maintain_order="left")
+    t = t.with_columns(_formals=pl.when(pl.col("_first").is_null()).then(None)
+                       .otherwise(pl.coalesce("_formals", pl.concat_list(["_first"]))))
+    # initials a given name can be written with: its own, its formal names' and their nicknames'
+    inits = nickname_initials()
+    ini = pl.DataFrame({"_first": list(inits), "_inits": list(inits.values())},
+                       schema={"_first": pl.Utf8, "_inits": pl.List(pl.Utf8)})
+    t = t.join(ini, on="_first", how="left", maintain_order="left")
+    t = t.with_columns(_inits=pl.when(pl.col("_initial").is_null()).then(None).otherwise(
+        pl.concat_list([pl.col("_initial")]).list.concat(pl.col("_inits").fill_null([])).list.unique().list.sort()))
+    p = prefix
+    out = t.select(
+        pl.col("_first").alias(f"{p}__first"),
+        pl.when(pl.col("_last").str.len_chars() > 0).then("_last").otherwise(None).alias(f"{p}__last"),
+        pl.when(pl.col("_key").str.len_chars() > 0).then("_key").otherwise(None).alias(f"{p}__key"),
+        pl.col("_initial").alias(f"{p}__initial"),
+        pl.col("_is_initial").alias(f"{p}__is_initial"),
+        pl.col("_no_given").alias(f"{p}__no_given"),
+        pl.col("_formals").alias(f"{p}__formals"),
+        pl.col("_inits").alias(f"{p}__initials"),
+        pl.concat_str([pl.col("_formals").list.first(), pl.col("_last")], separator=" ").alias(f"{p}__formal_key"),
+        pl.col("_hanzi").alias(f"{p}__hanzi"),
+        pl.col("_suffix").alias(f"{p}__suffix"),
+        (pl.col("_suffix") == "-").alias(f"{p}__no_suffix"),
+    )
+    return pl.concat([df, out], how="horizontal")
+
+
+# --------------------------------------------------------------------------------------------
+# prepare: every feature the settings reference
+# --------------------------------------------------------------------------------------------
+class InputError(ValueError):
+    """An input table the engine cannot match, with the table, row and column named."""
+
+
+def referenced_columns(settings) -> set[str]:
+    cols: set[str] = set()
+    for comp in settings.comparisons:
+        cols |= comp.columns()
+    for rule in (*settings.blocking_rules, *settings.training_rules):
+        cols.update(rule.on)
+    return cols
+
+
+def base_columns(col: str, settings) -> set[str]:
+    """Input columns a feature is computed from (template features resolve to their inputs)."""
+    for comp in settings.comparisons:
+        t = comp.template or {}
+        if t.get("template") == "person_name" and col.startswith(comp.name + "__"):
+            return {c for c in (t.get("given"), t.get("surname"), t.get("full")) if c}
+    if "__" in col:
+        base, _, tr = col.rpartition("__")
+        if tr in TRANSFORMS:
+            return base_columns(base, settings)
+    return {col}
+
+
+def check_unique_id(df: pl.DataFrame, uid: str, *, table: str = "input") -> None:
+    """The unique-id column must exist, be non-null and unique; errors name the rows."""
+    if uid not in df.columns:
+        raise InputError(f"{table}: unique id column {uid!r} is missing (columns: {df.columns})")
+    nulls = df.select(pl.col(uid).is_null().arg_true().head(5)).to_series().to_list()
+    if nulls:
+        raise InputError(f"{table}: unique id column {uid!r} is empty in rows {[r + 1 for r in nulls]}")
+    dup = df.with_row_index("_row").filter(pl.col(uid).is_duplicated()).head(5)
+    if dup.height:
+        rows = [r + 1 for r in dup["_row"].to_list()]
+        raise InputError(f"{table}: unique id column {uid!r} has duplicate values in rows {rows} "
+                         f"(e.g. {dup[uid][0]!r})")
+
+
+def _on_unique(df: pl.DataFrame, steps: list[tuple[str, str, Transform]]) -> pl.DataFrame:
+    """Costly steps evaluated once per distinct input value and joined back."""
+    for col, src, tr in steps:
+        uniq = df.select(pl.col(src).unique().drop_nulls())
+        mapped = uniq.with_columns(tr.fn(pl.col(src)).alias(col))
+        df = df.join(mapped, on=src, how="left", maintain_order="left")
+    return df
+
+
+def prepare(df: pl.DataFrame, settings, *, table: str = "input") -> pl.DataFrame:
+    """Input frame -> features frame, sorted by the unique id: the input columns plus every
+    feature the comparisons and blocking rules name (intermediate steps are dropped)."""
+    uid = settings.unique_id
+    check_unique_id(df, uid, table=table)
+    out = df
+    for comp in settings.comparisons:
+        t = comp.template or {}
+        if t.get("template") == "person_name" and f"{comp.name}__key" not in out.columns:
+            out = add_person_name(out, comp.name, given=t.get("given"), surname=t.get("surname"),
+                                  full=t.get("full"))
+    wanted = referenced_columns(settings)
+    plan: list[list[tuple[str, str | None, Transform]]] = []
+    placed: dict[str, int] = {}
+
+    def depth(col: str, seen: tuple[str, ...] = ()) -> int:
+        if col in out.columns:
+            return 0
+        if col in placed:
+            return placed[col]
+        base, sep, tr = col.rpartition("__")
+        if not sep or tr not in TRANSFORMS or col in seen:
+            users = sorted(c.name for c in settings.comparisons if col in c.columns())
+            users += sorted(r.name for r in settings.blocking_rules if col in r.on)
+            raise InputError(f"{table}: settings need column {col!r} (used by {users}), which the input "
+                             f"lacks and no transform derives; input columns: {df.columns}")
+        step = TRANSFORMS[tr]
+        src = base if step.after is None else f"{base}__{step.after}"
+        d = depth(src, (*seen, col)) + 1
+        while len(plan) < d:
+            plan.append([])
+        plan[d - 1].append((col, src, step))
+        placed[col] = d
+        return d
+
+    for col in sorted(wanted - set(out.columns)):
+        depth(col)
+    for steps in plan:
+        cheap = [(c, src, tr) for c, src, tr in steps if not tr.unique]
+        if cheap:
+            out = out.with_columns([tr.fn(pl.col(src)).alias(c) for c, src, tr in cheap])
+        out = _on_unique(out, [(c, src, tr) for c, src, tr in steps if tr.unique])
+    scratch = [c for c in placed if c not in wanted]
+    return out.drop(scratch).sort(uid)

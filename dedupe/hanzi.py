@@ -1,0 +1,74 @@
+"""Chinese characters for matching: traditional -> simplified and pinyin, per run of characters.
+
+Strings are cut into runs of Han characters and other text; only the distinct runs go through
+opencc / pypinyin (a few thousand road, district and given names even for millions of records),
+the rest is polars joins. Whole runs keep pypinyin's phrase readings (重庆 -> chongqing).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import polars as pl
+
+HAN = r"\p{Han}"
+_RUNS = r"\p{Han}+|[^\p{Han}]+"
+
+
+@functools.lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+    return opencc.OpenCC("t2s")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def simplified_text(s: str) -> str:
+    return _t2s().convert(s)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def pinyin_words(s: str) -> tuple[str, ...]:
+    """Toneless pinyin per character (ü -> u), phrase-aware; non-Han text kept."""
+    from pypinyin import Style, lazy_pinyin
+    out = lazy_pinyin(s, style=Style.NORMAL, errors="default", v_to_u=True)
+    return tuple(p.replace("ü", "u").replace("lv", "lu").replace("nv", "nu") for p in out)
+
+
+def pinyin_joined(run: str) -> str:
+    """One word for a run: 南山 -> nanshan (traditional characters first simplified)."""
+    return "".join(pinyin_words(simplified_text(run)))
+
+
+def map_runs(s: pl.Series, fn: Callable[[str], str]) -> pl.Series:
+    """Replace every run of Han characters by ``fn(run)``, calling ``fn`` once per distinct run."""
+    frame = pl.DataFrame({"s": s.cast(pl.Utf8)}).with_row_index("_r")
+    has = frame.filter(pl.col("s").str.contains(HAN))
+    if has.height == 0:
+        return s.cast(pl.Utf8)
+    toks = has.select("_r", t=pl.col("s").str.extract_all(_RUNS)).explode("t")
+    runs = toks.filter(pl.col("t").str.contains("^" + HAN)).select("t").unique()
+    runs = runs.with_columns(v=pl.Series([fn(x) for x in runs["t"].to_list()], dtype=pl.Utf8))
+    toks = toks.join(runs, on="t", how="left", maintain_order="left").with_columns(v=pl.coalesce("v", "t"))
+    out = toks.group_by("_r", maintain_order=True).agg(pl.col("v").str.join(""))
+    res = frame.join(out, on="_r", how="left", maintain_order="left")
+    return res.select(pl.coalesce("v", "s")).to_series().alias(s.name)
+
+
+def runs_expr(e: pl.Expr, fn: Callable[[str], str]) -> pl.Expr:
+    """``map_runs`` as an expression."""
+    return e.map_batches(lambda s: map_runs(s, fn), return_dtype=pl.Utf8)
+
+
+def to_simplified(e: pl.Expr) -> pl.Expr:
+    """張偉 -> 张伟; other text unchanged."""
+    return runs_expr(e, simplified_text)
+
+
+def to_pinyin(e: pl.Expr) -> pl.Expr:
+    """深圳市 -> shenzhenshi (one word per run of characters); other text unchanged."""
+    return runs_expr(e, pinyin_joined)
+
+
+def has_cjk(e: pl.Expr) -> pl.Expr:
+    return e.str.contains(HAN).fill_null(False)

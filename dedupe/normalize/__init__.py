@@ -1,0 +1,64 @@
+"""Column normalisers returning polars expressions: data positional, options keyword-only.
+
+Library calls without a vectorised form (opencc, pypinyin, phonenumbers fallback) run once per
+distinct value.
+"""
+
+from dedupe.normalize.addresses import (
+    city_country,
+    country_code,
+    house_number,
+    normalize_city,
+    normalize_postcode,
+    normalize_street,
+)
+from dedupe.normalize.cjk import has_cjk, to_pinyin, to_simplified
+from dedupe.normalize.companies import company_core, normalize_company, normalize_vat
+from dedupe.normalize.emails import (
+    email_canonical,
+    email_country,
+    email_domain,
+    is_valid_email,
+    normalize_email,
+)
+from dedupe.normalize.names import clean_name_part, name_suffix_of, split_name, strip_name_suffix
+from dedupe.normalize.phones import (
+    normalize_phone,
+    phone_country,
+    phone_layout_country,
+    phone_national_number,
+)
+from dedupe.normalize.text import clean_text, is_excel_error, is_placeholder, proper_case, squish
+
+__all__ = [
+    "city_country",
+    "clean_name_part",
+    "clean_text",
+    "company_core",
+    "country_code",
+    "email_canonical",
+    "email_country",
+    "email_domain",
+    "has_cjk",
+    "house_number",
+    "is_excel_error",
+    "is_placeholder",
+    "is_valid_email",
+    "name_suffix_of",
+    "normalize_city",
+    "normalize_company",
+    "normalize_email",
+    "normalize_phone",
+    "normalize_postcode",
+    "normalize_street",
+    "normalize_vat",
+    "phone_country",
+    "phone_layout_country",
+    "phone_national_number",
+    "proper_case",
+    "split_name",
+    "squish",
+    "strip_name_suffix",
+    "to_pinyin",
+    "to_simplified",
+]

@@ -1,0 +1,102 @@
+"""Masking of customer values before they appear in check outcomes, logs or Data Docs.
+
+Samples of failing values are useful for debugging but must not carry personal data out of
+the runner: e-mails keep their first character and domain, phones their country code and last
+two digits, other personal fields their first character and a length class.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from functools import cache
+
+_EMAIL_MARKERS = ("email", "e_mail", "e-mail", "mail")
+_PHONE_MARKERS = ("phone", "tel", "mobile", "fax")
+
+#: Personal fields that are neither e-mails nor phones (names, address lines, tax ids, notes).
+PERSONAL_COLUMNS: frozenset[str] = frozenset({
+    "given_name", "surname", "full_name", "name", "first_name", "last_name", "contact_name",
+    "name_title", "name_suffix", "maiden_surname", "street", "street_latin", "address",
+    "address1", "address2", "vat_id", "tax_id", "dob", "birth_date", "notes",
+    "_name_present", "_contact_present",
+})
+
+_LENGTH_CLASSES = ((3, "1-3"), (7, "4-7"), (15, "8-15"), (31, "16-31"))
+
+
+def mask_value(value: object) -> str:
+    """Keep the first character and a length class: ``"Jonathan" -> "J*** (len 8-15)"``."""
+    text = str(value).strip()
+    if not text:
+        return ""
+    n = len(text)
+    length_class = next((label for limit, label in _LENGTH_CLASSES if n <= limit), "32+")
+    return f"{text[0]}*** (len {length_class})"
+
+
+def mask_email(value: object) -> str:
+    """Keep the first character of the local part and the domain: ``"j***@example.com"``."""
+    text = str(value).strip()
+    local, at, domain = text.rpartition("@")
+    if not at:
+        return mask_value(text)
+    return f"{local[:1]}***@{domain}"
+
+
+@cache
+def _calling_codes() -> frozenset[str]:
+    import phonenumbers
+
+    return frozenset(str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+def mask_phone(value: object) -> str:
+    """Keep the country calling code and the last two digits: ``"+49 *** ** 12"``."""
+    text = str(value).strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if len(digits) < 6:
+        return "***"
+    tail = digits[-2:]
+    if text.startswith("+"):
+        codes = _calling_codes()
+        cc = next((digits[:k] for k in (1, 2, 3) if digits[:k] in codes), "")
+        return f"+{cc} *** ** {tail}" if cc else f"+*** ** {tail}"
+    return f"*** ** {tail}"
+
+
+def column_kind(column: str) -> str:
+    """``"email"``, ``"phone"``, ``"personal"`` or ``"plain"`` for a column name."""
+    name = column.lower().removeprefix("raw_")
+    if any(m in name for m in _EMAIL_MARKERS):
+        return "email"
+    if any(m in name for m in _PHONE_MARKERS):
+        return "phone"
+    if name in PERSONAL_COLUMNS or column.lower().startswith("raw_"):
+        return "personal"
+    return "plain"
+
+
+def is_missing(value: object) -> bool:
+    """True for None, NaN and pandas' NA/NaT (the null forms a pandas sample can hold)."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def mask_for_column(column: str, value: object) -> str | None:
+    """The text safe to show for ``value`` taken from ``column`` (None for a missing value)."""
+    if is_missing(value):
+        return None
+    kind = column_kind(column)
+    if kind == "email":
+        return mask_email(value)
+    if kind == "phone":
+        return mask_phone(value)
+    if kind == "personal":
+        return mask_value(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
