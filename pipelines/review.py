@@ -90,7 +90,7 @@ def constraints(wh: Warehouse) -> tuple[pl.DataFrame, pl.DataFrame]:
         empty = pl.DataFrame(schema={"id_l": pl.Utf8, "id_r": pl.Utf8})
         return empty, empty
     latest = d.sort("decided_at").unique(["id_l", "id_r"], keep="last")
-    pick = lambda kind: latest.filter(pl.col("constraint") == kind).select("id_l", "id_r")  # noqa: E731
+    pick = lambda kind: latest.filter(pl.col("constraint") == kind).select("id_l", "id_r")
     return pick("must_link"), pick("cannot_link")
 
 
@@ -135,7 +135,7 @@ def _append(wh: Warehouse, rows) -> None:
 def _user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # no login name in some containers
+    except (KeyError, OSError):  # no login name in some containers
         return "unknown"
 
 

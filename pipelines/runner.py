@@ -45,8 +45,8 @@ class RunSummary:
         failed = [(n, sev) for n, passed, sev in self.checks if not passed]
         lines = [
             "",
-            f"crm-golden run {self.run_id[:8]}: {'succeeded' if self.success else 'FAILED'} "
-            f"in {self.seconds:.1f}s",
+            (f"crm-golden run {self.run_id[:8]}: {'succeeded' if self.success else 'FAILED'} "
+             f"in {self.seconds:.1f}s"),
             "  records read:",
             *[f"    {t:<22} {n:>9,}" for t, n in self.rows_read.items()],
             f"  staged customers        {self.staged:>9,}",

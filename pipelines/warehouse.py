@@ -103,7 +103,7 @@ class Warehouse:
                     con.execute(f'create schema if not exists "{schema}"')
                     con.execute(f"create or replace table {_quote(target)} as select * from {_quote(build)}")
                 for target, build in (append or {}).items():
-                    schema, name = _split(target)
+                    schema, _ = _split(target)
                     con.execute(f'create schema if not exists "{schema}"')
                     con.execute(f"create table if not exists {_quote(target)} as "
                                 f"select * from {_quote(build)} limit 0")

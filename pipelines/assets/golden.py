@@ -7,8 +7,8 @@ touches the last published tables.
 
 
 import dagster as dg
-from dagster import AssetExecutionContext
 import polars as pl
+from dagster import AssetExecutionContext
 
 from pipelines.assets.matching import MatchingResource
 from pipelines.resources import PublishResource, WarehouseResource

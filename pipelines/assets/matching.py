@@ -52,6 +52,7 @@ def _features(wh, settings) -> pl.DataFrame:
 def _stored_model(wh, settings):
     """The model parameters of the previous run, if any still fit the settings."""
     from dedupe import FSModel
+    from dedupe.model import ModelMismatch
 
     stored = wh.read_if_exists("matching.model")
     if stored is None or stored.height == 0 or stored["params_json"][0] in (None, "{}"):
@@ -59,7 +60,7 @@ def _stored_model(wh, settings):
     model = FSModel.from_dict(json.loads(stored["params_json"][0]))
     try:
         model.check(settings)
-    except Exception:  # settings changed since: the model must be trained again
+    except ModelMismatch:  # settings changed since: the model must be trained again
         return None
     return model
 

@@ -4,8 +4,8 @@
 from datetime import UTC, datetime
 
 import dagster as dg
-from dagster import AssetExecutionContext
 import polars as pl
+from dagster import AssetExecutionContext
 
 from pipelines.resources import WarehouseResource
 
