@@ -40,33 +40,45 @@ def normalize_street(expr: pl.Expr | str) -> pl.Expr:
     ``178, Bd de la Gare`` -> ``178 Boulevard de la Gare``, ``Berliner Str. 12`` -> ``Berliner Straße 12``.
     Only all-caps / all-lower lines are re-cased.
     """
-    return keep_name(_expand_street(proper_case(clean_text(_expr(expr)))), expr)
+    s = _french_types(proper_case(clean_text(_expr(expr))))
+    return keep_name(_english_types(_english_types(_german_types(s))), expr)
 
 
 def _type_name(token: pl.Expr, table: dict[str, str]) -> pl.Expr:
     return token.str.to_lowercase().str.strip_suffix(".").replace_strict(table, default=None, return_dtype=pl.Utf8)
 
 
+# One regex pass per convention, not one per abbreviation (the hot path for millions of rows);
+# each stage is columnwise so its input is computed once.
 @columnwise(pl.Utf8())
-def _expand_street(s: pl.Expr) -> pl.Expr:
-    """One regex pass per convention (not one per abbreviation): the hot path for millions of rows."""
-    # French: "178, Bd de la Gare" / "182 bis r. des Écoles": the type right after the number
-    s = s.str.replace(rf"^({_HOUSE})\s*,\s*", "$1 ")
-    fr = s.str.extract_groups(rf"(?i)^({_HOUSE})\s+({_FR_TYPE_RE})\s+(.+)$")
+def _french_types(s: pl.Expr) -> pl.Expr:
+    """``178, Bd de la Gare`` / ``182 bis r. des Écoles``: the type right after the number."""
+    fr = s.str.replace(rf"^({_HOUSE})\s*,\s*", "$1 ").str.extract_groups(
+        rf"(?i)^({_HOUSE})\s+({_FR_TYPE_RE})\s+(.+)$")
     fr_type = _type_name(fr.struct.field("2"), FR_STREET_TYPES)
-    s = pl.when(fr_type.is_not_null()).then(
-        pl.concat_str(fr.struct.field("1"), fr_type, fr.struct.field("3"), separator=" ")).otherwise(s)
-    # German: -str. / -strasse as suffix or word, -pl. as suffix
-    s = s.str.replace(r"(?i)(\p{L})(?:str\.|strasse)(\s|$)", "${1}straße$2")
-    s = s.str.replace(r"(?i)(^|[\s-])(?:str\.|strasse)(\s|$)", "${1}Straße$2")
-    s = s.str.replace(r"(\p{Ll})pl\.(\s|$)", "${1}platz$2")
-    # English: the type as the last word or before a comma ("Keji Rd, Nanshan Dist." has two)
-    for _ in range(2):
-        en = s.str.extract_groups(rf"(?i)^(.*\s)({_EN_TYPE_RE})\.?(\s*,.*)?$")
-        en_type = _type_name(en.struct.field("2"), EN_STREET_TYPES)
-        s = pl.when(en_type.is_not_null()).then(
-            pl.concat_str(en.struct.field("1"), en_type, en.struct.field("3").fill_null(""))).otherwise(s)
-    return s.str.replace_all(r"\s+", " ").str.strip_chars()
+    return pl.when(fr_type.is_not_null()).then(
+        pl.concat_str(fr.struct.field("1"), fr_type, fr.struct.field("3"), separator=" ")
+    ).otherwise(s.str.replace(rf"^({_HOUSE})\s*,\s*", "$1 "))
+
+
+@columnwise(pl.Utf8())
+def _german_types(s: pl.Expr) -> pl.Expr:
+    """``Hauptstr. 5``, ``Berliner Strasse 12``, ``Marktpl. 3``."""
+    return (
+        s.str.replace(r"(?i)(\p{L})(?:str\.|strasse)(\s|$)", "${1}straße$2")
+        .str.replace(r"(?i)(^|[\s-])(?:str\.|strasse)(\s|$)", "${1}Straße$2")
+        .str.replace(r"(\p{Ll})pl\.(\s|$)", "${1}platz$2")
+    )
+
+
+@columnwise(pl.Utf8())
+def _english_types(s: pl.Expr) -> pl.Expr:
+    """The last type abbreviation that ends the line or precedes a comma (``Keji Rd, Nanshan Dist.``)."""
+    en = s.str.extract_groups(rf"(?i)^(.*\s)({_EN_TYPE_RE})\.?(\s*,.*)?$")
+    en_type = _type_name(en.struct.field("2"), EN_STREET_TYPES)
+    out = pl.when(en_type.is_not_null()).then(
+        pl.concat_str(en.struct.field("1"), en_type, en.struct.field("3").fill_null(""))).otherwise(s)
+    return out.str.replace_all(r"\s+", " ").str.strip_chars()
 
 
 def house_number(expr: pl.Expr | str) -> pl.Expr:

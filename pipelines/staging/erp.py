@@ -39,5 +39,6 @@ def stage_erp(customers: pl.DataFrame, *, source: str = SOURCE, now: datetime | 
         timestamp_utc(customers, "updated_at").alias("updated_at"),
     )
     df = df.with_columns(split_name(pl.col("raw_name")).alias("__name")).unnest("__name")
-    df = df.with_columns(**contact_fields(country_code(pl.col("raw_country"))))
+    df = df.with_columns(__country=country_code(pl.col("raw_country")))
+    df = df.with_columns(**contact_fields(pl.col("__country"))).drop("__country")
     return apply_rules(df, now=now or datetime.now(UTC))

@@ -16,6 +16,7 @@ from dedupe.normalize import (
     strip_name_suffix,
     to_simplified,
 )
+from dedupe.normalize.cjk import CJK_CLASS
 from dedupe.normalize.names import hanzi_surname_first, pinyin_surname_first
 from pipelines.staging.columns import contact_fields, require, text
 from pipelines.staging.dates import raw_text, timestamp_utc
@@ -86,10 +87,11 @@ def stage_shop(customers: pl.DataFrame, *, source: str = SOURCE, now: datetime |
         timestamp_utc(c, "updated_at").alias("updated_at"),
     )
     df = _with_names(df)
-    is_cjk = pl.concat_str("surname", "given_name", ignore_nulls=True).str.contains(r"[\u3400-\u9fff]")
+    is_cjk = pl.concat_str("surname", "given_name", ignore_nulls=True).str.contains(CJK_CLASS)
     df = df.with_columns(
         full_name=pl.when(is_cjk).then(pl.concat_str("surname", "given_name", ignore_nulls=True))
         .otherwise(pl.concat_str("given_name", "surname", separator=" ", ignore_nulls=True)).replace("", None),
-        **contact_fields(country_code(pl.col("raw_country"))),
+        __country=country_code(pl.col("raw_country")),
     )
+    df = df.with_columns(**contact_fields(pl.col("__country"))).drop("__country")
     return apply_rules(df.drop("__first", "__last"), now=now or datetime.now(UTC))

@@ -262,3 +262,11 @@ def test_national_phone_without_any_country_is_unresolved():
     r = stage_sheets(df, now=NOW)
     assert r.customers["phone"].to_list() == [None]
     assert issues_of(r, "2") == {("phone", "unresolved_phone", "nulled")}
+
+
+def test_empty_sources_stage_to_empty_tables():
+    frames = {"erp": erp(), "shop": pl.DataFrame(schema={"id": pl.Int64}),
+              "sheets": pl.DataFrame(schema={"source": pl.Utf8, "row_number": pl.Int64})}
+    r = stage_all(frames, now=NOW)
+    assert r.counts() == {"customers": 0, "quarantine": 0, "field_issues": 0}
+    assert r.customers.schema == pl.Schema(STAGED_SCHEMA)
