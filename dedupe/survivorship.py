@@ -34,8 +34,8 @@ DEFAULT_FIELD_RULES: dict[str, str] = {
     "given_name": "most_frequent",
     "surname": "most_recent",
     "full_name": "most_recent",
-    "email": "most_recent",
-    "phone": "most_recent",
+    "email": "most_frequent",
+    "phone": "most_frequent",
     "street": "most_recent",
     "postal_code": "most_recent",
     "city": "most_recent",
@@ -75,23 +75,47 @@ def _resolve(rule: Rule) -> Rule:
     raise ValueError(f"unknown survivorship rule {rule!r}; use one of {', '.join(RULES)} or module:function")
 
 
+def match_key(f: str) -> pl.Expr:
+    """The form two values of field ``f`` are counted as "the same" in by ``most_frequent``:
+    case, punctuation and e-mail ``+tags`` do not split the vote."""
+    e = pl.col(f).cast(pl.Utf8).str.to_lowercase()
+    if f == "email":
+        return e.str.replace(r"\+[^@]*@", "@")
+    if f == "phone":
+        return e.str.replace_all(r"\D", "").str.slice(-9)
+    return e.str.replace_all(r"[^\p{L}\p{N}]", "")
+
+
+def blemish(f: str) -> pl.Expr:
+    """1 for a value that is a poorer form of the same fact (an initial for a name, a tagged
+    e-mail address), else 0: such values only win when nothing better exists."""
+    v = pl.col(f).cast(pl.Utf8)
+    if f == "email":
+        return v.str.contains("+", literal=True).cast(pl.Int8)
+    if f in ("given_name", "surname"):
+        return (v.str.replace_all(r"[.\s]", "").str.len_chars() <= 1).cast(pl.Int8)
+    return v.is_null().cast(pl.Int8) * 0  # a column, not a scalar: sort_by needs group lengths
+
+
 def _ranking(rule: str, f: str, priority: Sequence[str]) -> tuple[list[pl.Expr], list[bool]]:
     """Sort keys (and descending flags) that put the winning record first."""
     recent = [pl.col("updated_at"), pl.col(RECORD_ID)]
     recent_desc = [True, False]
-    if rule == "most_recent":
-        return recent, recent_desc
     if rule == "source_priority":
         rank = pl.col("source").replace_strict(
             {s: i for i, s in enumerate(priority)}, default=len(priority), return_dtype=pl.Int32)
-        return [rank, *recent], [False, *recent_desc]
-    if rule == "most_complete":
-        return [pl.col("__completeness"), *recent], [True, *recent_desc]
-    if rule == "most_frequent":
-        return [pl.col(f"__freq_{f}"), *recent], [True, *recent_desc]
-    if rule == "longest":
-        return [pl.col(f).cast(pl.Utf8).str.len_chars(), *recent], [True, *recent_desc]
-    raise ValueError(f"unknown survivorship rule {rule!r}")
+        return [rank, blemish(f), *recent], [False, False, *recent_desc]
+    if rule == "most_recent":
+        keys, desc = [], []
+    elif rule == "most_complete":
+        keys, desc = [pl.col("__completeness")], [True]
+    elif rule == "most_frequent":
+        keys, desc = [pl.col(f"__freq_{f}")], [True]
+    elif rule == "longest":
+        keys, desc = [pl.col(f).cast(pl.Utf8).str.len_chars()], [True]
+    else:
+        raise ValueError(f"unknown survivorship rule {rule!r}")
+    return [blemish(f), *keys, *recent], [False, *desc, *recent_desc]
 
 
 def survive(members: pl.DataFrame, rules: SurvivorshipRules | None = None, *,
@@ -106,7 +130,7 @@ def survive(members: pl.DataFrame, rules: SurvivorshipRules | None = None, *,
     present = [pl.col(f).is_not_null().cast(pl.Int32) for f in fields]
     m = members.with_columns(
         pl.sum_horizontal(present).alias("__completeness"),
-        *[pl.len().over(["cluster_id", f]).alias(f"__freq_{f}") for f in fields],
+        *[pl.len().over(["cluster_id", match_key(f)]).alias(f"__freq_{f}") for f in fields],
     )
     unit = [f for f in ADDRESS_GROUP if f in fields] if rules.address_as_unit else []
     aggs, custom = [], {}
