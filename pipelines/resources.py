@@ -92,6 +92,10 @@ class PublishResource(dg.ConfigurableResource):
     postgres_url: str = Field(default="", description="Empty: DESTINATION__POSTGRES__CREDENTIALS / secrets.toml.")
     config_path: str = Field(default="", description="YAML with a customer_360 section (rates, day thresholds).")
 
+    def merge_list_dir(self, wh: Warehouse) -> Path:
+        """Where the per-source write-back files (merge_list_<source>.csv) go."""
+        return Path(wh.path).parent / "merge_lists"
+
     def customer_360_config(self):
         from pipelines.customer360 import Customer360Config
 

@@ -34,6 +34,16 @@ def test_run_succeeds_and_publishes(e2e):
     assert all(passed for name, passed, sev in summary.checks if sev == "ERROR"), summary.checks
 
 
+def test_merge_lists_written_for_source_systems(e2e):
+    _, wh, tmp = e2e
+    erp = pl.read_csv(tmp / "merge_lists" / "merge_list_erp.csv", infer_schema=False)
+    cw = wh.read("golden.crosswalk")
+    multi = cw.group_by("golden_id").len().filter(pl.col("len") > 1)
+    expected = cw.filter(pl.col("source") == "erp").join(multi, on="golden_id", how="semi")
+    assert erp.height == expected.height > 0
+    assert set(erp["source_record_id"]) == set(expected["source_record_id"])
+
+
 def test_every_source_row_is_accounted_for(e2e, synth_2k_clean):
     _, wh, _ = e2e
     truth = pl.read_csv(synth_2k_clean / "truth" / "records.csv", infer_schema=False)

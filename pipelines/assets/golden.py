@@ -173,8 +173,13 @@ def publish(context: AssetExecutionContext, warehouse: WarehouseResource,
     with wh.connect() as con:
         comments = apply_duckdb_comments(con, tables=[*mapping, *APPEND_TABLES])
     counts = {t: int(wh.query(f"select count(*) as n from {t}")["n"][0]) for t in mapping}
+    from pipelines.publish import write_merge_lists
+
+    lists = {t.split("merge_list_", 1)[1]: wh.read(t) for t in mapping if ".merge_list_" in t}
+    files = write_merge_lists(lists, publishing.merge_list_dir(wh))
     meta = {"published_tables": dg.MetadataValue.json(counts), "warehouse": str(wh.path),
-            "column_comments": comments, "destination": publishing.destination}
+            "column_comments": comments, "destination": publishing.destination,
+            "merge_list_files": dg.MetadataValue.json({s: str(p) for s, p in files.items()})}
     if publishing.destination != "duckdb":
         result = publishing.publish_external(wh, [*mapping, *APPEND_TABLES])
         meta["external_publish"] = dg.MetadataValue.json(result)
