@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import resource
 import sys
 import time
 
@@ -38,7 +39,8 @@ class ProgressHandler(logging.Handler):
         if kind == "STEP_START":
             print(f"{elapsed} {step} ...", file=self.stream, flush=True)
         elif kind == "STEP_SUCCESS":
-            print(f"{elapsed} {step} done", file=self.stream, flush=True)
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+            print(f"{elapsed} {step} done (peak memory so far {peak:.1f} GB)", file=self.stream, flush=True)
         elif kind == "STEP_SKIPPED":
             print(f"{elapsed} {step} skipped (an upstream step failed or a blocking check failed)",
                   file=self.stream, flush=True)
