@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     add_review_parser(sub)
     sub.choices["review"].set_defaults(func=_review)
 
+    from pipelines.privacy import add_erase_parser
+
+    add_erase_parser(sub)
+
     try:
         from dedupe.cli import add_dedupe_parser
     except ImportError:

@@ -114,7 +114,13 @@ class PublishResource(dg.ConfigurableResource):
             names += [t for t in layers["t"].to_list() if "_dlt_" not in t]
         frames = {t: wh.read(t) for t in dict.fromkeys(names) if wh.exists(t)}
         if self.destination == "postgres":
-            return publish(frames, destination="postgres", url=self.postgres_url or None)
+            from pipelines.privacy import MASKED_BI_VIEWS, grant_bi_access
+            from pipelines.publish import postgres_url_from_config
+
+            url = self.postgres_url or postgres_url_from_config()
+            result = publish(frames, destination="postgres", url=url, bi_views=MASKED_BI_VIEWS)
+            grant_bi_access(url)
+            return result
         if self.destination == "parquet":
             out = self.parquet_dir or str(Path(wh.path).parent / "published")
             return publish(frames, destination="parquet", out_dir=out)

@@ -23,7 +23,7 @@ BUILD_TABLES = {
 }
 #: built beside the three assets and published with them
 SIDE_TABLES = ["golden_build.customer_lineage", "golden_build.id_registry", "golden_build.customers_history",
-               "golden_build.customer_360"]
+               "golden_build.customer_360", "golden_build.customers_masked", "golden_build.customer_360_masked"]
 #: appended to the published log instead of replacing it
 APPEND_TABLES = {"golden.id_history": "golden_build.id_history_new"}
 
@@ -72,8 +72,13 @@ def golden_tables(context: AssetExecutionContext, warehouse: WarehouseResource,
     orders, invoices = _purchases(wh)
     c360 = customer_360(build.customers, build.crosswalk, orders, invoices, config=publishing.customer_360_config())
     lists = {f"golden_build.merge_list_{src}": df for src, df in merge_lists(build.crosswalk).items()}
+    from pipelines.privacy import hash_key, masked_tables
+
+    masked = masked_tables({"golden_build.customers": build.customers, "golden_build.customer_360": c360},
+                           key=hash_key(wh))
     wh.write_many({
         **lists,
+        **masked,
         "golden_build.customer_360": c360,
         BUILD_TABLES[GOLDEN_CUSTOMERS]: build.customers,
         BUILD_TABLES[GOLDEN_CROSSWALK]: build.crosswalk,
