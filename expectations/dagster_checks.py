@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import dagster as dg
 
 from expectations.outcomes import SuiteOutcome
@@ -39,12 +42,18 @@ def to_check_results(
     outcome: SuiteOutcome,
     *,
     asset_key: dg.AssetKey | str | list[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> list[dg.AssetCheckResult]:
     """One ``AssetCheckResult`` per expectation; metadata carries counts and the masked sample.
 
     ``asset_key`` is needed when the results are yielded from a multi-asset or a
-    ``@multi_asset_check``; an ``@asset`` with ``check_specs=`` can leave it out.
+    ``@multi_asset_check``; an ``@asset`` with ``check_specs=`` can leave it out. ``metadata`` is
+    added to every result (e.g. a link to the Data Docs); with ``outcome.data_docs_index`` set,
+    a ``data_docs`` path is added too.
     """
+    extra = dict(metadata or {})
+    if outcome.data_docs_index:
+        extra.setdefault("data_docs", dg.MetadataValue.path(outcome.data_docs_index))
     return [
         dg.AssetCheckResult(
             passed=o.success,
@@ -62,6 +71,7 @@ def to_check_results(
                 "sample": dg.MetadataValue.json(list(o.sample)),
                 "row_keys": dg.MetadataValue.json(list(o.row_keys)),
                 "blocking": o.blocking,
+                **extra,
             },
         )
         for o in outcome.outcomes

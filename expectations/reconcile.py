@@ -79,3 +79,57 @@ def evaluate_staged_records_appear_once(
 ) -> ExpectationOutcome:
     """Suite adapter: reads the staged frame from ``related["staged"]``."""
     return staged_records_appear_once(crosswalk, related["staged"], sample_size=thresholds.sample_size)
+
+
+def rows_reconcile(
+    read: pl.DataFrame,
+    crosswalk: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    *,
+    check_name: str,
+    sample_size: int = 10,
+) -> ExpectationOutcome:
+    """Rows read = rows in the crosswalk + rows quarantined, key by key.
+
+    All three frames have ``source`` and ``source_record_id``; ``read`` has one row per raw row
+    (duplicate keys repeated). A key read more often than it is accounted for is *missing*, one
+    accounted for more often than read is *extra*; the sample names them (ids, not personal data).
+    """
+    def counts(df: pl.DataFrame, name: str) -> pl.LazyFrame:
+        return (df.lazy().select(pl.col("source").cast(pl.Utf8),
+                                 pl.col("source_record_id").cast(pl.Utf8).fill_null("<null>"))
+                .group_by("source", "source_record_id").agg(pl.len().cast(pl.Int64).alias(name)))
+
+    diff = (
+        counts(read, "read")
+        .join(counts(crosswalk, "crosswalk"), on=["source", "source_record_id"], how="full", coalesce=True)
+        .join(counts(quarantine, "quarantined"), on=["source", "source_record_id"], how="full", coalesce=True)
+        .with_columns(pl.col("read", "crosswalk", "quarantined").fill_null(0))
+        .with_columns(gap=pl.col("read") - pl.col("crosswalk") - pl.col("quarantined"))
+        .filter(pl.col("gap") != 0)
+        .sort([pl.col("gap") < 0, "source", "source_record_id"])
+        .collect()
+    )
+    bad = int(diff["gap"].abs().sum()) if diff.height else 0
+    head = diff.head(sample_size)
+    sample = [
+        f"{s}:{k} ({'missing' if g > 0 else 'extra'}: read {r}, crosswalk {c}, quarantined {q})"
+        for s, k, r, c, q, g in head.select("source", "source_record_id", "read", "crosswalk", "quarantined",
+                                            "gap").iter_rows()
+    ]
+    n_read, n_xw, n_q = read.height, crosswalk.height, quarantine.height
+    return ExpectationOutcome(
+        check_name=check_name,
+        expectation_type="reconcile_rows_read",
+        column="source_record_id",
+        success=bad == 0,
+        severity="error",
+        blocking=True,
+        element_count=n_read,
+        unexpected_count=bad,
+        unexpected_percent=100.0 * bad / n_read if n_read else 0.0,
+        sample=sample,
+        row_keys=[f"{s}:{k}" for s, k in head.select("source", "source_record_id").iter_rows()],
+        description=f"{n_read} rows read = {n_xw} in the crosswalk + {n_q} quarantined"
+        + ("" if bad == 0 else f" does not hold: {bad} row(s) unaccounted or extra"),
+    )

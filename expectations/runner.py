@@ -61,6 +61,7 @@ def _prepare(frame: pl.DataFrame, spec: SuiteSpec) -> pl.DataFrame:
         raise SuiteInputError(
             f"suite {spec.name}: input frame lacks column(s) {missing}; it has {frame.columns}"
         )
+    frame = frame.with_columns(**spec.derived)
     fixes: list[pl.Expr] = []
     for col in dict.fromkeys(_datetime_columns(spec)):
         dtype = frame.schema[col]
@@ -83,7 +84,7 @@ def _prepare(frame: pl.DataFrame, spec: SuiteSpec) -> pl.DataFrame:
         [*spec.key_columns, *(c for chk in spec.checks if chk.expectation for c in chk.columns
                               if c not in spec.derived)]
     ))
-    return frame.with_columns(fixes).with_columns(**spec.derived).select([*needed, *spec.derived])
+    return frame.with_columns(fixes).select([*needed, *spec.derived])
 
 
 def _raised(exception_info: Any) -> str | None:

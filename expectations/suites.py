@@ -15,6 +15,7 @@ import polars as pl
 
 from expectations.definitions import CheckDef, SuiteSpec
 from expectations.outcomes import SuiteInputError
+from expectations.raw_suites import RAW_SUITES
 from expectations.reconcile import STAGED_APPEAR_ONCE, evaluate_staged_records_appear_once
 from expectations.thresholds import Thresholds, resolve_thresholds
 
@@ -153,6 +154,7 @@ SUITES: dict[str, Callable[[Thresholds], SuiteSpec]] = {
     "staged_customers": staged_customers,
     "golden_customers": golden_customers,
     "golden_crosswalk": golden_crosswalk,
+    **RAW_SUITES,
 }
 
 

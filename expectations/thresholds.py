@@ -33,6 +33,8 @@ class Thresholds:
     dates_plausible_mostly: float = 1.0
     name_present_mostly: float = 0.95
     contact_present_mostly: float = 1.0
+    raw_dates_plausible_mostly: float = 1.0
+    amounts_non_negative_mostly: float = 1.0
     earliest_date: dt.date = dt.date(1900, 1, 1)
     future_slack_days: int = 1
     email_pattern: str = r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+$"

@@ -1,41 +1,187 @@
-"""Asset checks: Great Expectations suites on staged and golden tables, and reconciliation.
+"""Asset checks: Great Expectations suites on raw, staged and golden tables, load status and
+reconciliation.
 
-Checks on the golden build are blocking: when one fails, ``golden/published`` does not run and
-the last published tables stay as they were.
+* ``<source>_loaded_this_run`` (on each source's main raw asset): red when the load failed this
+  run; not blocking, so later steps run on the raw data of earlier runs.
+* raw suites (one per raw table): key problems block staging, dates and amounts only warn.
+* suites on the golden build and the per-source reconciliation (rows read = rows in the crosswalk +
+  rows quarantined) are blocking: when one fails, ``golden/published`` does not run and the last
+  published tables stay as they were.
+
+Every suite puts its validation in one Great Expectations Data Docs site in ``docs/`` beside the
+warehouse (``docs/index.html`` lists the newest validation of each suite); each check's metadata
+links its suite's page.
 """
 
 
 import dagster as dg
+import polars as pl
 
-from expectations import run_suite
+from expectations import (
+    RAW_SUITE_TABLES,
+    latest_validation_page,
+    rows_reconcile,
+    run_suite,
+    suite_spec,
+)
 from expectations.dagster_checks import check_specs, to_check_results
 from pipelines.assets.golden import BUILD_TABLES, GOLDEN_CROSSWALK, GOLDEN_CUSTOMERS
+from pipelines.assets.raw import LOAD_CHECK_ASSETS, LOAD_FAILURES
+from pipelines.assets.staging import docs_dir, read_customer_frames
 from pipelines.resources import WarehouseResource
+from pipelines.warehouse import Warehouse
 
 STAGED = dg.AssetKey(["staging", "customers"])
+QUARANTINE = "quality.quarantine"
+#: source systems reconciled, each by its own blocking check on the golden crosswalk
+RECONCILED_SYSTEMS = ("erp", "shop", "sheets")
+
+
+def _suite(wh: Warehouse, name: str, frame: pl.DataFrame, **related) -> tuple[object, dict]:
+    """Run suite ``name`` and put its validation in the Data Docs site beside the warehouse
+    (replacing the suite's previous page); returns the outcome and check metadata linking the page."""
+    docs = docs_dir(wh)
+    outcome = run_suite(name, frame, data_docs_dir=docs, **related)
+    page = latest_validation_page(docs, name) or docs / "index.html"
+    return outcome, {"data_docs": dg.MetadataValue.path(str(page))}
 
 
 @dg.multi_asset_check(specs=check_specs("staged_customers", STAGED), can_subset=False)
 def staged_customers_suite(warehouse: WarehouseResource):
     """The staged_customers suite on staging.customers."""
-    outcome = run_suite("staged_customers", warehouse.get().read("staging.customers"))
-    yield from to_check_results(outcome, asset_key=STAGED)
+    wh = warehouse.get()
+    outcome, docs = _suite(wh, "staged_customers", wh.read("staging.customers"))
+    yield from to_check_results(outcome, asset_key=STAGED, metadata=docs)
 
 
 @dg.multi_asset_check(specs=check_specs("golden_customers", GOLDEN_CUSTOMERS), can_subset=False)
 def golden_customers_suite(warehouse: WarehouseResource):
     """The golden_customers suite on the golden build, before it is published."""
-    outcome = run_suite("golden_customers", warehouse.get().read(BUILD_TABLES[GOLDEN_CUSTOMERS]))
-    yield from to_check_results(outcome, asset_key=GOLDEN_CUSTOMERS)
+    wh = warehouse.get()
+    outcome, docs = _suite(wh, "golden_customers", wh.read(BUILD_TABLES[GOLDEN_CUSTOMERS]))
+    yield from to_check_results(outcome, asset_key=GOLDEN_CUSTOMERS, metadata=docs)
 
 
 @dg.multi_asset_check(specs=check_specs("golden_crosswalk", GOLDEN_CROSSWALK), can_subset=False)
 def golden_crosswalk_suite(warehouse: WarehouseResource):
     """The golden_crosswalk suite, including: every staged record is in the crosswalk once."""
     wh = warehouse.get()
-    outcome = run_suite("golden_crosswalk", wh.read(BUILD_TABLES[GOLDEN_CROSSWALK]),
-                        staged=wh.read("staging.customers", columns=["record_id"]))
-    yield from to_check_results(outcome, asset_key=GOLDEN_CROSSWALK)
+    outcome, docs = _suite(wh, "golden_crosswalk", wh.read(BUILD_TABLES[GOLDEN_CROSSWALK]),
+                           staged=wh.read("staging.customers", columns=["record_id"]))
+    yield from to_check_results(outcome, asset_key=GOLDEN_CROSSWALK, metadata=docs)
 
 
-ASSET_CHECKS = [staged_customers_suite, golden_customers_suite, golden_crosswalk_suite]
+def _reconcile_name(system: str) -> str:
+    return f"{system}_rows_reconcile"
+
+
+def _system_of(source: pl.Expr) -> pl.Expr:
+    """Staged source name -> source system (sheet sources are file stems)."""
+    return pl.when(source.is_in(["erp", "shop"])).then(source).otherwise(pl.lit("sheets"))
+
+
+@dg.multi_asset_check(
+    specs=[dg.AssetCheckSpec(
+        _reconcile_name(system), asset=GOLDEN_CROSSWALK, blocking=True,
+        description=f"{system}: every raw customer row read this run is in the crosswalk or in "
+        "quality.quarantine (rows read = crosswalk rows + quarantined rows, key by key)",
+        metadata={"severity": "error", "source_system": system},
+    ) for system in RECONCILED_SYSTEMS],
+    can_subset=False,
+)
+def source_reconciliation(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    """Per source system: raw rows (the ERP's dirty duplicate copies included) = crosswalk rows +
+    quarantined rows; a gap fails and names the keys."""
+    from pipelines.staging import NON_RECORD_RULES, customer_keys
+
+    wh = warehouse.get()
+    failed = _failed_sources(wh, context.run.run_id)
+    frames, _ = read_customer_frames(wh)
+    read = customer_keys(frames).with_columns(_system=_system_of(pl.col("source")))
+    crosswalk = wh.read(BUILD_TABLES[GOLDEN_CROSSWALK], columns=["source", "source_record_id"]).with_columns(
+        _system=_system_of(pl.col("source")))
+    quarantine = (wh.read(QUARANTINE, columns=["source", "source_record_id", "rule"]) if wh.exists(QUARANTINE)
+                  else pl.DataFrame(schema={"source": pl.Utf8, "source_record_id": pl.Utf8, "rule": pl.Utf8}))
+    # purchase rows (erp_invoices, shop_orders) and page-level findings are not customer rows
+    quarantine = quarantine.filter(~pl.col("rule").is_in(NON_RECORD_RULES)
+                                   & ~pl.col("source").is_in(["erp_invoices", "shop_orders"]))
+    quarantine = quarantine.with_columns(_system=_system_of(pl.col("source")))
+    for system in RECONCILED_SYSTEMS:
+        def part(df: pl.DataFrame, s: str = system) -> pl.DataFrame:
+            return df.filter(pl.col("_system") == s)
+
+        r, x, q = part(read), part(crosswalk), part(quarantine)
+        outcome = rows_reconcile(r, x, q, check_name=_reconcile_name(system))
+        yield dg.AssetCheckResult(
+            asset_key=GOLDEN_CROSSWALK,
+            check_name=outcome.check_name,
+            passed=outcome.success,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=outcome.describe() + f" ({outcome.description})",
+            metadata={
+                "rows_read": r.height,
+                "rows_in_crosswalk": x.height,
+                "rows_quarantined": q.height,
+                "unaccounted_or_extra": outcome.unexpected_count,
+                "keys": dg.MetadataValue.json(list(outcome.sample)),
+                "loaded_this_run": system not in failed,
+            },
+        )
+
+
+def _failed_sources(wh: Warehouse, run_id: str | None) -> dict[str, tuple[str, object]]:
+    """``{source: (error, failed_at)}`` from ``quality.load_failures`` for ``run_id``."""
+    if run_id is None or not wh.exists(LOAD_FAILURES):
+        return {}
+    rows = wh.query(f"select source, error, failed_at from {LOAD_FAILURES} where run_id = ? order by failed_at",
+                    [run_id])
+    return {s: (e, t) for s, e, t in rows.iter_rows()}
+
+
+def _load_check(source: str, key: dg.AssetKey):
+    @dg.asset_check(asset=key, name=f"{source}_loaded_this_run", blocking=False,
+                    description=f"the {source} source loaded in this run (a failure keeps the raw tables "
+                    "of earlier runs, which later steps then use)")
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        failed = _failed_sources(warehouse.get(), context.run.run_id).get(source)
+        if failed is None:
+            return dg.AssetCheckResult(passed=True, metadata={"load_status": "loaded"})
+        error, at = failed
+        return dg.AssetCheckResult(
+            passed=False, severity=dg.AssetCheckSeverity.ERROR,
+            description=f"{source} was not loaded this run: {error}",
+            metadata={"load_status": "failed", "error": dg.MetadataValue.text(error),
+                      "failed_at": dg.MetadataValue.text(str(at)), "table": LOAD_FAILURES},
+        )
+
+    return _check
+
+
+def _raw_suite_check(suite: str, table: str, key: dg.AssetKey):
+    @dg.multi_asset_check(specs=check_specs(suite, key), can_subset=False, name=f"{suite}_suite")
+    def _check(warehouse: WarehouseResource):
+        wh = warehouse.get()
+        if not wh.exists(table):
+            for spec in suite_spec(suite).checks:
+                yield dg.AssetCheckResult(asset_key=key, check_name=spec.name, passed=True,
+                                          description=f"{table} does not exist yet: nothing to check",
+                                          metadata={"table": table, "element_count": 0})
+            return
+        schema, name = table.split(".")
+        present = set(wh.query("select column_name from information_schema.columns where table_schema = ? "
+                               "and table_name = ?", [schema, name])["column_name"].to_list())
+        columns = [c for c in suite_spec(suite).required_columns if c in present]
+        outcome, docs = _suite(wh, suite, wh.read(table, columns=columns))
+        yield from to_check_results(outcome, asset_key=key, metadata={"table": table, **docs})
+
+    return _check
+
+
+LOAD_CHECKS = [_load_check(source, key) for source, key in LOAD_CHECK_ASSETS.items()]
+RAW_SUITE_CHECKS = [
+    _raw_suite_check(suite, table, dg.AssetKey(["raw", *table.removeprefix("raw_").split(".")]))
+    for suite, table in RAW_SUITE_TABLES.items()
+]
+
+ASSET_CHECKS = [*LOAD_CHECKS, *RAW_SUITE_CHECKS, staged_customers_suite, golden_customers_suite,
+                golden_crosswalk_suite, source_reconciliation]

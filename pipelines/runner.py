@@ -29,6 +29,9 @@ class RunSummary:
     warehouse: Path
     rows_read: dict[str, int] = field(default_factory=dict)
     failed_steps: list[str] = field(default_factory=list)
+    #: sources whose load failed this run (``quality.load_failures``); later steps used their
+    #: raw tables from earlier runs
+    failed_sources: list[str] = field(default_factory=list)
     staged: int = 0
     quarantined: int = 0
     fields_repaired: int = 0
@@ -60,6 +63,9 @@ class RunSummary:
         ]
         if self.failed_steps:
             lines.append("  failed steps: " + ", ".join(self.failed_steps))
+        if self.failed_sources:
+            lines.append("  sources NOT loaded this run: " + ", ".join(self.failed_sources)
+                         + " (see quality.load_failures; their raw tables from earlier runs were used)")
         if self.quality:
             q = self.quality
             lines.append(f"  match quality vs. demo truth: pairwise P={q['precision']:.3f} "
@@ -108,6 +114,10 @@ def run_pipeline(*, sources: Path, warehouse: Path, settings: str | None = None,
 
 
 def _fill_counts(summary: RunSummary, wh: Warehouse, run_id: str) -> None:
+    if wh.exists("quality.load_failures"):
+        failed = wh.query("select distinct source from quality.load_failures where run_id = ? order by source",
+                          [run_id])
+        summary.failed_sources = failed["source"].to_list()
     for table in RAW_TABLES:
         if wh.exists(table):
             summary.rows_read[table] = _count(wh, table)

@@ -8,7 +8,7 @@ One resource ``contacts`` (table ``contacts`` in ``raw_sheets``), merged on
 
 * ``source`` = file stem; ``row_number`` = 1-based data row after the header, continuing across
   the worksheets of a workbook; ``file_name`` = path relative to ``bucket_url``; ``sheet_name``
-  (null for CSV).
+  (null for CSV); ``file_encoding`` = the encoding a CSV file was read with (null for XLSX).
 * the other columns are the row's cells, every one as text (empty -> null), named by the header
   aliases in ``settings.FIELD_ALIASES`` (``E-mail`` -> ``email``); unknown headers are kept under
   their snake_case name, headerless cells as ``column_<n>``.

@@ -38,6 +38,8 @@ class Block:
     sheet_name: str | None
     headers: list[Any]
     cells: pl.DataFrame
+    encoding: str | None = None
+    """The text encoding a CSV file was read with (None for XLSX)."""
 
 
 def rows_frame(rows: Sequence[Sequence[str | None]], row_numbers: Sequence[int], width: int) -> pl.DataFrame:
@@ -92,6 +94,7 @@ def csv_blocks(data: bytes, *, where: str) -> Iterator[Block]:
     except pl.exceptions.PolarsError:
         block = _csv_block_python(text, delimiter, where=where)
     if block is not None:
+        block.encoding = encoding
         yield block
 
 
@@ -177,6 +180,9 @@ def blocks_frame(
 ) -> pl.DataFrame | None:
     """All blocks of one file as one text frame with the META_COLUMNS first; None when empty.
 
+    ``file_encoding`` is the encoding a CSV file was decoded with (``utf-8``, ``utf-8-sig``, ``gbk``,
+    ``cp1252``...), null for XLSX: staging reports files that were not UTF-8.
+
     Headerless columns without any value (formatting residue) are dropped.
     """
     frames = []
@@ -200,6 +206,7 @@ def blocks_frame(
                 pl.col("row_number"),
                 pl.lit(file_name, pl.String).alias("file_name"),
                 pl.lit(block.sheet_name, pl.String).alias("sheet_name"),
+                pl.lit(block.encoding, pl.String).alias("file_encoding"),
                 *keep,
             )
         )

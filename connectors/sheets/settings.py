@@ -22,7 +22,7 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "vat_id": ("vat", "vat_id", "vat_number", "ust_idnr", "tva", "tax_id"),
 }
 
-META_COLUMNS: tuple[str, ...] = ("source", "row_number", "file_name", "sheet_name")
+META_COLUMNS: tuple[str, ...] = ("source", "row_number", "file_name", "sheet_name", "file_encoding")
 """Columns the source adds; a sheet header that maps onto one of them gets a ``_2`` suffix."""
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")

@@ -10,8 +10,11 @@ secret ``SOURCES__SHOP__ACCESS_TOKEN`` (sent as ``X-Shopify-Access-Token``, neve
   chosen by instant, not by string (offsets differ per city); merge on ``id``.
 * retries: dlt's client retries 429 and 5xx with exponential backoff, honouring ``Retry-After``
   (``request_max_attempts``, ``request_backoff_factor``, ``request_timeout`` set them).
-* a 2xx body that is not JSON (a page cut mid-body) fails with ``ShopResponseError`` naming the
-  request path and the byte position.
+* a 2xx body that is not JSON (a page cut mid-body) is fetched again (``invalid_page_attempts`` in
+  all); if it stays invalid, ``on_invalid_page="fail"`` stops with ``ShopResponseError`` naming the
+  resource, the page (``page:<page_info>``), the request path and the position, and ``"salvage"``
+  keeps the complete objects before the cut (marked in column ``_recovered_from_page``), appends an
+  ``InvalidPage`` to ``invalid_pages`` and goes on with the next page (see ``pages.py``).
 
 Tables in ``raw_shop``: ``customers`` (``default_address`` flattened to ``default_address__*``),
 ``orders`` (``customer__id``) and ``orders__line_items`` (child rows, joined on ``_dlt_parent_id``).
@@ -27,11 +30,12 @@ import dlt
 from dlt.sources.helpers.requests import Client
 from dlt.sources.rest_api import rest_api_resources
 
-from .helpers import ShopResponseError, latest_instant, require_json
+from .helpers import ShopResponseError, latest_instant
+from .pages import RECOVERED_COLUMN, InvalidPage, OnInvalidPage, invalid_page_hook
 from .server import ShopServer, serve_forever
 from .settings import API_VERSION, CURSORS, INITIAL_UPDATED_AT, PAGE_SIZE, TEXT_COLUMNS, TOKEN_HEADER
 
-__all__ = ["ShopResponseError", "ShopServer", "serve_forever", "shop_source"]
+__all__ = ["RECOVERED_COLUMN", "InvalidPage", "ShopResponseError", "ShopServer", "serve_forever", "shop_source"]
 
 
 @dlt.source(name="shop")
@@ -45,6 +49,9 @@ def shop_source(
     request_max_attempts: int = 5,
     request_backoff_factor: float = 1.0,
     request_timeout: float = 60.0,
+    on_invalid_page: OnInvalidPage = "fail",
+    invalid_page_attempts: int = 3,
+    invalid_pages: list[InvalidPage] | None = None,
 ) -> Any:
     """Shop customers and orders as dlt resources (see the module docstring)."""
     dlt.current.source_schema().remove_type_detection("iso_timestamp")
@@ -56,6 +63,10 @@ def shop_source(
     ).session
     resources: list[dict[str, Any]] = []
     for name, (cursor, param) in CURSORS.items():
+        on_page = invalid_page_hook(
+            name, session=session, on_invalid_page=on_invalid_page, attempts=invalid_page_attempts,
+            timeout=request_timeout, record=None if invalid_pages is None else invalid_pages.append,
+        )
         resources.append(
             {
                 "name": name,
@@ -71,7 +82,7 @@ def shop_source(
                         "initial_value": initial_updated_at,
                         "last_value_func": latest_instant,
                     },
-                    "response_actions": [require_json],
+                    "response_actions": [on_page],
                 },
             }
         )

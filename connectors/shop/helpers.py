@@ -1,12 +1,10 @@
-"""Cursor ordering and response checks for the shop source."""
+"""Cursor ordering and the error type of the shop source."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-
-from requests import Response
 
 
 class ShopResponseError(ValueError):
@@ -33,17 +31,3 @@ def latest_instant(values: Sequence[Any]) -> str:
     written with different offsets compare equal, so dlt's boundary de-duplication sees them.
     """
     return max(instant(v) for v in values).astimezone(UTC).isoformat()
-
-
-def require_json(response: Response, *args: Any, **kwargs: Any) -> Response:
-    """Response hook: fail with the URL path and byte position when a 2xx body is not JSON."""
-    if response.ok:
-        try:
-            response.json()
-        except ValueError as exc:
-            where = response.request.path_url if response.request is not None else response.url
-            raise ShopResponseError(
-                f"shop API {where}: body of {len(response.content)} bytes is not valid JSON"
-                f" ({getattr(exc, 'msg', exc)} at char {getattr(exc, 'pos', '?')})"
-            ) from None
-    return response

@@ -183,7 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
         shop = self.server.shop
         while True:
             objects = resource.objects(page)
-            truncate = shop.truncate_pages.get(f"{resource.name}/{resource.pages[page]}")
+            truncate = shop._truncation(f"{resource.name}/{resource.pages[page]}")
             if objects is None or truncate is not None or not bounds:
                 body = resource.raw(page)
                 if truncate is not None:
@@ -229,7 +229,9 @@ class ShopServer:
 
     Testing hooks: ``fail_first=K`` answers the first K requests with ``fail_status`` (429 or 503)
     and ``Retry-After: retry_after`` (no header when None); ``truncate_pages={"customers/page-0002.json":
-    0.6}`` serves that page cut to 60 % of its bytes. ``requests`` lists ``(path, status)`` served.
+    0.6}`` serves that page cut to 60 % of its bytes (only its first ``truncate_first`` times when that
+    is above 0, as a connection that fails and then recovers). ``requests`` lists ``(path, status)``
+    served.
     """
 
     def __init__(
@@ -243,12 +245,15 @@ class ShopServer:
         fail_status: int = 429,
         retry_after: int | None = 0,
         truncate_pages: Mapping[str, float] | None = None,
+        truncate_first: int = 0,
     ) -> None:
         self.directory = resolve_shop_dir(directory)
         self.host, self.port = host, port
         self.access_token = access_token
         self.fail_first, self.fail_status, self.retry_after = fail_first, fail_status, retry_after
         self.truncate_pages = dict(truncate_pages or {})
+        self.truncate_first = truncate_first
+        self._truncated: dict[str, int] = {}
         self._resources = {
             idx.parent.name: _Resource(idx.parent) for idx in sorted(self.directory.glob("*/_index.json"))
         }
@@ -300,6 +305,16 @@ class ShopServer:
                 self._failures_left -= 1
                 return self.fail_status
         return None
+
+    def _truncation(self, page: str) -> float | None:
+        """The share to cut ``page`` ("resource/file") to on this serve, or None."""
+        share = self.truncate_pages.get(page)
+        if share is None or self.truncate_first <= 0:
+            return share
+        with self._lock:
+            served = self._truncated.get(page, 0)
+            self._truncated[page] = served + 1
+        return share if served < self.truncate_first else None
 
     def _record(self, path: str, status: int) -> None:
         with self._lock:

@@ -19,6 +19,7 @@ from dedupe.normalize import (
 )
 from pipelines.staging.columns import contact_fields, require, text
 from pipelines.staging.dates import raw_text, slash_evidence, text_date, timestamp_utc
+from pipelines.staging.loads import file_encoding_issues
 from pipelines.staging.result import StageResult
 from pipelines.staging.rules import apply_rules
 
@@ -62,6 +63,8 @@ def stage_sheets(
     both ``created_at`` and ``updated_at``. Without a country column the country comes from a
     well-known city name (typos tolerated), else from the phone's ``+CC``; a phone in a national layout
     without any country uses the e-mail domain's country or the North American layout as hint.
+    A file the connector read in a legacy encoding (``file_encoding`` not UTF-8) gets one
+    ``non_utf8_encoding`` issue (``source_record_id`` ``file``); its rows are staged as usual.
     """
     require(contacts, ["source", "row_number"], table="sheets.contacts")
     c = contacts
@@ -106,4 +109,9 @@ def stage_sheets(
         .with_columns(**contact_fields(pl.col("__located"), phone_country=pl.col("__hinted")))
         .with_columns(country=pl.coalesce(pl.col("__located"), phone_country(pl.col("phone"))))
     )
-    return apply_rules(df.drop("__given", "__surname", "__located", "__hinted"), now=now or datetime.now(UTC))
+    result = apply_rules(df.drop("__given", "__surname", "__located", "__hinted"), now=now or datetime.now(UTC))
+    files = file_encoding_issues(contacts)
+    if files.height == 0:
+        return result
+    return StageResult(customers=result.customers, quarantine=result.quarantine,
+                       field_issues=pl.concat([result.field_issues, files]))

@@ -20,6 +20,7 @@ from dedupe.normalize.cjk import CJK_CLASS
 from dedupe.normalize.names import hanzi_surname_first, pinyin_surname_first
 from pipelines.staging.columns import contact_fields, require, text
 from pipelines.staging.dates import raw_text, timestamp_utc
+from pipelines.staging.loads import recovered_record_issues
 from pipelines.staging.result import StageResult
 from pipelines.staging.rules import apply_rules
 
@@ -63,7 +64,11 @@ def _with_names(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def stage_shop(customers: pl.DataFrame, *, source: str = SOURCE, now: datetime | None = None) -> StageResult:
-    """Stage shop customers; columns dlt left out (all null in the load) are treated as null."""
+    """Stage shop customers; columns dlt left out (all null in the load) are treated as null.
+
+    Rows the connector kept from a page cut mid-body (``_recovered_from_page``) are staged like any
+    other and get a ``recovered_from_truncated_page`` field issue naming the page.
+    """
     require(customers, ["id"], table=f"{source}.customers")
     c = customers
     df = c.select(
@@ -94,4 +99,10 @@ def stage_shop(customers: pl.DataFrame, *, source: str = SOURCE, now: datetime |
         __country=country_code(pl.col("raw_country")),
     )
     df = df.with_columns(**contact_fields(pl.col("__country"))).drop("__country")
-    return apply_rules(df.drop("__first", "__last"), now=now or datetime.now(UTC))
+    result = apply_rules(df.drop("__first", "__last"), now=now or datetime.now(UTC))
+    recovered = recovered_record_issues(customers, source=source).join(
+        result.customers.select("source_record_id"), on="source_record_id", how="semi")
+    if recovered.height == 0:
+        return result
+    return StageResult(customers=result.customers, quarantine=result.quarantine,
+                       field_issues=pl.concat([result.field_issues, recovered]))

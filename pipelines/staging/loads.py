@@ -1,0 +1,93 @@
+"""Findings about how rows arrived, not about one customer's fields: salvaged shop pages, CSV files
+read in a legacy encoding, and the stale duplicate-key copies of the ERP customer table."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.staging.columns import text
+from pipelines.staging.result import FIELD_ISSUES_SCHEMA, QUARANTINE_SCHEMA
+
+#: Column the shop connector sets on objects it kept from a page cut mid-body.
+RECOVERED_COLUMN = "_recovered_from_page"
+#: Column the sheets connector sets to the encoding a CSV file was read with.
+ENCODING_COLUMN = "file_encoding"
+#: Column of ``raw_erp.customers_dirty`` naming the table a row came from.
+ORIGIN_COLUMN = "source_table"
+
+UNICODE_ENCODINGS = ("utf-8", "utf-8-sig", "utf8")
+#: Quarantine rules that describe a page or file, not one source record (left out of reconciliation).
+NON_RECORD_RULES = ("truncated_json_page",)
+
+
+def recovered_record_issues(customers: pl.DataFrame, *, source: str, id_column: str = "id") -> pl.DataFrame:
+    """One ``recovered_from_truncated_page`` field issue per raw row kept from a cut page."""
+    if RECOVERED_COLUMN not in customers.columns:
+        return pl.DataFrame(schema=FIELD_ISSUES_SCHEMA)
+    return customers.filter(pl.col(RECOVERED_COLUMN).is_not_null()).select(
+        pl.lit(source).alias("source"),
+        text(customers, id_column).str.strip_chars().alias("source_record_id"),
+        pl.lit("record").alias("field"),
+        pl.lit("recovered_from_truncated_page").alias("rule"),
+        pl.col(RECOVERED_COLUMN).cast(pl.Utf8).alias("raw_value"),
+        pl.lit("kept").alias("action"),
+    ).cast(FIELD_ISSUES_SCHEMA)
+
+
+def truncated_pages(logged: pl.DataFrame | None, *, source: str = "shop", resource: str = "customers") -> pl.DataFrame:
+    """One ``truncated_json_page`` quarantine row per page of ``resource`` cut in this run.
+
+    ``logged`` holds the run's ``quality.invalid_pages`` rows (``resource``, ``page``, ``bytes``,
+    ``objects_recovered``). The page is named as the client asked for it (``page:<page_info>``);
+    ``raw_value`` says how much was recovered: the customers after the cut are lost, unnamed.
+    The rows kept from the page carry their own ``recovered_from_truncated_page`` issues.
+    """
+    if logged is None or logged.height == 0:
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    pages = (logged.filter(pl.col("resource") == resource)
+             .group_by("page").agg(pl.col("objects_recovered").max().alias("kept"), pl.col("bytes").max())
+             .sort("page"))
+    return pages.select(
+        pl.lit(source).alias("source"),
+        pl.col("page").alias("source_record_id"),
+        pl.lit("truncated_json_page").alias("rule"),
+        pl.lit("page").alias("field"),
+        pl.format("{} page cut mid-body ({} bytes received): {} complete objects recovered, the rest lost",
+                  pl.lit(resource), "bytes", "kept").alias("raw_value"),
+    ).cast(QUARANTINE_SCHEMA)
+
+
+def file_encoding_issues(contacts: pl.DataFrame) -> pl.DataFrame:
+    """One ``non_utf8_encoding`` issue per sheet file read in another encoding (``source_record_id``
+    ``file``, ``raw_value`` the encoding), and its rows are kept."""
+    if ENCODING_COLUMN not in contacts.columns:
+        return pl.DataFrame(schema=FIELD_ISSUES_SCHEMA)
+    enc = pl.col(ENCODING_COLUMN).cast(pl.Utf8).str.to_lowercase()
+    return (
+        contacts.filter(enc.is_not_null() & ~enc.is_in(UNICODE_ENCODINGS))
+        .group_by(text(contacts, "source").alias("source"))
+        .agg(enc.first().alias("raw_value"))
+        .sort("source")
+        .select(
+            "source",
+            pl.lit("file").alias("source_record_id"),
+            pl.lit("file").alias("field"),
+            pl.lit("non_utf8_encoding").alias("rule"),
+            "raw_value",
+            pl.lit("decoded").alias("action"),
+        ).cast(FIELD_ISSUES_SCHEMA)
+    )
+
+
+def with_dirty_copies(customers: pl.DataFrame, dirty: pl.DataFrame | None) -> pl.DataFrame:
+    """ERP ``customers`` followed by the stale copies in ``customers_dirty``.
+
+    ``dirty`` is the connector's ``customers UNION ALL customers_dirty`` (column ``source_table``);
+    only the copies are added. The current rows come first, so staging's duplicate-key rule
+    (most recent ``updated_at`` wins, ties to the first row) keeps them and quarantines the copies.
+    """
+    if dirty is None or dirty.height == 0 or ORIGIN_COLUMN not in dirty.columns:
+        return customers
+    copies = dirty.filter(pl.col(ORIGIN_COLUMN) != "customers").drop(ORIGIN_COLUMN)
+    copies = copies.select([c for c in copies.columns if not c.startswith("_dlt_")])
+    return pl.concat([customers, copies], how="diagonal_relaxed")
