@@ -14,8 +14,8 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip uv
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/uv pip install --python $(BIN)/python --quiet -c constraints.txt -e ".[dev]" \
-	  || $(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -c constraints.txt -e ".[dev,spark]" \
+	  || $(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,spark]"
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -1,10 +1,14 @@
-"""Matching engine: declarative settings, blocking, Fellegi-Sunter scoring, clustering."""
+"""Matching engine: declarative settings, blocking, Fellegi-Sunter scoring, clustering, explanations.
+
+    settings = default_settings()             # or load_settings("settings.yaml")
+    result = deduplicate(df, settings)        # prepare -> block -> score -> cluster
+"""
 
 from dedupe.blocking import BlockingRuleTooBroad, block
 from dedupe.engine import DedupeResult, cluster, deduplicate, prepare, score
-from dedupe.explain import explain_pair, waterfall
+from dedupe.explain import explain_pair, waterfall, with_level_labels
 from dedupe.features import InputError
-from dedupe.model import FSModel, calibrate
+from dedupe.model import FSModel, ModelMismatch, calibrate
 from dedupe.settings import (
                              BlockingRule,
                              CannotLink,
@@ -20,7 +24,7 @@ from dedupe.settings import (
 
 __all__ = [
     "BlockingRule", "BlockingRuleTooBroad", "CannotLink", "Comparison", "DedupeResult", "FSModel",
-    "InputError", "Level", "Settings", "SettingsError", "block", "calibrate", "cluster", "deduplicate",
-    "default_settings", "dump_settings", "explain_pair", "load_settings", "prepare", "score",
-    "settings_from_dict", "waterfall",
+    "InputError", "Level", "ModelMismatch", "Settings", "SettingsError", "block", "calibrate", "cluster",
+    "deduplicate", "default_settings", "dump_settings", "explain_pair", "load_settings", "prepare", "score",
+    "settings_from_dict", "waterfall", "with_level_labels",
 ]

@@ -7,11 +7,14 @@ exhausting memory.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
+from dedupe.comparisons import block_sizes, record_key
 from dedupe.settings import BlockingRule, Settings
 
 SIDE = "__side"
+_SHIFT = 1 << 32   # a pair (l, r) as one 64-bit number l * 2**32 + r
 
 
 class BlockingRuleTooBroad(ValueError):
@@ -23,66 +26,94 @@ class BlockingRuleTooBroad(ValueError):
         self.rule, self.pairs, self.limit = rule, pairs, limit
 
 
-def _keys(feats: pl.DataFrame, rule: BlockingRule, link: bool) -> pl.DataFrame:
-    cols = list(rule.on)
-    extra = [SIDE] if link else []
-    return (feats.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), *cols, *extra)
-            .drop_nulls(cols))
+def _keys(feats: pl.DataFrame, rule: BlockingRule, link: bool, codes: dict) -> pl.DataFrame:
+    """Row position and one 64-bit key per record with every rule column present (oversized
+    blocks dropped)."""
+    k = record_key(feats, rule.on, codes)
+    cols = {"_i": pl.Series(np.arange(len(k), dtype=np.uint32)), "_k": pl.Series(k)}
+    if link:
+        cols[SIDE] = feats[SIDE]
+    keys = pl.DataFrame(cols)
+    keep = k >= 0
+    if rule.max_block:
+        keep &= block_sizes(feats, rule.on, codes) <= rule.max_block
+    return keys.filter(pl.Series(keep))
 
 
-def rule_pair_count(feats: pl.DataFrame, rule: BlockingRule, *, link_type: str = "dedupe_only") -> int:
-    """Pairs the rule would create, from key-group sizes (no pairs are built)."""
-    link = link_type != "dedupe_only"
-    keys = _keys(feats, rule, link)
+def _count(keys: pl.DataFrame, link_type: str) -> int:
     if link_type == "link_only":
-        g = keys.group_by(list(rule.on)).agg(
+        g = keys.group_by("_k").agg(
             a=(pl.col(SIDE) == 0).sum().cast(pl.Int64), b=(pl.col(SIDE) == 1).sum().cast(pl.Int64))
         return int(g.select((pl.col("a") * pl.col("b")).sum()).item() or 0)
-    g = keys.group_by(list(rule.on)).len()
+    g = keys.group_by("_k").len()
     return int(g.select((pl.col("len").cast(pl.Int64) * (pl.col("len") - 1) // 2).sum()).item() or 0)
 
 
-def rule_pairs(feats: pl.DataFrame, rule: BlockingRule, *, link_type: str = "dedupe_only") -> pl.DataFrame:
-    """Row positions ``l < r`` of the pairs one rule creates."""
+def _pairs(keys: pl.DataFrame, link_type: str) -> pl.DataFrame:
     link = link_type != "dedupe_only"
-    keys = _keys(feats, rule, link)
-    on = list(rule.on)
     left = keys.rename({"_i": "l"})
     right = keys.rename({"_i": "r", **({SIDE: SIDE + "_r"} if link else {})})
-    pairs = left.join(right, on=on, how="inner").filter(pl.col("l") < pl.col("r"))
+    pairs = left.join(right, on="_k", how="inner").filter(pl.col("l") < pl.col("r"))
     if link_type == "link_only":
         pairs = pairs.filter(pl.col(SIDE) != pl.col(SIDE + "_r"))
     return pairs.select("l", "r")
 
 
+def rule_pair_count(feats: pl.DataFrame, rule: BlockingRule, *, link_type: str = "dedupe_only",
+                    codes: dict | None = None) -> int:
+    """Pairs the rule would create, from key-group sizes (no pairs are built)."""
+    return _count(_keys(feats, rule, link_type != "dedupe_only", {} if codes is None else codes), link_type)
+
+
+def rule_pairs(feats: pl.DataFrame, rule: BlockingRule, *, link_type: str = "dedupe_only",
+               codes: dict | None = None) -> pl.DataFrame:
+    """Row positions ``l < r`` of the pairs one rule creates."""
+    return _pairs(_keys(feats, rule, link_type != "dedupe_only", {} if codes is None else codes), link_type)
+
+
 def block_positions(feats: pl.DataFrame, settings: Settings, *, rules: tuple[BlockingRule, ...] | None = None,
-                    check: bool = True) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Union of the rules' pairs as row positions (``l``, ``r``, ``rule``) and pairs per rule."""
+                    check: bool = True, codes: dict | None = None) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Union of the rules' pairs as row positions (``l``, ``r``, ``rule``) and pairs per rule.
+    Every rule is counted (and checked against the limit) before any pair is made."""
     rules = rules if rules is not None else settings.blocking_rules
+    link = settings.link_type != "dedupe_only"
+    codes = {} if codes is None else codes
+    keys = [_keys(feats, rule, link, codes) for rule in rules]
     counts: dict[str, int] = {}
-    for rule in rules:
-        counts[rule.name] = rule_pair_count(feats, rule, link_type=settings.link_type)
+    for rule, k in zip(rules, keys, strict=True):
+        counts[rule.name] = _count(k, settings.link_type)
         if check and counts[rule.name] > settings.max_pairs_per_rule:
             raise BlockingRuleTooBroad(rule.name, counts[rule.name], settings.max_pairs_per_rule)
-    parts = [rule_pairs(feats, rule, link_type=settings.link_type).with_columns(
-        rule=pl.lit(i, dtype=pl.UInt8)) for i, rule in enumerate(rules)]
-    if not parts:
+    if not rules:
         return pl.DataFrame(schema={"l": pl.UInt32, "r": pl.UInt32, "rule": pl.Utf8}), counts
-    union = (pl.concat(parts).sort("l", "r", "rule").unique(["l", "r"], keep="first", maintain_order=True))
+    parts = [_pairs(k, settings.link_type).select(
+        pair=pl.col("l").cast(pl.UInt64) * _SHIFT + pl.col("r").cast(pl.UInt64), rule=pl.lit(i, dtype=pl.UInt8))
+        for i, k in enumerate(keys)]
+    union = (pl.concat(parts).group_by("pair").agg(pl.col("rule").min()).sort("pair")
+             .select(l=(pl.col("pair") // _SHIFT).cast(pl.UInt32), r=(pl.col("pair") % _SHIFT).cast(pl.UInt32),
+                     rule="rule"))
     names = pl.Series([r.name for r in rules], dtype=pl.Utf8)
     union = union.with_columns(rule=pl.col("rule").map_batches(
         lambda s: names.gather(s.cast(pl.UInt32)), return_dtype=pl.Utf8))
     return union, counts
 
 
-def block(feats: pl.DataFrame, settings: Settings) -> tuple[pl.DataFrame, dict[str, int]]:
+def block(feats: pl.DataFrame, settings: Settings, *, codes: dict | None = None) -> tuple[pl.DataFrame, dict[str, int]]:
     """Candidate pairs ``id_l < id_r`` with the first rule that found them, and pairs per rule
-    (before the union is de-duplicated). ``feats`` must come from ``prepare`` (sorted by id)."""
-    pos, counts = block_positions(feats, settings)
-    ids = feats[settings.unique_id]
-    pairs = pl.DataFrame({
-        "id_l": ids.gather(pos["l"]),
-        "id_r": ids.gather(pos["r"]),
-        "rule": pos["rule"],
-    })
-    return pairs, counts
+    (before the union is de-duplicated). ``feats`` comes from ``prepare``."""
+    pos, counts = block_positions(feats, settings, codes=codes)
+    return pairs_by_id(feats, pos, settings.unique_id)[0], counts
+
+
+def pairs_by_id(feats: pl.DataFrame, pos: pl.DataFrame, uid: str) -> tuple[pl.DataFrame, tuple[np.ndarray, np.ndarray]]:
+    """Row-position pairs (``l``, ``r``[, ``rule``]) as ids, the smaller id first, and the row
+    positions in that same orientation."""
+    ids = feats[uid]
+    a, b = ids.gather(pos["l"]), ids.gather(pos["r"])
+    swap = a > b
+    pairs = pl.DataFrame({"id_l": a.zip_with(~swap, b), "id_r": b.zip_with(~swap, a)})
+    if "rule" in pos.columns:
+        pairs = pairs.with_columns(pos["rule"])
+    sw = swap.to_numpy()
+    left, right = pos["l"].to_numpy().astype(np.int64), pos["r"].to_numpy().astype(np.int64)
+    return pairs, (np.where(sw, right, left), np.where(sw, left, right))

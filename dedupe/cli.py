@@ -76,9 +76,7 @@ def _run(args) -> int:
     settings = load_settings(args.settings) if args.settings else default_settings()
     if args.threshold is not None:
         settings = settings.replace(threshold=args.threshold)
-    df = read_table(args.input)
-    other = read_table(args.link_with) if args.link_with else None
-    if other is not None and settings.link_type == "dedupe_only":
+    if args.link_with and settings.link_type == "dedupe_only":
         settings = settings.replace(link_type="link_only")
     model = None
     if args.model:
@@ -86,7 +84,9 @@ def _run(args) -> int:
             model = FSModel.load(args.model)
         except (OSError, ValueError, KeyError) as exc:
             raise CliError(f"{args.model}: not a saved model ({exc})") from None
-    result = deduplicate(df, settings, link_with=other, model=model)
+    # tables are passed straight in so their memory goes once the features are built
+    result = deduplicate(read_table(args.input), settings,
+                         link_with=read_table(args.link_with) if args.link_with else None, model=model)
     uid = settings.unique_id
     clusters = result.clusters.select(uid, "cluster_id")
     out = Path(args.out)

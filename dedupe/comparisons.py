@@ -104,6 +104,17 @@ def email(name: str = "email", *, column: str = "email") -> Comparison:
     ], {"template": "email", "column": column})
 
 
+def email_year(name: str = "email_year", *, column: str = "email") -> Comparison:
+    """Years in mailbox names (davidhart85 / dhart1994): people reuse their birth year when they make
+    a second address, so two different years are evidence of two people (father and son)."""
+    c = column
+    return _c(name, [
+        Level("null", (f"{c}__year",), label="no year in e-mail"),
+        Level("exact", (f"{c}__year",), label="same year in e-mail"),
+        Level("else", label="different year in e-mail"),
+    ], {"template": "email_year", "column": column})
+
+
 def phone(name: str = "phone", *, column: str = "phone") -> Comparison:
     """Phone by its last nine digits (E.164, national, 00 and trunk-0 spellings agree). Two different
     mobile numbers weigh more against a match than a mobile and a landline."""
@@ -226,7 +237,8 @@ def exact(name: str, *, column: str | None = None, tf: bool = False) -> Comparis
 
 
 TEMPLATES: dict[str, Callable[..., Comparison]] = {
-    "person_name": person_name, "name_suffix": name_suffix, "email": email, "phone": phone,
+    "person_name": person_name, "name_suffix": name_suffix, "email": email, "email_year": email_year,
+    "phone": phone,
     "postcode": postcode, "city": city, "address": address, "company": company, "vat_id": vat_id,
     "country": country, "date": date, "string": string, "exact": exact,
 }
@@ -244,6 +256,47 @@ def comparison_from_template(template: str, *, name: str, **options) -> Comparis
 # --------------------------------------------------------------------------------------------
 # Evaluation over pair arrays
 # --------------------------------------------------------------------------------------------
+def record_codes(feats: pl.DataFrame, col: str, cache: dict) -> np.ndarray:
+    """Integer code per record, equal exactly when the values are equal (a 63-bit hash; -1 for
+    null; 0/1 for boolean columns); cached in ``cache`` for every later use."""
+    if col not in cache:
+        s = feats[col]
+        if s.dtype == pl.Boolean:
+            arr = s.fill_null(False).cast(pl.Int64).to_numpy()
+        else:
+            h = s.hash(seed=7).to_numpy()
+            arr = (h >> np.uint64(1)).astype(np.int64)
+            arr[s.is_null().to_numpy()] = -1
+        cache[col] = arr
+    return cache[col]
+
+
+def record_key(feats: pl.DataFrame, cols: tuple[str, ...], cache: dict) -> np.ndarray:
+    """One code per record for a combination of columns (-1 when any of them is null)."""
+    key = ("__key__", cols)
+    if key not in cache:
+        codes = [record_codes(feats, c, cache) for c in cols]
+        k = codes[0].copy()
+        for c in codes[1:]:
+            k = (k * np.int64(1_000_003)) ^ c
+        k &= np.int64(0x7FFF_FFFF_FFFF_FFFF)
+        null = np.zeros(len(k), dtype=bool)
+        for c in codes:
+            null |= c < 0
+        k[null] = -1
+        cache[key] = k
+    return cache[key]
+
+
+def block_sizes(feats: pl.DataFrame, cols: tuple[str, ...], cache: dict) -> np.ndarray:
+    """How many records share each record's key for ``cols``."""
+    key = ("__sizes__", cols)
+    if key not in cache:
+        k = record_key(feats, cols, cache)
+        cache[key] = pl.DataFrame({"k": k}).select(pl.len().over("k")).to_series().to_numpy()
+    return cache[key]
+
+
 class PairColumns:
     """Feature values of both sides of many pairs, fetched lazily and cached per column."""
 
@@ -257,23 +310,14 @@ class PairColumns:
         self._pair_codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._scores: dict[tuple, np.ndarray] = {}
 
-    def strings(self, col: str) -> np.ndarray:
-        """The column's values as a numpy object array (gathered by index without copying strings)."""
-        key = ("__strings__", col)
-        if key not in self._codes:
-            self._codes[key] = np.asarray(self.feats[col].cast(pl.Utf8).to_list(), dtype=object)
-        return self._codes[key]
+    def release(self) -> None:
+        """Drop per-pair caches (codes gathered for pairs, fuzzy scores); the per-record codes stay
+        for the next comparison."""
+        self._pair_codes.clear()
+        self._scores.clear()
 
     def record_codes(self, col: str) -> np.ndarray:
-        """Dense integer code per record (-1 for null), shared by every pair gather."""
-        if col not in self._codes:
-            s = self.feats[col]
-            if s.dtype == pl.Boolean:
-                arr = s.fill_null(False).cast(pl.Int64).to_numpy()
-            else:
-                arr = s.rank("dense").cast(pl.Int64).fill_null(0).to_numpy() - 1
-            self._codes[col] = arr
-        return self._codes[col]
+        return record_codes(self.feats, col, self._codes)
 
     def codes(self, col: str) -> tuple[np.ndarray, np.ndarray]:
         if col not in self._pair_codes:
@@ -304,16 +348,15 @@ def _compute(pc: PairColumns, col: str, idx: np.ndarray, scorer: str, distance: 
              cutoff: float | None) -> np.ndarray:
     cl, cr = pc.codes(col)
     cl, cr = cl[idx], cr[idx]
-    base = int(max(cl.max(), cr.max())) + 1
-    key = cl.astype(np.int64) * base + cr
+    key = cl * np.int64(1_000_003) ^ cr     # 64-bit mix of two hashes: distinct value pairs stay distinct
     probe = key[: min(len(key), 20_000)]
     if len(np.unique(probe)) < 0.8 * len(probe):
         _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
         rows = idx[first]
     else:
         rows, inverse = idx, None
-    values = pc.strings(col)
-    a, b = values[pc.left[rows]], values[pc.right[rows]]
+    values = pc.feats[col].cast(pl.Utf8)
+    a, b = values.gather(pc.left[rows]).to_list(), values.gather(pc.right[rows]).to_list()
     if distance:
         kw = {"score_cutoff": int(cutoff) + 1} if cutoff is not None else {}
         res = process.cpdist(a, b, scorer=DISTANCES[scorer], workers=-1, **kw).astype(np.float64)
@@ -430,12 +473,12 @@ def comparison_gamma(pc: PairColumns, comp: Comparison) -> np.ndarray:
 def term_frequencies(pc: PairColumns, col: str) -> tuple[np.ndarray, float]:
     """Share of records holding each pair's value (the larger of the two sides), and the expected
     share for a pair that agrees by chance (sum of squared shares)."""
-    rc = pc.record_codes(col)
-    valid = rc[rc >= 0]
-    if len(valid) == 0:
-        return np.ones(pc.n), 1.0
-    freq = np.bincount(valid).astype(np.float64) / len(valid)
-    cl, cr = pc.codes(col)
-    fl = np.where(cl >= 0, freq[np.maximum(cl, 0)], np.nan)
-    fr = np.where(cr >= 0, freq[np.maximum(cr, 0)], np.nan)
-    return np.fmax(fl, fr), float(np.sum(freq * freq))
+    key = ("__tf__", col)
+    if key not in pc._codes:
+        s = pc.feats[col]
+        n = max(s.len() - s.null_count(), 1)
+        share = pc.feats.select(pl.when(pl.col(col).is_not_null()).then(pl.len().over(col) / n)).to_series()
+        share = share.fill_null(np.nan).to_numpy().astype(np.float64)
+        pc._codes[key] = (share, float(np.nansum(share) / n))
+    share, expected = pc._codes[key]
+    return np.fmax(share[pc.left], share[pc.right]), expected

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from dedupe.blocking import SIDE, block
+from dedupe.blocking import SIDE, block_positions, pairs_by_id
 from dedupe.clustering import cannot_link_mask, cluster_positions, intra_cluster_pairs, label_frame
 from dedupe.comparisons import PairColumns
-from dedupe.features import InputError, check_unique_id
+from dedupe.features import InputError, check_unique_id, referenced_columns
 from dedupe.features import prepare as _prepare
 from dedupe.model import FSModel, calibrate, gammas, probability, train, weights
 from dedupe.settings import Settings, default_settings
@@ -20,7 +20,7 @@ from dedupe.settings import Settings, default_settings
 
 def prepare(df: pl.DataFrame, settings: Settings | None = None, *, link_with: pl.DataFrame | None = None,
             table: str = "input") -> pl.DataFrame:
-    """Features frame (sorted by unique id). With ``link_with`` both tables are stacked and a
+    """Features frame (the input's rows and order). With ``link_with`` both tables are stacked and a
     ``__side`` column (0 = ``df``, 1 = ``link_with``) tells them apart."""
     settings = settings or default_settings()
     if link_with is not None:
@@ -38,27 +38,28 @@ def prepare(df: pl.DataFrame, settings: Settings | None = None, *, link_with: pl
 
 
 def _positions(feats: pl.DataFrame, pairs: pl.DataFrame, uid: str) -> tuple[np.ndarray, np.ndarray]:
-    ids = feats[uid]
+    """Row positions in ``feats`` of both ids of every pair (a hash join; any row order works)."""
+    ids = feats.select(pl.col(uid).alias("_id"), pl.int_range(pl.len(), dtype=pl.Int64).alias("_pos"))
+    dtype = ids["_id"].dtype
     out = []
     for col in ("id_l", "id_r"):
-        q = pairs[col].cast(ids.dtype)
-        pos = ids.search_sorted(q).cast(pl.Int64)
-        found = ids.gather(pos.clip(0, max(len(ids) - 1, 0))) == q if len(ids) else pl.Series([], dtype=pl.Boolean)
-        if not found.all():
-            bad = q.filter(~found).head(3).to_list()
+        q = pairs.select(pl.col(col).cast(dtype).alias("_id")).join(ids, on="_id", how="left", maintain_order="left")
+        if q["_pos"].null_count():
+            bad = q.filter(pl.col("_pos").is_null())["_id"].head(3).to_list()
             raise InputError(f"pairs column {col} holds ids missing from the features frame: {bad}")
-        out.append(pos.to_numpy())
+        out.append(q["_pos"].to_numpy())
     return out[0], out[1]
 
 
 def score(feats: pl.DataFrame, pairs: pl.DataFrame, settings: Settings | None = None, model: FSModel | None = None,
-          *, codes: dict | None = None) -> tuple[pl.DataFrame, FSModel]:
+          *, codes: dict | None = None, positions: tuple[np.ndarray, np.ndarray] | None = None
+          ) -> tuple[pl.DataFrame, FSModel]:
     """Comparison vector, per-comparison weights and match probability for every pair; trains
     the model first when none is given."""
     settings = settings or default_settings()
     uid = settings.unique_id
     codes = codes if codes is not None else {}
-    li, ri = _positions(feats, pairs, uid)
+    li, ri = positions if positions is not None else _positions(feats, pairs, uid)
     pc = PairColumns(feats, li, ri, codes)
     g = gammas(pc, settings)
     if model is None:
@@ -82,7 +83,8 @@ def score(feats: pl.DataFrame, pairs: pl.DataFrame, settings: Settings | None = 
 
 
 def cluster(feats: pl.DataFrame, scored: pl.DataFrame, settings: Settings | None = None, *,
-            model: FSModel | None = None, codes: dict | None = None) -> pl.DataFrame:
+            model: FSModel | None = None, codes: dict | None = None,
+            positions: tuple[np.ndarray, np.ndarray] | None = None) -> pl.DataFrame:
     """One row per record: unique id and ``cluster_id`` (smallest unique id in the cluster).
 
     With ``model``, pairs inside a cluster that blocking never produced are scored too, so
@@ -90,7 +92,7 @@ def cluster(feats: pl.DataFrame, scored: pl.DataFrame, settings: Settings | None
     records connected them."""
     settings = settings or default_settings()
     uid = settings.unique_id
-    li, ri = _positions(feats, scored, uid)
+    li, ri = positions if positions is not None else _positions(feats, scored, uid)
     sp = scored.select("match_weight", "match_probability", *[c for c in scored.columns if c.startswith("gamma_")])
     sp = sp.with_columns(l=pl.Series(li), r=pl.Series(ri))
     cannot = cannot_link_mask(scored, settings)
@@ -98,8 +100,8 @@ def cluster(feats: pl.DataFrame, scored: pl.DataFrame, settings: Settings | None
     if model is not None:
         extra = intra_cluster_pairs(labels, sp.select("l", "r"))
         if extra.height:
-            pairs = pl.DataFrame({"id_l": feats[uid].gather(extra["l"]), "id_r": feats[uid].gather(extra["r"])})
-            extra_scored, _ = score(feats, pairs, settings, model, codes=codes)
+            pairs, extra_pos = pairs_by_id(feats, extra, uid)
+            extra_scored, _ = score(feats, pairs, settings, model, codes=codes, positions=extra_pos)
             bad = cannot_link_mask(extra_scored, settings)
             if bad.any():
                 labels = cluster_positions(feats.height, sp, settings, cannot, extra_cannot=extra.filter(pl.Series(bad)))
@@ -133,21 +135,27 @@ def deduplicate(df: pl.DataFrame, settings: Settings | None = None, *, link_with
     t: dict[str, float] = {}
     t0 = time.perf_counter()
     feats = prepare(df, settings, link_with=link_with)
+    del df, link_with       # the features frame holds what matching needs
+    if not keep_features:   # matching reads only the features: let the raw columns go
+        keep = {settings.unique_id, SIDE, *referenced_columns(settings)}
+        feats = feats.select([c for c in feats.columns if c in keep])
     t["prepare"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    pairs, counts = block(feats, settings)
+    codes: dict = {}
+    pos, counts = block_positions(feats, settings, codes=codes)
+    pairs, positions = pairs_by_id(feats, pos, settings.unique_id)
+    del pos
     t["block"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    codes: dict = {}
-    scored, model = score(feats, pairs, settings, model, codes=codes)
+    scored, model = score(feats, pairs, settings, model, codes=codes, positions=positions)
     if labels is not None:
         model = calibrate(model, scored, labels)
-        scored, model = score(feats, pairs, settings, model, codes=codes)
+        scored, model = score(feats, pairs, settings, model, codes=codes, positions=positions)
     t["score"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    clusters = cluster(feats, scored, settings, model=model, codes=codes)
+    clusters = cluster(feats, scored, settings, model=model, codes=codes, positions=positions)
     t["cluster"] = time.perf_counter() - t0
-    if link_with is not None and SIDE in feats.columns:
+    if SIDE in feats.columns:
         clusters = clusters.join(feats.select(settings.unique_id, SIDE), on=settings.unique_id, how="left")
     return DedupeResult(clusters=clusters, pairs=scored, model=model, blocking_counts=counts,
                         features=feats if keep_features else None, timings=t)

@@ -100,11 +100,11 @@ def _clean(e: pl.Expr) -> pl.Expr:
     return pl.when(s.str.to_lowercase().is_in(PLACEHOLDERS)).then(None).otherwise(s)
 
 
+_FOLD = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d"}
+
+
 def _fold_chars(s: pl.Expr) -> pl.Expr:
-    s = (s.str.replace_all("ä", "ae").str.replace_all("ö", "oe").str.replace_all("ü", "ue")
-         .str.replace_all("ß", "ss").str.replace_all("æ", "ae").str.replace_all("œ", "oe")
-         .str.replace_all("ø", "o").str.replace_all("ł", "l").str.replace_all("đ", "d"))
-    return s.str.normalize("NFKD").str.replace_all(r"\p{Mn}", "")
+    return s.str.replace_many(_FOLD).str.normalize("NFKD").str.replace_all(r"\p{Mn}", "")
 
 
 def _alnum(s: pl.Expr) -> pl.Expr:
@@ -129,38 +129,63 @@ def _canonical(s: pl.Expr) -> pl.Expr:
     return local + "@" + domain
 
 
-def _phone_key(s: pl.Expr) -> pl.Expr:
+def _email_year(s: pl.Expr) -> pl.Expr:
+    """A year-of-birth hint in a mailbox name ('davidhart85', 'j.smith1972'): the last two digits of
+    a 19xx/20xx year, or two trailing digits; null without one."""
+    local = s.str.extract(r"^([^@+]*)", 1)
+    four = local.str.extract(r"(?:^|\D)(19[3-9]\d|200\d)$", 1)
+    two = local.str.extract(r"(?:^|\D)(\d{2})$", 1)
+    return pl.coalesce(four.str.slice(2), two)
+
+
+def _phone_body(s: pl.Expr) -> pl.Expr:
+    """The number without its extension, still as written ("030 41050368-12" -> "030 41050368")."""
     s = s.str.replace(r"\s*(?:ext\.?|x|durchwahl|poste|extension|#)\s*\d{1,5}$", "")
-    # "030 41050368-12": a short dash suffix after a complete number is an extension
     head, tail = s.str.extract(r"^(.*)-\s*\d{1,3}$", 1), s.str.extract(r"-\s*(\d{1,3})$", 1)
     long_head = head.str.replace_all(r"\D", "").str.len_chars() >= 9
-    s = pl.when(tail.is_not_null() & long_head).then(head).otherwise(s)
+    return pl.when(tail.is_not_null() & long_head).then(head).otherwise(s)
+
+
+def _phone_key(s: pl.Expr) -> pl.Expr:
     d = s.str.replace_all(r"\D", "")
     return pl.when(d.str.len_chars() >= 6).then(d.str.slice(-9)).otherwise(None)
 
 
+def _mobile_series(s: pl.Series) -> pl.Series:
+    f = pl.DataFrame({"s": s})
+    f = f.with_columns(intl=pl.col("s").str.strip_chars_start().str.contains(r"^(?:\+|00)"),
+                       d=pl.col("s").str.replace(r"\(0\)", "").str.replace_all(r"\D", ""))
+    f = f.with_columns(d=pl.when(pl.col("d").str.starts_with("00")).then(pl.col("d").str.slice(2)).otherwise("d"))
+    f = f.with_columns(cc_len=pl.when(pl.col("d").str.starts_with("1")).then(1)
+                       .when(pl.col("d").str.slice(0, 2).is_in(["33", "44", "49", "86"])).then(2).otherwise(0))
+    f = f.with_columns(cc=pl.col("d").str.slice(0, pl.col("cc_len")), rest=pl.col("d").str.slice(pl.col("cc_len")))
+    f = f.with_columns(nsn_i=pl.when(pl.col("rest").str.starts_with("0")).then(pl.col("rest").str.slice(1))
+                       .otherwise("rest"), nsn_n=pl.col("d").str.slice(1), trunk=pl.col("d").str.starts_with("0"))
+    f = f.with_columns(n_i=pl.col("nsn_i").str.len_chars(), n_n=pl.col("nsn_n").str.len_chars(),
+                       f_i=pl.col("nsn_i").str.slice(0, 1), f_n=pl.col("nsn_n").str.slice(0, 1),
+                       de_i=pl.col("nsn_i").str.slice(0, 2).is_in(["15", "16", "17"]),
+                       de_n=pl.col("nsn_n").str.slice(0, 2).is_in(["15", "16", "17"]),
+                       second=pl.col("nsn_i").str.slice(1, 1).is_in(list("3456789")),
+                       cn=pl.col("d").str.starts_with("1") & (pl.col("d").str.len_chars() == 11)
+                       & pl.col("d").str.slice(1, 1).is_in(list("3456789")))
+    by_cc = (pl.when(pl.col("cc") == "44").then((pl.col("f_i") == "7") & (pl.col("n_i") == 10))
+             .when(pl.col("cc") == "33").then(pl.col("f_i").is_in(["6", "7"]) & (pl.col("n_i") == 9))
+             .when(pl.col("cc") == "49").then(pl.col("de_i") & pl.col("n_i").is_between(10, 11))
+             .when(pl.col("cc") == "86").then((pl.col("f_i") == "1") & (pl.col("n_i") == 11) & pl.col("second"))
+             .otherwise(None))
+    national = (pl.when("trunk").then(((pl.col("f_n") == "7") & (pl.col("n_n") == 10))
+                                      | (pl.col("f_n").is_in(["6", "7"]) & (pl.col("n_n") == 9))
+                                      | (pl.col("de_n") & pl.col("n_n").is_between(10, 11)))
+                .when("cn").then(True).otherwise(None))
+    out = f.select(pl.when(pl.col("s").is_null() | (pl.col("d").str.len_chars() < 6)).then(None)
+                   .when("intl").then(by_cc).otherwise(national))
+    return out.to_series().alias(s.name)
+
+
 def _mobile(s: pl.Expr) -> pl.Expr:
     """True for a mobile number, false for a landline, null when the format does not tell (North
-    American numbers, unknown countries). Reads the country code or the national trunk prefix."""
-    s = s.str.replace(r"\s*(?:ext\.?|x|durchwahl|poste|extension|#)\s*\d{1,5}$", "")
-    intl = s.str.contains(r"^\s*(?:\+|00)")
-    d = s.str.replace(r"^\s*(?:\+|00)", "").str.replace(r"\(0\)", "").str.replace_all(r"\D", "")
-    cc = d.str.extract(r"^(1|33|44|49|86)", 1)
-    nsn_intl = d.str.slice(cc.str.len_chars()).str.replace(r"^0", "")
-    trunk = d.str.starts_with("0")
-    nsn_nat = d.str.replace(r"^0", "")
-    mobile_by_cc = (pl.when(cc == "44").then(nsn_intl.str.contains(r"^7\d{9}$"))
-                    .when(cc == "33").then(nsn_intl.str.contains(r"^[67]\d{8}$"))
-                    .when(cc == "49").then(nsn_intl.str.contains(r"^1[5-7]\d{8,9}$"))
-                    .when(cc == "86").then(nsn_intl.str.contains(r"^1[3-9]\d{9}$"))
-                    .otherwise(None))
-    mobile_national = (pl.when(trunk & nsn_nat.str.contains(r"^7\d{9}$")).then(True)        # GB 07...
-                       .when(trunk & nsn_nat.str.contains(r"^[67]\d{8}$")).then(True)       # FR 06/07
-                       .when(trunk & nsn_nat.str.contains(r"^1[5-7]\d{8,9}$")).then(True)   # DE 015-017
-                       .when(trunk).then(False)                                              # trunk 0: landline
-                       .when(d.str.contains(r"^1[3-9]\d{9}$")).then(True)                   # CN mobile
-                       .otherwise(None))
-    return pl.when(s.is_null()).then(None).when(intl).then(mobile_by_cc).otherwise(mobile_national)
+    American numbers, unknown countries): from the country code or the national trunk prefix."""
+    return s.map_batches(_mobile_series, return_dtype=pl.Boolean)
 
 
 def _postcode(s: pl.Expr) -> pl.Expr:
@@ -250,10 +275,12 @@ TRANSFORMS: dict[str, Transform] = {
     "canonical": Transform("email", _canonical, doc="mailbox: +tag dropped, Gmail dots dropped"),
     "local": Transform("canonical", lambda s: s.str.extract(r"^([^@]*)@", 1), doc="canonical local part"),
     "domain": Transform("email", lambda s: s.str.extract(r"@(.*)$", 1), doc="e-mail domain"),
+    "year": Transform("email", _email_year, doc="year-of-birth hint in the mailbox name (two digits)"),
     "generic": Transform("local", lambda s: s.is_in(GENERIC_LOCALS).fill_null(False),
                          doc="role address (info@, sales@ ...)"),
-    "key": Transform("norm", _phone_key, doc="phone: last 9 digits without extension"),
-    "mobile": Transform("norm", _mobile, doc="phone: true mobile, false landline, null unknown"),
+    "phone": Transform("norm", _phone_body, doc="phone as written without its extension"),
+    "key": Transform("phone", _phone_key, doc="phone: last 9 digits without extension"),
+    "mobile": Transform("phone", _mobile, doc="phone: true mobile, false landline, null unknown"),
     "postcode": Transform("clean", _postcode, doc="upper-case letters and digits"),
     "city": Transform("clean", _city, unique=True, doc="city across scripts and exonyms"),
     "street": Transform("clean", _street, unique=True, doc="street words, abbreviations spelled out, sorted"),
@@ -352,7 +379,7 @@ def nickname_initials() -> dict[str, list[str]]:
     return out
 
 
-def _orient(t: pl.DataFrame) -> pl.DataFrame:
+def _orient(t: pl.LazyFrame) -> pl.LazyFrame:
     """Swap given name and surname where the table's own statistics say they were entered the
     wrong way round ('Kranz Diana' when kranz is seen as a surname and diana as a given name)."""
     firsts = t.select(tok=pl.col("_first"), n=pl.col("_n")).drop_nulls().group_by("tok").agg(nf=pl.col("n").sum())
@@ -388,35 +415,9 @@ def add_person_name(df: pl.DataFrame, prefix: str, *, given: str | None = "given
     return df.join(feats, on=cols, how="left", nulls_equal=True, maintain_order="left")
 
 
-def _name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname: str | None,
-                   full: str | None) -> pl.DataFrame:
-    """Add name features from split and/or one-field names, in any order and script.
-
-    ``<prefix>__first``  first given name (folded; pinyin for Chinese), initials dropped
-    ``<prefix>__last``   surname (folded, romanisation variants such as Chan -> chen mapped)
-    ``<prefix>__key``    all name words sorted: equal for 'Zhang Wei', 'Wei Zhang', '张伟', '張偉'
-    ``<prefix>__initial`` first letter of the given name; ``__is_initial`` given is only an initial
-    ``<prefix>__formals`` formal names the given name can stand for (Bob -> [robert])
-    ``<prefix>__hanzi``  the name in simplified characters when written in characters
-    ``<prefix>__suffix`` jr / sr / ii ... or '-' when absent
-    """
-    def col(name: str | None) -> pl.Expr:
-        if name is None or name not in df.columns:
-            return pl.lit(None, dtype=pl.Utf8)
-        return clean(pl.col(name))
-
-    suffix_re = r"(?i)[\s,]+(jr|junior|sr|senior|ii|iii|iv)\.?$"
-    title_re = rf"(?i)^(?:{TITLES}\.?\s+)+"
-    t = df.select(_g=col(given), _s=col(surname), _f=col(full), _n=pl.col("_n"))
-    t = t.with_columns(_split=pl.col("_g").is_not_null() | pl.col("_s").is_not_null())
-    t = t.with_columns(
-        _suffix=pl.coalesce([pl.col(c).str.extract(suffix_re, 1) for c in ("_s", "_g", "_f")])
-        .str.to_lowercase().replace(SUFFIXES).fill_null("-"),
-        **{c: pl.col(c).str.replace(suffix_re, "").str.replace(title_re, "") for c in ("_g", "_s", "_f")})
-    t = t.with_columns(**{c: pl.when(pl.col(c).str.len_chars() > 0).then(c).otherwise(None)
-                          for c in ("_g", "_s", "_f")})
-    t = t.with_columns(_cjk=has_cjk(pl.concat_str(["_g", "_s", "_f"], separator="|", ignore_nulls=True)))
-    # one-field names: "Surname, Given" / "SURNAME Given" / "Smith J." / "Given Surname"
+def _latin_name_words(t: pl.LazyFrame) -> pl.LazyFrame:
+    """Given and surname words of names in Latin script; one-field names are split by convention:
+    "Surname, Given", "SURNAME Given", "Smith J." (one full word), otherwise "Given Surname"."""
     t = t.with_columns(_comma=pl.col("_f").str.contains(","),
                        _tok=pl.col("_f").str.replace_all(",", " ").str.replace_all(r"\s+", " ")
                        .str.strip_chars().str.split(" "))
@@ -436,14 +437,20 @@ def _name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname:
              .otherwise(pl.col("_tok").list.head(pl.col("_tok").list.len() - 1).list.join(" ")))
     t = t.with_columns(_gl=pl.when("_split").then("_g").otherwise(f_giv),
                        _sl=pl.when("_split").then("_s").otherwise(f_sur))
-    # Chinese in characters: surname (compound or one character) / given split, then pinyin
+    return t.with_columns(_gw=_words(_fold_chars(pl.col("_gl").str.to_lowercase())),
+                          _sw=_words(_fold_chars(pl.col("_sl").str.to_lowercase())),
+                          _hanzi=pl.lit(None, dtype=pl.Utf8))
+
+
+def _chinese_name_words(t: pl.LazyFrame) -> pl.LazyFrame:
+    """Names in Chinese characters: honorifics dropped, simplified, surname (compound or one
+    character) and given name split, both as pinyin words."""
     honor = "|".join(CJK_HONORIFICS)
 
     def cn(c: str) -> pl.Expr:
         return to_simplified(pl.col(c).str.replace_all(honor, "").str.replace_all(r"[\s·.,]", ""))
 
-    t = t.with_columns(_cg=pl.when("_cjk").then(cn("_g")), _cs=pl.when("_cjk").then(cn("_s")),
-                       _cf=pl.when("_cjk").then(cn("_f")))
+    t = t.with_columns(_cg=cn("_g"), _cs=cn("_s"), _cf=cn("_f"))
     both = pl.col("_cg").str.len_chars().fill_null(0).gt(0) & pl.col("_cs").str.len_chars().fill_null(0).gt(0)
     whole = pl.coalesce(pl.when(pl.col("_split")).then(None).otherwise("_cf"), "_cg", "_cs")
     compound = whole.str.extract("^(" + "|".join(COMPOUND_SURNAMES) + ")", 1)
@@ -451,10 +458,46 @@ def _name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname:
         .otherwise(whole.str.slice(0, 1))
     t = t.with_columns(_csur=pl.when(both).then("_cs").otherwise(sur),
                        _cgiv=pl.when(both).then("_cg").otherwise(whole.str.slice(sur.str.len_chars())))
+    return t.with_columns(
+        _gw=_words(runs_expr(pl.col("_cgiv"), pinyin_joined).str.to_lowercase()),
+        _sw=_words(runs_expr(pl.col("_csur"), pinyin_joined).str.to_lowercase()),
+        _hanzi=pl.concat_str(["_csur", "_cgiv"]))
+
+
+def _name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname: str | None,
+                   full: str | None) -> pl.DataFrame:
+    """Add name features from split and/or one-field names, in any order and script.
+
+    ``<prefix>__first``  first given name (folded; pinyin for Chinese), initials dropped
+    ``<prefix>__last``   surname (folded, romanisation variants such as Chan -> chen mapped)
+    ``<prefix>__key``    all name words sorted: equal for 'Zhang Wei', 'Wei Zhang', '张伟', '張偉'
+    ``<prefix>__initial`` first letter of the given name; ``__is_initial`` given is only an initial
+    ``<prefix>__formals`` formal names the given name can stand for (Bob -> [robert])
+    ``<prefix>__hanzi``  the name in simplified characters when written in characters
+    ``<prefix>__suffix`` jr / sr / ii ... or '-' when absent
+    """
+    def col(name: str | None) -> pl.Expr:
+        if name is None or name not in df.columns:
+            return pl.lit(None, dtype=pl.Utf8)
+        return clean(pl.col(name))
+
+    suffix_re = r"(?i)[\s,]+(jr|junior|sr|senior|ii|iii|iv)\.?$"
+    title_re = rf"(?i)^(?:{TITLES}\.?\s+)+"
+    t = df.lazy().select(_g=col(given), _s=col(surname), _f=col(full), _n=pl.col("_n"),
+                         _row=pl.int_range(pl.len(), dtype=pl.UInt32))
+    t = t.with_columns(_split=pl.col("_g").is_not_null() | pl.col("_s").is_not_null())
     t = t.with_columns(
-        _gw=words(pl.when("_cjk").then(runs_expr(pl.col("_cgiv"), pinyin_joined)).otherwise("_gl")),
-        _sw=words(pl.when("_cjk").then(runs_expr(pl.col("_csur"), pinyin_joined)).otherwise("_sl")),
-        _hanzi=pl.when("_cjk").then(pl.concat_str(["_csur", "_cgiv"])).otherwise(None))
+        _suffix=pl.coalesce([pl.col(c).str.extract(suffix_re, 1) for c in ("_s", "_g", "_f")])
+        .str.to_lowercase().replace(SUFFIXES).fill_null("-"),
+        **{c: pl.col(c).str.replace(suffix_re, "").str.replace(title_re, "") for c in ("_g", "_s", "_f")})
+    t = t.with_columns(**{c: pl.when(pl.col(c).str.len_chars() > 0).then(c).otherwise(None)
+                          for c in ("_g", "_s", "_f")})
+    t = t.with_columns(_cjk=has_cjk(pl.concat_str(["_g", "_s", "_f"], separator="|", ignore_nulls=True)))
+    t = t.collect()
+    common = ["_row", "_n", "_cjk", "_suffix", "_gw", "_sw", "_hanzi"]
+    parts = [_latin_name_words(t.filter(~pl.col("_cjk")).lazy()).select(common),
+             _chinese_name_words(t.filter(pl.col("_cjk")).lazy()).select(common)]
+    t = pl.concat(parts).lazy()
     t = t.with_columns(_gfull=pl.col("_gw").str.split(" ").list.eval(
         pl.element().filter(pl.element().str.len_chars() > 1)))
     t = t.with_columns(
@@ -462,7 +505,8 @@ def _name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname:
         _last=pl.col("_sw").str.replace_all(" ", ""),
         _initial=pl.col("_gw").str.slice(0, 1),
     )
-    t = _orient(t)
+    keep = ["_row", "_n", "_cjk", "_gw", "_sw", "_hanzi", "_gfull", "_first", "_last", "_initial", "_suffix"]
+    t = _orient(t.select(keep).collect().lazy())   # materialised: the statistics read it three times
     t = t.with_columns(
         _last=pl.col("_last").replace(ROMANISATIONS),
         _is_initial=(pl.col("_gw").is_not_null() & (pl.col("_gfull").list.len() == 0)).fill_null(False),
@@ -474,18 +518,19 @@ def _name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname:
     formals = nickname_formals()
     nick = pl.DataFrame({"_first": list(formals), "_formals": list(formals.values())},
                         schema={"_first": pl.Utf8, "_formals": pl.List(pl.Utf8)})
-    t = t.join(nick, on="_first", how="left", maintain_order="left")
+    t = t.join(nick.lazy(), on="_first", how="left", maintain_order="left")
     t = t.with_columns(_formals=pl.when(pl.col("_first").is_null()).then(None)
                        .otherwise(pl.coalesce("_formals", pl.concat_list(["_first"]))))
     # initials a given name can be written with: its own, its formal names' and their nicknames'
     inits = nickname_initials()
     ini = pl.DataFrame({"_first": list(inits), "_inits": list(inits.values())},
                        schema={"_first": pl.Utf8, "_inits": pl.List(pl.Utf8)})
-    t = t.join(ini, on="_first", how="left", maintain_order="left")
+    t = t.join(ini.lazy(), on="_first", how="left", maintain_order="left")
     t = t.with_columns(_inits=pl.when(pl.col("_initial").is_null()).then(None).otherwise(
         pl.concat_list([pl.col("_initial")]).list.concat(pl.col("_inits").fill_null([])).list.unique().list.sort()))
     p = prefix
     out = t.select(
+        pl.col("_row"),
         pl.col("_first").alias(f"{p}__first"),
         pl.when(pl.col("_last").str.len_chars() > 0).then("_last").otherwise(None).alias(f"{p}__last"),
         pl.when(pl.col("_key").str.len_chars() > 0).then("_key").otherwise(None).alias(f"{p}__key"),
@@ -499,6 +544,7 @@ def _name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname:
         pl.col("_suffix").alias(f"{p}__suffix"),
         (pl.col("_suffix") == "-").alias(f"{p}__no_suffix"),
     )
+    out = out.collect().sort("_row").drop("_row")
     return pl.concat([df, out], how="horizontal")
 
 
@@ -549,14 +595,14 @@ def _on_unique(df: pl.DataFrame, steps: list[tuple[str, str, Transform]]) -> pl.
     """Costly steps evaluated once per distinct input value and joined back."""
     for col, src, tr in steps:
         uniq = df.select(pl.col(src).unique().drop_nulls())
-        mapped = uniq.with_columns(tr.fn(pl.col(src)).alias(col))
+        mapped = uniq.lazy().with_columns(tr.fn(pl.col(src)).alias(col)).collect()
         df = df.join(mapped, on=src, how="left", maintain_order="left")
     return df
 
 
 def prepare(df: pl.DataFrame, settings, *, table: str = "input") -> pl.DataFrame:
-    """Input frame -> features frame, sorted by the unique id: the input columns plus every
-    feature the comparisons and blocking rules name (intermediate steps are dropped)."""
+    """Input frame -> features frame (same rows, same order): the input columns plus every feature
+    the comparisons and blocking rules name (intermediate steps are dropped)."""
     uid = settings.unique_id
     check_unique_id(df, uid, table=table)
     out = df
@@ -593,8 +639,8 @@ def prepare(df: pl.DataFrame, settings, *, table: str = "input") -> pl.DataFrame
         depth(col)
     for steps in plan:
         cheap = [(c, src, tr) for c, src, tr in steps if not tr.unique]
-        if cheap:
-            out = out.with_columns([tr.fn(pl.col(src)).alias(c) for c, src, tr in cheap])
+        if cheap:   # lazy, so repeated sub-expressions are computed once
+            out = out.lazy().with_columns([tr.fn(pl.col(src)).alias(c) for c, src, tr in cheap]).collect()
         out = _on_unique(out, [(c, src, tr) for c, src, tr in steps if tr.unique])
     scratch = [c for c in placed if c not in wanted]
-    return out.drop(scratch).sort(uid)
+    return out.drop(scratch)

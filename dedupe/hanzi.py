@@ -41,18 +41,20 @@ def pinyin_joined(run: str) -> str:
 
 
 def map_runs(s: pl.Series, fn: Callable[[str], str]) -> pl.Series:
-    """Replace every run of Han characters by ``fn(run)``, calling ``fn`` once per distinct run."""
-    frame = pl.DataFrame({"s": s.cast(pl.Utf8)}).with_row_index("_r")
-    has = frame.filter(pl.col("s").str.contains(HAN))
-    if has.height == 0:
-        return s.cast(pl.Utf8)
-    toks = has.select("_r", t=pl.col("s").str.extract_all(_RUNS)).explode("t")
+    """Replace every run of Han characters by ``fn(run)``, calling ``fn`` once per distinct run and
+    cutting only the distinct strings that contain characters."""
+    s = s.cast(pl.Utf8)
+    uniq = s.filter(s.str.contains(HAN).fill_null(False)).unique()
+    if uniq.len() == 0:
+        return s
+    toks = pl.DataFrame({"s": uniq}).with_row_index("_r").with_columns(
+        t=pl.col("s").str.extract_all(_RUNS)).explode("t")
     runs = toks.filter(pl.col("t").str.contains("^" + HAN)).select("t").unique()
     runs = runs.with_columns(v=pl.Series([fn(x) for x in runs["t"].to_list()], dtype=pl.Utf8))
     toks = toks.join(runs, on="t", how="left", maintain_order="left").with_columns(v=pl.coalesce("v", "t"))
-    out = toks.group_by("_r", maintain_order=True).agg(pl.col("v").str.join(""))
-    res = frame.join(out, on="_r", how="left", maintain_order="left")
-    return res.select(pl.coalesce("v", "s")).to_series().alias(s.name)
+    mapping = toks.group_by("s", maintain_order=True).agg(pl.col("v").str.join(""))
+    out = s.to_frame("s").join(mapping, on="s", how="left", maintain_order="left")
+    return out.select(pl.coalesce("v", "s")).to_series().alias(s.name)
 
 
 def runs_expr(e: pl.Expr, fn: Callable[[str], str]) -> pl.Expr:

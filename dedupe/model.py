@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from dedupe.blocking import SIDE, block_positions
-from dedupe.comparisons import PairColumns, comparison_gamma, term_frequencies
+from dedupe.comparisons import PairColumns, block_sizes, comparison_gamma, record_key, term_frequencies
 from dedupe.features import base_columns
 from dedupe.settings import Settings
 
@@ -109,17 +109,30 @@ class FSModel:
 # Comparison vectors
 # --------------------------------------------------------------------------------------------
 def gammas(pc: PairColumns, settings: Settings) -> dict[str, np.ndarray]:
-    return {c.name: comparison_gamma(pc, c) for c in settings.comparisons}
+    out = {}
+    for c in settings.comparisons:
+        out[c.name] = comparison_gamma(pc, c)
+        pc.release()
+    return out
 
 
 def _patterns(g: dict[str, np.ndarray], names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Distinct comparison vectors (rows) and how often each occurs."""
-    mat = np.stack([g[n].astype(np.int64) + 1 for n in names], axis=1)   # -1..K-1 -> 0..K
-    key = np.zeros(len(mat), dtype=np.int64)
-    for j in range(mat.shape[1]):
-        key = key * 32 + mat[:, j]
-    _, first, counts = np.unique(key, return_index=True, return_counts=True)
-    return mat[first] - 1, counts.astype(np.float64)
+    if len(names) > 12:   # 5 bits per comparison no longer fit one 64-bit key
+        mat = np.stack([g[n].astype(np.int64) for n in names], axis=1)
+        uniq, counts = np.unique(mat, axis=0, return_counts=True)
+        return uniq, counts.astype(np.float64)
+    key = np.zeros(len(next(iter(g.values()))), dtype=np.int64)
+    for n in names:
+        key = key * 32 + (g[n].astype(np.int64) + 1)          # -1..K-1 -> 0..K, 5 bits each
+    counts = pl.DataFrame({"k": key}).group_by("k").len().sort("k")
+    uniq = counts["k"].to_numpy()
+    mat = np.zeros((len(uniq), len(names)), dtype=np.int64)
+    rest = uniq.copy()
+    for j in range(len(names) - 1, -1, -1):
+        mat[:, j] = rest % 32 - 1
+        rest //= 32
+    return mat, counts["len"].to_numpy().astype(np.float64)
 
 
 def _loglr(pat: np.ndarray, names: list[str], m: dict[str, np.ndarray], u: dict[str, np.ndarray],
@@ -211,12 +224,13 @@ def _sample(pos: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:
     return pos if pos.height <= size else pos.sample(n=size, seed=seed)
 
 
-def rule_mask(pc: PairColumns, on: tuple[str, ...]) -> np.ndarray:
+def rule_mask(pc: PairColumns, rule) -> np.ndarray:
     """Which pairs agree on every column of a blocking rule (the pairs that rule produces)."""
-    mask = np.ones(pc.n, dtype=bool)
-    for c in on:
-        cl, cr = pc.codes(c)
-        mask &= (cl == cr) & (cl >= 0)
+    k = record_key(pc.feats, rule.on, pc._codes)
+    kl, kr = k[pc.left], k[pc.right]
+    mask = (kl == kr) & (kl >= 0)
+    if rule.max_block:
+        mask &= block_sizes(pc.feats, rule.on, pc._codes)[pc.left] <= rule.max_block
     return mask
 
 
@@ -239,19 +253,19 @@ def train(feats: pl.DataFrame, settings: Settings, *, candidates: PairColumns | 
         else:
             m0[comp.name] = _initial_m(k)
     rules = settings.training_rules or settings.blocking_rules
-    blocking = {r.on for r in settings.blocking_rules}
+    blocking = set(settings.blocking_rules)
     estimates: dict[str, list[tuple[np.ndarray, float]]] = {n: [] for n in names}
     passes = []
     rng = np.random.default_rng(settings.seed)
     for rule in rules:
-        if candidates is not None and candidate_gammas is not None and rule.on in blocking:
-            sel = np.flatnonzero(rule_mask(candidates, rule.on))
+        if candidates is not None and candidate_gammas is not None and rule in blocking:
+            sel = np.flatnonzero(rule_mask(candidates, rule))
             if len(sel) > settings.em_max_pairs:
                 sel = rng.choice(sel, settings.em_max_pairs, replace=False)
             g = {k: v[sel] for k, v in candidate_gammas.items()}
             n_pairs = len(sel)
         else:
-            pos, _ = block_positions(feats, settings, rules=(rule,), check=False)
+            pos, _ = block_positions(feats, settings, rules=(rule,), check=False, codes=codes)
             pos = _sample(pos, settings.em_max_pairs, settings.seed)
             pc = PairColumns(feats, pos["l"].to_numpy().astype(np.int64), pos["r"].to_numpy().astype(np.int64), codes)
             g = gammas(pc, settings)

@@ -118,14 +118,20 @@ class Comparison:
 
 @dataclass(frozen=True)
 class BlockingRule:
-    """Records that agree on every column in ``on`` (all non-null) become candidate pairs."""
+    """Records that agree on every column in ``on`` (all non-null) become candidate pairs.
+
+    ``max_block``: key values shared by more records than this are skipped (a name that 3,000
+    customers in one city share says nothing); other rules still pair those records."""
 
     name: str
     on: tuple[str, ...]
+    max_block: int | None = None
 
     def __post_init__(self) -> None:
         if not self.on:
             raise SettingsError(f"blocking rule {self.name!r} needs at least one column")
+        if self.max_block is not None and self.max_block < 2:
+            raise SettingsError(f"blocking rule {self.name!r}: max_block must be at least 2")
 
 
 @dataclass(frozen=True)
@@ -222,8 +228,8 @@ class Settings:
             "em_iterations": self.em_iterations,
             "seed": self.seed,
             "cannot_link_weight": self.cannot_link_weight,
-            "blocking_rules": [{"name": r.name, "columns": list(r.on)} for r in self.blocking_rules],
-            "training_rules": [{"name": r.name, "columns": list(r.on)} for r in self.training_rules],
+            "blocking_rules": [_rule_dict(r) for r in self.blocking_rules],
+            "training_rules": [_rule_dict(r) for r in self.training_rules],
             "comparisons": [{"name": c.name, **c.template} if c.template else
                             {"name": c.name, "description": c.description,
                              "levels": [level(lv) for lv in c.levels]} for c in self.comparisons],
@@ -232,6 +238,10 @@ class Settings:
                              **({"also": {k: list(v) for k, v in c.also}} if c.also else {})}
                             for c in self.cannot_link],
         }
+
+
+def _rule_dict(r: BlockingRule) -> dict:
+    return {"name": r.name, "columns": list(r.on), **({"max_block": r.max_block} if r.max_block else {})}
 
 
 def _level_from(d: dict, where: str) -> Level:
@@ -264,7 +274,10 @@ def _rule_from(d: Any, where: str) -> BlockingRule:
     if not cols:
         raise SettingsError(f"{where}: a blocking rule needs 'columns' (a list of columns)")
     on = (cols,) if isinstance(cols, str) else tuple(cols)
-    return BlockingRule(name=d.get("name") or "&".join(on), on=on)
+    unknown = set(d) - {"name", "columns", "on", True, "max_block"}
+    if unknown:
+        raise SettingsError(f"{where}: unknown blocking rule keys {sorted(map(str, unknown))}")
+    return BlockingRule(name=d.get("name") or "&".join(on), on=on, max_block=d.get("max_block"))
 
 
 def settings_from_dict(data: dict, *, source: str = "settings") -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -52,7 +53,14 @@ def build_data_docs(results: Iterable[SuiteOutcome], out_dir: str | Path, *, run
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(out)},
         "site_index_builder": {"class_name": "SharedSiteIndexBuilder", "module_name": "expectations.docs_site"},
     })
-    ctx.build_data_docs(site_names=[SITE_NAME])
+    # the other suites' pages are kept on purpose; GX warns for each one it cannot re-render
+    site_log = logging.getLogger("great_expectations.render.renderer.site_builder")
+    level = site_log.level
+    site_log.setLevel(logging.ERROR)
+    try:
+        ctx.build_data_docs(site_names=[SITE_NAME])
+    finally:
+        site_log.setLevel(level)
     return write_docs_index(out)
 
 

@@ -90,21 +90,25 @@ def _system_of(source: pl.Expr) -> pl.Expr:
     can_subset=False,
 )
 def source_reconciliation(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-    """Per source system: raw rows (the ERP's dirty duplicate copies included) = crosswalk rows +
-    quarantined rows; a gap fails and names the keys."""
+    """Per source system: raw rows (the ERP's dirty duplicate copies included, erased people's left
+    out) = crosswalk rows + quarantined rows; a gap fails and names the keys."""
+    from pipelines.privacy import drop_erased
     from pipelines.staging import NON_RECORD_RULES, customer_keys
+    from pipelines.staging.purchases import PURCHASE_TABLES
 
     wh = warehouse.get()
     failed = _failed_sources(wh, context.run.run_id)
     frames, _ = read_customer_frames(wh)
-    read = customer_keys(frames).with_columns(_system=_system_of(pl.col("source")))
+    # rows of erased people still in a raw table are suppressed by staging, as here
+    kept, _ = drop_erased(wh, {"read": customer_keys(frames, with_email=True)})
+    read = kept["read"].drop("email").with_columns(_system=_system_of(pl.col("source")))
     crosswalk = wh.read(BUILD_TABLES[GOLDEN_CROSSWALK], columns=["source", "source_record_id"]).with_columns(
         _system=_system_of(pl.col("source")))
     quarantine = (wh.read(QUARANTINE, columns=["source", "source_record_id", "rule"]) if wh.exists(QUARANTINE)
                   else pl.DataFrame(schema={"source": pl.Utf8, "source_record_id": pl.Utf8, "rule": pl.Utf8}))
     # purchase rows (erp_invoices, shop_orders) and page-level findings are not customer rows
     quarantine = quarantine.filter(~pl.col("rule").is_in(NON_RECORD_RULES)
-                                   & ~pl.col("source").is_in(["erp_invoices", "shop_orders"]))
+                                   & ~pl.col("source").is_in(list(PURCHASE_TABLES)))
     quarantine = quarantine.with_columns(_system=_system_of(pl.col("source")))
     for system in RECONCILED_SYSTEMS:
         def part(df: pl.DataFrame, s: str = system) -> pl.DataFrame:

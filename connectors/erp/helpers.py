@@ -31,30 +31,31 @@ def union_as_text(
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield ``SELECT * FROM t1 UNION ALL SELECT * FROM t2 ...`` as text, with the origin table.
 
-    Tables that do not exist are skipped with a warning; columns follow the first table and a
-    later table missing one of them is an error naming both tables and the column.
+    Tables that do not exist are skipped (logged). Columns are matched by name: those of the
+    first table, then any other table's extra ones; a table missing a column gives NULL for it,
+    with a warning naming both (a column renamed in one table must not stop the load).
     """
     engine = engine_from_credentials(credentials, may_dispose_after_use=True)
     try:
         inspector = sa.inspect(engine)
         present = [t for t in tables if inspector.has_table(t)]
         for missing in (t for t in tables if t not in present):
-            log.warning("ERP table %r not found: not part of the union", missing)
+            log.info("ERP table %r not found: not part of the union", missing)
         if not present:
             raise ValueError(f"ERP: none of the tables {list(tables)} exists")
         meta = sa.MetaData()
         reflected = [sa.Table(t, meta, autoload_with=engine) for t in present]
-        columns = [c.name for c in reflected[0].c]
+        columns = list(dict.fromkeys(c.name for table in reflected for c in table.c))
         selects = []
         for table in reflected:
-            for name in columns:
-                if name not in table.c:
-                    raise ValueError(
-                        f"ERP table {table.name!r} has no column {name!r} (present in {present[0]!r})"
-                    )
+            absent = [name for name in columns if name not in table.c]
+            if absent:
+                log.warning("ERP table %r has no column(s) %s (present in %r): read as NULL",
+                            table.name, absent, [t.name for t in reflected if t is not table])
             selects.append(
                 sa.select(
-                    *(sa.cast(table.c[name], sa.Text).label(name) for name in columns),
+                    *(sa.cast(table.c[name], sa.Text).label(name) if name in table.c
+                      else sa.cast(sa.null(), sa.Text).label(name) for name in columns),
                     sa.literal(table.name, sa.Text).label(source_column),
                 )
             )

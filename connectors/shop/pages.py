@@ -55,18 +55,14 @@ def salvage_objects(body: bytes, key: str) -> list[dict[str, Any]] | None:
     None when the body does not open with that array (nothing can be told apart).
     """
     text = body.decode("utf-8", errors="replace")
-    pos = _skip(text, 0)
-    opening = f'{{"{key}"'
-    if not text.startswith(opening, pos):
-        return None
-    pos = _skip(text, pos + len(opening))
-    if text[pos:pos + 1] != ":":
-        return None
-    pos = _skip(text, pos + 1)
-    if text[pos:pos + 1] != "[":
-        return None
+    pos = 0
+    for token in ("{", json.dumps(key), ":", "["):
+        pos = _skip(text, pos)
+        if not text.startswith(token, pos):
+            return None
+        pos += len(token)
     objects: list[dict[str, Any]] = []
-    pos = _skip(text, pos + 1)
+    pos = _skip(text, pos)
     while pos < len(text) and text[pos] == "{":
         try:
             obj, end = _DECODER.raw_decode(text, pos)

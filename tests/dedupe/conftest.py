@@ -44,7 +44,7 @@ def records_2k(synth_2k, synth_source) -> pl.DataFrame:
 
 @pytest.fixture(scope="session")
 def result_2k(records_2k):
-    from dedupe import default_settings, deduplicate
+    from dedupe import deduplicate, default_settings
 
     return deduplicate(records_2k, default_settings(), keep_features=True)
 

@@ -92,7 +92,7 @@ def test_comparison_validation_names_the_problem():
 
 
 def test_fuzzy_scores_are_computed_once_per_distinct_value_pair(monkeypatch):
-    import dedupe.comparisons as comparisons
+    from dedupe import comparisons
 
     calls = []
     real = comparisons.process.cpdist

@@ -11,7 +11,15 @@ def test_accuracy_on_crm_synth_2k(scored_2k):
     pw, b3 = scored_2k["pairwise"], scored_2k["bcubed"]
     assert scored_2k["coverage"]["missing_from_crosswalk"] == 0
     assert pw["f1"] >= 0.95, pw
+    assert pw["precision"] >= 0.98, pw
     assert b3["f1"] >= 0.98, b3
+
+
+def test_look_alikes_stay_apart(scored_2k):
+    hn = scored_2k["hard_negatives"]
+    kinds = {k: v["merged"] for k, v in hn["by_kind"].items()}
+    assert hn["merged"] <= 0.1 * hn["pairs"], hn
+    assert kinds.get("household", 0) <= 2 and kinds.get("shared_generic_email", 0) <= 2, kinds
 
 
 def test_clusters_contract(result_2k, records_2k):

@@ -118,3 +118,9 @@ def test_nicknames_and_their_initials():
     out = names([("Bob", "Smith", None), ("Robert", "Smith", None)])
     assert out["name__formals"].to_list() == [["robert"], ["robert"]]
     assert out["name__formal_key"].to_list() == ["robert smith", "robert smith"]
+
+
+def test_birth_year_hint_in_mailbox_names():
+    got = tf(["davidhart85@aol.com", "dhart1994@gmail.com", "jcortez9036@yahoo.com", "jon@x.de",
+              "anna.schmidt2003+shop@web.de"], "year")
+    assert got == ["85", "94", None, None, "03"]

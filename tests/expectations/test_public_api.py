@@ -26,5 +26,6 @@ def test_import_and_check_specs_do_not_load_great_expectations():
     assert probe["file"] and probe["file"].endswith("__init__.py")
     assert probe["missing"] == []
     assert probe["gx"] is False
-    assert set(probe["specs"]) == {"staged_customers", "golden_customers", "golden_crosswalk"}
+    assert set(probe["specs"]) == {"staged_customers", "golden_customers", "golden_crosswalk", "raw_erp_customers",
+                                   "raw_erp_invoices", "raw_shop_customers", "raw_shop_orders", "raw_sheets_contacts"}
     assert "staged_records_appear_once_in_crosswalk" in probe["specs"]["golden_crosswalk"]

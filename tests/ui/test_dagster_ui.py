@@ -64,15 +64,18 @@ def test_run_is_served_and_graphql_reports_checks_passed(dagster_ui):
     data = dagster_ui.graphql(
         "{ assetNodes { assetKey { path } assetMaterializations(limit: 1) { runId } "
         "assetChecksOrError { __typename ... on AssetChecks { checks { name "
-        "executionForLatestMaterialization { status evaluation { success } } } } } } }")
+        "executionForLatestMaterialization { status evaluation { success severity } } } } } } }")
     nodes = {tuple(n["assetKey"]["path"]): n for n in data["assetNodes"]}
     assert set(KEYS) <= set(nodes), sorted(set(KEYS) - set(nodes))
     assert all(nodes[k]["assetMaterializations"] for k in KEYS), "an asset of the job was never materialised"
     served = {key: {c["name"]: c["executionForLatestMaterialization"]
                     for c in nodes[key]["assetChecksOrError"]["checks"]} for key in CHECKS}
     assert {k: sorted(v) for k, v in served.items()} == CHECKS
+    # error-level checks must pass; warnings may fire (the demo data holds bad rows on purpose)
+    # but must have been evaluated
     not_passed = {f"{'/'.join(k)}:{name}": ex for k, checks in served.items() for name, ex in checks.items()
-                  if not ex or ex["status"] != "SUCCEEDED" or not ex["evaluation"]["success"]}
+                  if not ex or not ex["evaluation"]
+                  or (not ex["evaluation"]["success"] and ex["evaluation"]["severity"] != "WARN")}
     assert not not_passed, not_passed
 
 
@@ -151,6 +154,20 @@ def test_asset_checks_are_listed_and_passed(dagster_ui, browser, artifacts, key)
     browser.save_screenshot(str(artifacts / shot))
     assert f"Checks ({len(names)})" in body
     status = {name: text.split("\n")[-1].strip() for name, text in rows(browser).items()}
-    assert status == dict.fromkeys(names, "Succeeded")
+    warn = _warning_checks(dagster_ui, key)
+    assert {n: st for n, st in status.items() if n not in warn} == dict.fromkeys(set(names) - warn, "Succeeded")
+    assert all(status[n] in ("Succeeded", "Failed") for n in warn), status
     passed_icons = browser.find_elements("css selector", "[aria-label='check_circle']")
-    assert len(passed_icons) >= len(names)
+    assert len(passed_icons) >= len(set(names) - warn)
+
+
+def _warning_checks(dagster_ui, key) -> set[str]:
+    """Checks of ``key`` whose latest evaluation failed at WARN severity (shown, not blocking)."""
+    path = ", ".join(f'"{p}"' for p in key)
+    data = dagster_ui.graphql(
+        "{ assetNodeOrError(assetKey: {path: [%s]}) { ... on AssetNode { assetChecksOrError { "
+        "... on AssetChecks { checks { name executionForLatestMaterialization { evaluation { success "
+        "severity } } } } } } } }" % path)
+    checks = data["assetNodeOrError"]["assetChecksOrError"]["checks"]
+    return {c["name"] for c in checks if (ev := (c["executionForLatestMaterialization"] or {}).get("evaluation"))
+            and not ev["success"] and ev["severity"] == "WARN"}
