@@ -165,9 +165,9 @@ def _warning_checks(dagster_ui, key) -> set[str]:
     """Checks of ``key`` whose latest evaluation failed at WARN severity (shown, not blocking)."""
     path = ", ".join(f'"{p}"' for p in key)
     data = dagster_ui.graphql(
-        "{ assetNodeOrError(assetKey: {path: [%s]}) { ... on AssetNode { assetChecksOrError { "
+        f"{{ assetNodeOrError(assetKey: {{path: [{path}]}}) {{ ... on AssetNode {{ assetChecksOrError {{ "
         "... on AssetChecks { checks { name executionForLatestMaterialization { evaluation { success "
-        "severity } } } } } } } }" % path)
+        "severity } } } } } } } }")
     checks = data["assetNodeOrError"]["assetChecksOrError"]["checks"]
     return {c["name"] for c in checks if (ev := (c["executionForLatestMaterialization"] or {}).get("evaluation"))
             and not ev["success"] and ev["severity"] == "WARN"}
