@@ -187,5 +187,45 @@ RAW_SUITE_CHECKS = [
     for suite, table in RAW_SUITE_TABLES.items()
 ]
 
+@dg.asset_check(asset=GOLDEN_CUSTOMERS, name="golden_ids_are_stable", blocking=False,
+                description="Every golden id of the last published run is still in use or listed in "
+                "golden.id_history with the id that replaced it.")
+def golden_ids_are_stable(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    wh = warehouse.get()
+    previous = wh.read_if_exists("golden.crosswalk")
+    current = wh.read(BUILD_TABLES[GOLDEN_CROSSWALK])
+    if previous is None:
+        return dg.AssetCheckResult(passed=True, metadata={"previous_run": "none (first build)"})
+    retired = wh.read("golden_build.id_history_new")["retired_id"]
+    before, now = set(previous["golden_id"].to_list()), set(current["golden_id"].to_list())
+    vanished = before - now
+    unexplained = sorted(vanished - set(retired.to_list()))
+    moved = previous.join(current, on="record_id", suffix="_now").filter(
+        pl.col("golden_id") != pl.col("golden_id_now")).height
+    return dg.AssetCheckResult(
+        passed=not unexplained, severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"ids_kept": len(before & now), "ids_retired": len(vanished), "ids_new": len(now - before),
+                  "records_with_new_id": moved, "unexplained_ids": dg.MetadataValue.json(unexplained[:10])})
+
+
+@dg.asset_check(asset=dg.AssetKey(["golden", "review_queue"]), name="review_queue_is_not_growing_unbounded",
+                blocking=False,
+                description="The steward review queue holds at most 5 % of the records, or grew by at "
+                "most half since the last published run.")
+def review_queue_is_not_growing_unbounded(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    wh = warehouse.get()
+    now = wh.query("select count(*) as n from golden_build.review_queue")["n"][0]
+    records = wh.query(f"select count(*) as n from {BUILD_TABLES[GOLDEN_CROSSWALK]}")["n"][0]
+    before = (wh.query("select count(*) as n from golden.review_queue")["n"][0]
+              if wh.exists("golden.review_queue") else None)
+    small = now <= max(50, 0.05 * records)
+    steady = before is not None and now <= 1.5 * max(before, 1)
+    return dg.AssetCheckResult(
+        passed=bool(small or steady), severity=dg.AssetCheckSeverity.WARN,
+        metadata={"pending_pairs": int(now), "previous_pending_pairs": int(before) if before is not None else -1,
+                  "share_of_records": round(now / records, 4) if records else 0.0})
+
+
 ASSET_CHECKS = [*LOAD_CHECKS, *RAW_SUITE_CHECKS, staged_customers_suite, golden_customers_suite,
-                golden_crosswalk_suite, source_reconciliation]
+                golden_crosswalk_suite, source_reconciliation, golden_ids_are_stable,
+                review_queue_is_not_growing_unbounded]

@@ -21,6 +21,10 @@ pytestmark = pytest.mark.slow
 def run(sources, warehouse, **kw):
     summary = run_pipeline(sources=sources, warehouse=warehouse, **kw)
     assert summary.success and summary.published, summary.render()
+    failed = [name for name, passed, sev in summary.checks if not passed and sev == "ERROR"]
+    assert not failed, failed  # includes golden/customers:golden_ids_are_stable
+    assert any(name.endswith(":golden_ids_are_stable") for name, _, _ in summary.checks)
+    assert any(name.endswith(":review_queue_is_not_growing_unbounded") for name, _, _ in summary.checks)
     return Warehouse(warehouse)
 
 
