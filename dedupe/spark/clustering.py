@@ -2,9 +2,9 @@
 engine's chaining guard (``cluster_positions``) on the components that need it.
 
 The guard only ever looks inside one component, so the components holding a cannot-link pair
-are gathered into partitions (whole components per partition) and each partition runs the
-polars function on its pairs at once; pairs keep their global order, so ties among equal
-weights break the same way. With a model, pairs inside clusters of 3 to ``MAX_GUARD_CLUSTER``
+are hashed into buckets, each bucket arrives whole at one Python call (``applyInArrow``) and
+the polars function runs on all its components at once; pairs keep their global order, so
+ties among equal weights break the same way. With a model, pairs inside clusters of 3 to ``MAX_GUARD_CLUSTER``
 records that blocking never produced are scored as well, and components where such a pair is
 a cannot-link pair are guarded again with it, as ``dedupe.cluster`` does.
 """
@@ -18,9 +18,12 @@ from dedupe.settings import Settings
 from dedupe.spark.components import connected_components
 from dedupe.spark.features import POS
 
+#: Pair rows per guard bucket (one Python call each).
+BUCKET_ROWS = 200_000
+
 
 def _guard(settings: Settings):
-    """Partition function: label per node for whole components (``pos``, ``label`` = smallest
+    """Group function: label per node for whole components (``pos``, ``label`` = smallest
     position in its cluster)."""
     def run(df: pl.DataFrame) -> pl.DataFrame:
         nodes = pl.concat([df["l"], df["r"]]).unique().sort()
@@ -42,12 +45,14 @@ def _run_guard(rows, settings: Settings, partitions: int):
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    from dedupe.spark.frames import map_polars
+    from dedupe.spark.frames import map_polars_groups
 
     schema = T.StructType([T.StructField("pos", T.LongType()), T.StructField("label", T.LongType())])
     rows = rows.select("component", "l", "r", "match_weight", "match_probability", "cannot",
-                       F.col("extra").cast("boolean")).repartition(partitions, "component")
-    return map_polars(rows, _guard(settings), schema, whole_partition=True)
+                       F.col("extra").cast("boolean")).localCheckpoint()
+    buckets = max(partitions, rows.count() // BUCKET_ROWS + 1)
+    rows = rows.withColumn("_bucket", F.pmod(F.xxhash64("component"), F.lit(buckets)))
+    return map_polars_groups(rows, "_bucket", _guard(settings), schema)
 
 
 def cluster(feats, scored, settings: Settings, *, extra_pairs=None, partitions: int | None = None):

@@ -62,27 +62,36 @@ def spark_schema(df: pl.DataFrame):
     return from_arrow_schema(to_arrow(df.head(0)).schema)
 
 
-def map_polars(sdf, fn: Callable[[pl.DataFrame], pl.DataFrame], schema, *, whole_partition: bool = False):
-    """``mapInArrow`` with a polars function. Each Arrow batch (or, with ``whole_partition``, all
-    batches of a partition at once) becomes a polars frame; the result is cast to ``schema``."""
+def map_polars(sdf, fn: Callable[[pl.DataFrame], pl.DataFrame], schema):
+    """``mapInArrow`` with a polars function: each Arrow batch becomes a polars frame, the
+    result is cast to ``schema``. For work that is independent per row (or per pair)."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
     target = to_arrow_schema(schema)
     names = list(target.names)
 
-    def emit(frame: pl.DataFrame) -> Iterator[pa.RecordBatch]:
-        if frame.height:
-            yield from frame.select(names).to_arrow().cast(target).to_batches()
-
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        if whole_partition:
-            tables = [pl.from_arrow(pa.Table.from_batches([b])) for b in batches if b.num_rows]
-            if tables:
-                yield from emit(fn(pl.concat(tables, how="vertical_relaxed")))
-            return
         for b in batches:
             if b.num_rows:
-                yield from emit(fn(pl.from_arrow(pa.Table.from_batches([b]))))
+                out = fn(pl.from_arrow(pa.Table.from_batches([b])))
+                if out.height:
+                    yield from out.select(names).to_arrow().cast(target).to_batches()
 
     with quiet():
         return sdf.mapInArrow(run, schema)
+
+
+def map_polars_groups(sdf, by, fn: Callable[[pl.DataFrame], pl.DataFrame], schema):
+    """``groupBy(by).applyInArrow`` with a polars function: each group arrives whole, as one
+    polars frame (group by a bucket column to hand many small groups over at once)."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    target = to_arrow_schema(schema)
+    names = list(target.names)
+
+    def run(table: pa.Table) -> pa.Table:
+        out = fn(pl.from_arrow(table))
+        return out.select(names).to_arrow().cast(target) if out.height else target.empty_table()
+
+    with quiet():
+        return sdf.groupBy(by).applyInArrow(run, schema)

@@ -126,3 +126,20 @@ def test_unknown_engine_and_missing_java(monkeypatch):
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", "")
     assert "Java" in spark_unavailable_reason()
+
+
+def test_link_only_matches_polars(spark):
+    from dedupe.spark import run_engine
+
+    df = records()
+    left = df.filter(pl.col("id").is_in(["r01", "r03", "r04", "r07", "r09"]))
+    right = df.filter(~pl.col("id").is_in(left["id"].to_list()))
+    settings, model = SETTINGS.replace(link_type="link_only"), fixed_model()
+    ref = run_engine(left, settings, engine="polars", link_with=right, model=model)
+    got = run_engine(left, settings, engine="spark", link_with=right, model=model, spark=spark)
+    assert got.clusters.columns == ref.clusters.columns == ["id", "cluster_id", "__side"]
+    assert got.clusters.sort("id").equals(ref.clusters.sort("id"))
+    # only pairs across the two tables, and the cross-table duplicates found
+    sides = dict(zip(ref.clusters["id"], ref.clusters["__side"], strict=True))
+    assert all(sides[a] != sides[b] for a, b in got.pairs.select("id_l", "id_r").iter_rows())
+    assert groups(got.clusters) >= {frozenset({"r01", "r02"}), frozenset({"r07", "r08"})}
