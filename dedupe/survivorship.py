@@ -14,6 +14,10 @@ Rules (per field, configurable):
 Empty values never win. Every tie is broken by ``updated_at`` (newest first), then by
 ``record_id``, so the result never depends on row order. Lineage (which record supplied each
 golden field) comes out beside the golden rows.
+
+Before the rules pick, :mod:`dedupe.repair` rewrites member values into their canonical form
+(typos, ``+tags``, folded spellings, swapped names; ``repairs`` turns each group on or off): a
+golden value may then differ from what its lineage record wrote, in form only.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from dedupe.canonical import GOLDEN_FIELDS, RECORD_ID
+from dedupe.repair import REPAIRS, annotate, repair
 
 RULES = ("most_recent", "source_priority", "most_complete", "most_frequent", "longest")
 Rule = str | Callable[[pl.DataFrame, str], pl.DataFrame]
@@ -55,6 +60,8 @@ class SurvivorshipRules:
     fields: dict[str, Rule] = field(default_factory=lambda: dict(DEFAULT_FIELD_RULES))
     source_priority: list[str] = field(default_factory=lambda: ["erp", "shop"])
     address_as_unit: bool = True
+    #: value repairs run on member rows before the rules pick (see ``dedupe.repair``)
+    repairs: tuple[str, ...] = REPAIRS
 
     @classmethod
     def from_dict(cls, data: Mapping) -> SurvivorshipRules:
@@ -62,8 +69,12 @@ class SurvivorshipRules:
         rules = dict(DEFAULT_FIELD_RULES)
         for name, rule in (data.get("fields") or {}).items():
             rules[name] = _resolve(rule)
+        repairs = data.get("repairs", list(REPAIRS))
+        if repairs is True or repairs is None:
+            repairs = list(REPAIRS)
         return cls(fields=rules, source_priority=list(data.get("source_priority") or ["erp", "shop"]),
-                   address_as_unit=bool(data.get("address_as_unit", True)))
+                   address_as_unit=bool(data.get("address_as_unit", True)),
+                   repairs=tuple(repairs or ()))
 
 
 def _resolve(rule: Rule) -> Rule:
@@ -97,14 +108,19 @@ def blemish(f: str) -> pl.Expr:
     return v.is_null().cast(pl.Int8) * 0  # a column, not a scalar: sort_by needs group lengths
 
 
-def _ranking(rule: str, f: str, priority: Sequence[str]) -> tuple[list[pl.Expr], list[bool]]:
-    """Sort keys (and descending flags) that put the winning record first."""
-    recent = [pl.col("updated_at"), pl.col(RECORD_ID)]
-    recent_desc = [True, False]
+def _ranking(rule: str, f: str, priority: Sequence[str],
+             hints: Sequence[str] = ()) -> tuple[list[pl.Expr], list[bool]]:
+    """Sort keys (and descending flags) that put the winning record first; ``hints`` are the
+    ``__pre_*`` / ``__post_*`` ranking columns :func:`dedupe.repair.annotate` added."""
+    pre = [pl.col(f"__pre_{f}")] if f"__pre_{f}" in hints else []
+    # tie-breakers among equally good values; the newest value stays newest under most_recent
+    post = [pl.col(f"__post_{f}")] if f"__post_{f}" in hints and rule not in ("most_recent", "source_priority") else []
+    recent = [*post, pl.col("updated_at"), pl.col(RECORD_ID)]
+    recent_desc = [True] * len(post) + [True, False]
     if rule == "source_priority":
         rank = pl.col("source").replace_strict(
             {s: i for i, s in enumerate(priority)}, default=len(priority), return_dtype=pl.Int32)
-        return [rank, blemish(f), *recent], [False, False, *recent_desc]
+        return [rank, blemish(f), *pre, *recent], [False, False, *[False] * len(pre), *recent_desc]
     if rule == "most_recent":
         keys, desc = [], []
     elif rule == "most_complete":
@@ -115,7 +131,7 @@ def _ranking(rule: str, f: str, priority: Sequence[str]) -> tuple[list[pl.Expr],
         keys, desc = [pl.col(f).cast(pl.Utf8).str.len_chars()], [True]
     else:
         raise ValueError(f"unknown survivorship rule {rule!r}")
-    return [blemish(f), *keys, *recent], [False, *desc, *recent_desc]
+    return [blemish(f), *pre, *keys, *recent], [False, *[False] * len(pre), *desc, *recent_desc]
 
 
 def survive(members: pl.DataFrame, rules: SurvivorshipRules | None = None, *,
@@ -127,6 +143,8 @@ def survive(members: pl.DataFrame, rules: SurvivorshipRules | None = None, *,
     """
     rules = rules or SurvivorshipRules()
     fields = [f for f in (fields or GOLDEN_FIELDS) if f in members.columns]
+    members = annotate(repair(members, rules.repairs), fields) if rules.repairs else members
+    hints = [c for c in members.columns if c.startswith(("__pre_", "__post_"))]
     present = [pl.col(f).is_not_null().cast(pl.Int32) for f in fields]
     m = members.with_columns(
         pl.sum_horizontal(present).alias("__completeness"),
@@ -136,10 +154,12 @@ def survive(members: pl.DataFrame, rules: SurvivorshipRules | None = None, *,
     aggs, custom = [], {}
     # the address block: one record supplies all its parts (the one that wins on street)
     if unit:
+        m = _address_candidates(m, unit, rules)
         lead = unit[0]
-        keys, desc = _ranking(_str_rule(rules.fields.get(lead, "most_recent")), lead, rules.source_priority)
+        keys, desc = _ranking(_str_rule(rules.fields.get(lead, "most_recent")), lead, rules.source_priority, hints)
         no_addr = ~pl.any_horizontal([pl.col(f).is_not_null() for f in unit])
-        winner = pl.col(RECORD_ID).sort_by([no_addr, *keys], descending=[False, *desc], nulls_last=True).first()
+        winner = pl.col(RECORD_ID).sort_by([~pl.col("__addr_full"), no_addr, *keys],
+                                           descending=[False, False, *desc], nulls_last=True).first()
         aggs.append(winner.alias("__addr_record"))
     for f in fields:
         if f in unit:
@@ -148,7 +168,7 @@ def survive(members: pl.DataFrame, rules: SurvivorshipRules | None = None, *,
         if callable(rule):
             custom[f] = rule
             continue
-        keys, desc = _ranking(rule, f, rules.source_priority)
+        keys, desc = _ranking(rule, f, rules.source_priority, hints)
         by, flags = [pl.col(f).is_null(), *keys], [False, *desc]
         aggs.append(pl.col(f).sort_by(by, descending=flags, nulls_last=True).first().alias(f))
         aggs.append(pl.col(RECORD_ID).sort_by(by, descending=flags, nulls_last=True).first().alias(f"__src_{f}"))
@@ -157,6 +177,7 @@ def survive(members: pl.DataFrame, rules: SurvivorshipRules | None = None, *,
         addr = m.select(pl.col(RECORD_ID).alias("__addr_record"), *unit)
         golden = golden.join(addr, on="__addr_record", how="left").with_columns(
             *[pl.when(pl.col(f).is_not_null()).then(pl.col("__addr_record")).alias(f"__src_{f}") for f in unit])
+        golden = _complete_address(golden, m, unit)
     for f, fn in custom.items():
         picked = fn(members, f).select("cluster_id", pl.col("value").alias(f), pl.col(RECORD_ID).alias(f"__src_{f}"))
         golden = golden.join(picked, on="cluster_id", how="left")
@@ -170,6 +191,69 @@ def survive(members: pl.DataFrame, rules: SurvivorshipRules | None = None, *,
     )
     golden = golden.select("cluster_id", *fields)
     return golden, lineage
+
+
+def _address_candidates(m: pl.DataFrame, unit: Sequence[str], rules: SurvivorshipRules) -> pl.DataFrame:
+    """Mark the records whose street line can stand for the current address (``__addr_full``).
+
+    The current city is the one of the record that wins among all records with any address part
+    (by the street's rule, newest first by default), so a newer sheet row that only names a new
+    city still signals a move. A record with a street in that city beats a newer record without a
+    street: a city-only row does not erase a known street; a street in another (older) city never
+    comes back as current.
+    """
+    from dedupe.features import city_key
+
+    lead = unit[0]
+    keys, desc = _ranking(_str_rule(rules.fields.get(lead, "most_recent")), lead, rules.source_priority)
+    no_addr = ~pl.any_horizontal([pl.col(f).is_not_null() for f in unit])
+    if "city" in unit:
+        m = _with_key(m, "city", city_key, "__city_key")
+    else:
+        m = m.with_columns(pl.lit(None, pl.Utf8).alias("__city_key"))
+    current = pl.col("__city_key").sort_by([no_addr, *keys], descending=[False, *desc], nulls_last=True).first()
+    m = m.with_columns(current.over("cluster_id").alias("__current_city"))
+    same_city = (pl.col("__current_city").is_null() | pl.col("__city_key").is_null()
+                 | (pl.col("__city_key") == pl.col("__current_city")))
+    return m.with_columns((pl.col(lead).is_not_null() & same_city).alias("__addr_full"))
+
+
+def _with_key(df: pl.DataFrame, col: str, key_fn, out: str) -> pl.DataFrame:
+    """``df`` with ``key_fn(col)`` as ``out``, computed once per distinct value (the key
+    functions transliterate Chinese, which is costly per row)."""
+    keys = df.select(pl.col(col).unique()).with_columns(key_fn(pl.col(col)).alias(out))
+    return df.join(keys, on=col, how="left", nulls_equal=True)
+
+
+def _complete_address(golden: pl.DataFrame, m: pl.DataFrame, unit: Sequence[str]) -> pl.DataFrame:
+    """Fill parts missing from the winning address record (a postcode, a city) from the newest
+    other record that carries the same street: the same address, written more completely."""
+    from dedupe.features import street_key
+
+    lead, rest = unit[0], [f for f in unit[1:] if f != "country"]
+    if not rest:
+        return golden
+    gaps = golden.filter(pl.col(lead).is_not_null() & pl.any_horizontal([pl.col(f).is_null() for f in rest]))
+    if gaps.is_empty():
+        return golden
+    keyed = _with_key(m.filter(pl.col(lead).is_not_null() & pl.col("cluster_id").is_in(gaps["cluster_id"].implode())),
+                      lead, street_key, "__street_key")
+    fills = []
+    for f in rest:
+        fills.append(keyed.filter(pl.col(f).is_not_null())
+                     .sort(["updated_at", RECORD_ID], descending=[True, False], nulls_last=True)
+                     .unique(["cluster_id", "__street_key"], keep="first", maintain_order=True)
+                     .select("cluster_id", "__street_key", pl.col(f).alias(f"__fill_{f}"),
+                             pl.col(RECORD_ID).alias(f"__fillsrc_{f}")))
+    g = golden.join(keyed.select(pl.col(RECORD_ID).alias("__addr_record"), "__street_key"),
+                    on="__addr_record", how="left")
+    for f, fill in zip(rest, fills, strict=True):
+        g = g.join(fill, on=["cluster_id", "__street_key"], how="left").with_columns(
+            pl.when(pl.col(f).is_null()).then(pl.col(f"__fill_{f}")).otherwise(pl.col(f)).alias(f),
+            pl.when(pl.col(f).is_null()).then(pl.col(f"__fillsrc_{f}")).otherwise(pl.col(f"__src_{f}"))
+            .alias(f"__src_{f}"),
+        ).drop(f"__fill_{f}", f"__fillsrc_{f}")
+    return g.drop("__street_key")
 
 
 def _str_rule(rule: Rule) -> str:

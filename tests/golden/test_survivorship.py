@@ -43,13 +43,19 @@ def test_default_rules_pick_expected_values(members):
     row, lineage = golden_row(members)
     assert row["given_name"] == "Robert"            # most frequent
     assert row["surname"] == "Smith-Jones"          # most recent non-empty (shop, Jan 5)
-    assert row["email"] == "bob@x.com"              # most recent
+    # most frequent is a 1:1 tie; the address that spells the person's name wins it
+    assert row["email"] == "robert.smith@y.com"
     assert row["company_name"] == "ACME Ltd"        # source priority: erp first
     # the address moves as one unit: newest record that has an address (sales:3, Jan 3)
     assert (row["street"], row["postal_code"], row["city"]) == ("2 New Street", "YO1 7HH", "York")
     src = dict(lineage.select("field", "record_id").iter_rows())
-    assert src["email"] == "shop:9" and src["company_name"] == "erp:1" and src["city"] == "sales:3"
+    assert src["email"] == "sales:3" and src["company_name"] == "erp:1" and src["city"] == "sales:3"
     assert "vat_id" not in src  # empty everywhere: no lineage row
+
+
+def test_without_repairs_a_tie_goes_to_the_newest(members):
+    row, _ = golden_row(members, SurvivorshipRules(repairs=()))
+    assert row["email"] == "bob@x.com"
 
 
 def test_empty_values_never_win(members):
