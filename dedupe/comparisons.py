@@ -44,10 +44,11 @@ def _c(name: str, levels: list[Level], template: dict, description: str = "") ->
 
 
 def person_name(name: str = "name", *, given: str | None = "given_name", surname: str | None = "surname",
-                full: str | None = "full_name", tf: bool = True) -> Comparison:
+                full: str | None = "full_name", suffix: str | None = None, tf: bool = True) -> Comparison:
     """Whole-name comparison, robust to order, script (张伟 / 張偉 / Zhang Wei / Wei Zhang),
     nicknames (Bob / Robert), romanisations (Chan / Chen), initials (J. Smith) and typos; a
-    different given name at the same surname is its own level (households)."""
+    different given name at the same surname is its own level (households). ``suffix``: a column
+    holding Jr./Sr. when staging has already split it off the name."""
     p = name
     return _c(name, [
         Level("null", (f"{p}__key",), label="no name"),
@@ -76,17 +77,38 @@ def person_name(name: str = "name", *, given: str | None = "given_name", surname
         Level("if", overlap=(f"{p}__initials",), when_any=f"{p}__is_initial", label="initial, other surname"),
         Level("fuzzy", (f"{p}__key",), scorer="jaro_winkler", threshold=0.82, label="similar name"),
         Level("else", label="different name"),
-    ], {"template": "person_name", "given": given, "surname": surname, "full": full, "tf": tf})
+    ], {"template": "person_name", "given": given, "surname": surname, "full": full, "tf": tf,
+        **({"suffix": suffix} if suffix else {})})
 
 
-def name_suffix(name: str = "name_suffix", *, of: str = "name") -> Comparison:
+def name_suffix(name: str = "name_suffix", *, of: str = "name", place: str | None = None) -> Comparison:
     """Jr. / Sr. / III as written: father and son share everything else. A suffix on one side only
-    is weak evidence (it is often left out); two different suffixes are a conflict."""
+    is weak evidence (it is often left out); two different suffixes are a conflict.
+
+    With ``place`` (a city column), two records without a suffix get a level of their own when a
+    Jr./Sr. of the same (formal) name is on record in the same city: two generations of that
+    name live there, so name and address no longer tell which one a plain record is."""
+    template = {"template": "name_suffix", "of": of}
+    if not place:
+        return _c(name, [
+            Level("exact", (f"{of}__suffix",), label="same suffix"),
+            Level("if", when_any=f"{of}__no_suffix", label="suffix on one side only"),
+            Level("else", label="different suffix"),
+        ], template)
+    template["place"] = place
+    # the rare generations level comes first, so m starts from these priors rather than from
+    # "most matches agree at the first level"
     return _c(name, [
-        Level("exact", (f"{of}__suffix",), label="same suffix"),
-        Level("if", when_any=f"{of}__no_suffix", label="suffix on one side only"),
-        Level("else", label="different suffix"),
-    ], {"template": "name_suffix", "of": of})
+        Level("exact", (f"{of}__suffix",), when_any=f"{of}__no_suffix", peer_flag=f"{of}__has_suffix",
+              peer_key=(f"{of}__formal_key", f"{place}__city"), label=GENERATIONS_LEVEL, m=0.005),
+        Level("exact", (f"{of}__suffix",), label="same suffix", m=0.975),
+        Level("if", when_any=f"{of}__no_suffix", label="suffix on one side only", m=0.015),
+        Level("else", label="different suffix", m=0.005),
+    ], template)
+
+
+#: Label of the name_suffix level for two plain records whose name+place a Jr./Sr. shares.
+GENERATIONS_LEVEL = "no suffix, a Jr./Sr. of the name in the city"
 
 
 def email(name: str = "email", *, column: str = "email") -> Comparison:
@@ -98,8 +120,10 @@ def email(name: str = "email", *, column: str = "email") -> Comparison:
         Level("exact", (f"{c}__email",), unless_any=f"{c}__generic", label="same address"),
         Level("exact", (f"{c}__canonical",), unless_any=f"{c}__generic", label="same mailbox (dots/+tag)"),
         Level("exact", (f"{c}__canonical",), label="same role address (info@, sales@)"),
-        Level("exact", (f"{c}__local",), unless_any=f"{c}__generic", label="same local part, other domain"),
+        Level("exact", (f"{c}__local",), unless_any=f"{c}__generic", when_any=f"{c}__numbered",
+              label="same local part, other domain"),
         Level("distance", (f"{c}__canonical",), scorer="damerau_levenshtein", threshold=1, label="one typo"),
+        Level("exact", (f"{c}__local",), unless_any=f"{c}__generic", label="same name-like local part, other domain"),
         Level("else", label="different address"),
     ], {"template": "email", "column": column})
 
@@ -288,6 +312,28 @@ def record_key(feats: pl.DataFrame, cols: tuple[str, ...], cache: dict) -> np.nd
     return cache[key]
 
 
+def peer_column(flag: str, key: tuple[str, ...]) -> str:
+    """Name of the per-record column ``peer_flags`` reads when the features frame already holds it
+    (an engine that scores pairs in batches computes it over the whole table beforehand)."""
+    return "__peer__" + "__".join((flag, *key))
+
+
+def peer_flags(feats: pl.DataFrame, flag: str, key: tuple[str, ...], cache: dict) -> np.ndarray:
+    """Per record: some record with the same ``key`` values (none null; itself included) has
+    ``flag`` true. Computed over the whole features frame, once."""
+    ck = ("__peer__", flag, key)
+    if ck not in cache:
+        pre = peer_column(flag, key)
+        if pre in feats.columns:
+            cache[ck] = feats[pre].fill_null(False).to_numpy()
+        else:
+            k = record_key(feats, key, cache)
+            f = record_codes(feats, flag, cache) > 0
+            any_ = pl.DataFrame({"k": k, "f": f}).select(pl.col("f").any().over("k")).to_series().to_numpy()
+            cache[ck] = any_ & (k >= 0)
+    return cache[ck]
+
+
 def block_sizes(feats: pl.DataFrame, cols: tuple[str, ...], cache: dict) -> np.ndarray:
     """How many records share each record's key for ``cols``."""
     key = ("__sizes__", cols)
@@ -396,6 +442,9 @@ def _level_mask(pc: PairColumns, lv: Level, todo: np.ndarray, cutoffs: dict | No
     if lv.unless_any:
         cl, cr = pc.codes(lv.unless_any)
         mask &= (cl <= 0) & (cr <= 0)
+    if lv.peer_flag:
+        peers = peer_flags(pc.feats, lv.peer_flag, lv.peer_key, pc._codes)
+        mask &= peers[pc.left] | peers[pc.right]
     for c in lv.overlap:
         idx = np.flatnonzero(mask)
         if len(idx):

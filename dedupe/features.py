@@ -276,6 +276,8 @@ TRANSFORMS: dict[str, Transform] = {
     "local": Transform("canonical", lambda s: s.str.extract(r"^([^@]*)@", 1), doc="canonical local part"),
     "domain": Transform("email", lambda s: s.str.extract(r"@(.*)$", 1), doc="e-mail domain"),
     "year": Transform("email", _email_year, doc="year-of-birth hint in the mailbox name (two digits)"),
+    "numbered": Transform("local", lambda s: s.str.contains(r"\d").fill_null(False),
+                          doc="the local part carries a number (dhart85): specific to one person"),
     "generic": Transform("local", lambda s: s.is_in(GENERIC_LOCALS).fill_null(False),
                          doc="role address (info@, sales@ ...)"),
     "phone": Transform("norm", _phone_body, doc="phone as written without its extension"),
@@ -404,14 +406,17 @@ def _orient(t: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def add_person_name(df: pl.DataFrame, prefix: str, *, given: str | None = "given_name",
-                    surname: str | None = "surname", full: str | None = "full_name") -> pl.DataFrame:
+                    surname: str | None = "surname", full: str | None = "full_name",
+                    suffix: str | None = None) -> pl.DataFrame:
     """Add name features (see ``_name_features``), computed once per distinct name."""
     cols = [c for c in (given, surname, full) if c and c in df.columns]
     if not cols:
         raise InputError(f"name comparison {prefix!r} needs at least one of the columns "
                          f"{[c for c in (given, surname, full) if c]}; the input has {df.columns}")
+    if suffix and suffix in df.columns:
+        cols.append(suffix)
     uniq = df.group_by(cols).agg(_n=pl.len())
-    feats = _name_features(uniq, prefix, given=given, surname=surname, full=full).drop("_n")
+    feats = _name_features(uniq, prefix, given=given, surname=surname, full=full, suffix=suffix).drop("_n")
     return df.join(feats, on=cols, how="left", nulls_equal=True, maintain_order="left")
 
 
@@ -465,7 +470,7 @@ def _chinese_name_words(t: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname: str | None,
-                   full: str | None) -> pl.DataFrame:
+                   full: str | None, suffix: str | None = None) -> pl.DataFrame:
     """Add name features from split and/or one-field names, in any order and script.
 
     ``<prefix>__first``  first given name (folded; pinyin for Chinese), initials dropped
@@ -474,7 +479,8 @@ def _name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname:
     ``<prefix>__initial`` first letter of the given name; ``__is_initial`` given is only an initial
     ``<prefix>__formals`` formal names the given name can stand for (Bob -> [robert])
     ``<prefix>__hanzi``  the name in simplified characters when written in characters
-    ``<prefix>__suffix`` jr / sr / ii ... or '-' when absent
+    ``<prefix>__suffix`` jr / sr / ii ... or '-' when absent: from the ``suffix`` column (staging
+                         splits Jr./Sr. off the name) or else from the end of a name field
     """
     def col(name: str | None) -> pl.Expr:
         if name is None or name not in df.columns:
@@ -483,12 +489,14 @@ def _name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname:
 
     suffix_re = r"(?i)[\s,]+(jr|junior|sr|senior|ii|iii|iv)\.?$"
     title_re = rf"(?i)^(?:{TITLES}\.?\s+)+"
-    t = df.lazy().select(_g=col(given), _s=col(surname), _f=col(full), _n=pl.col("_n"),
+    t = df.lazy().select(_g=col(given), _s=col(surname), _f=col(full), _x=col(suffix), _n=pl.col("_n"),
                          _row=pl.int_range(pl.len(), dtype=pl.UInt32))
     t = t.with_columns(_split=pl.col("_g").is_not_null() | pl.col("_s").is_not_null())
+    given_suffix = (pl.col("_x").str.to_lowercase().str.replace_all(r"[^a-z]", "")
+                    .replace_strict(SUFFIXES, default=None, return_dtype=pl.Utf8))
     t = t.with_columns(
-        _suffix=pl.coalesce([pl.col(c).str.extract(suffix_re, 1) for c in ("_s", "_g", "_f")])
-        .str.to_lowercase().replace(SUFFIXES).fill_null("-"),
+        _suffix=pl.coalesce([given_suffix, *[pl.col(c).str.extract(suffix_re, 1).str.to_lowercase()
+                                             .replace(SUFFIXES) for c in ("_s", "_g", "_f")]]).fill_null("-"),
         **{c: pl.col(c).str.replace(suffix_re, "").str.replace(title_re, "") for c in ("_g", "_s", "_f")})
     t = t.with_columns(**{c: pl.when(pl.col(c).str.len_chars() > 0).then(c).otherwise(None)
                           for c in ("_g", "_s", "_f")})
@@ -543,6 +551,7 @@ def _name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname:
         pl.col("_hanzi").alias(f"{p}__hanzi"),
         pl.col("_suffix").alias(f"{p}__suffix"),
         (pl.col("_suffix") == "-").alias(f"{p}__no_suffix"),
+        (pl.col("_suffix") != "-").alias(f"{p}__has_suffix"),
     )
     out = out.collect().sort("_row").drop("_row")
     return pl.concat([df, out], how="horizontal")
@@ -569,7 +578,7 @@ def base_columns(col: str, settings) -> set[str]:
     for comp in settings.comparisons:
         t = comp.template or {}
         if t.get("template") == "person_name" and col.startswith(comp.name + "__"):
-            return {c for c in (t.get("given"), t.get("surname"), t.get("full")) if c}
+            return {c for c in (t.get("given"), t.get("surname"), t.get("full"), t.get("suffix")) if c}
     if "__" in col:
         base, _, tr = col.rpartition("__")
         if tr in TRANSFORMS:
@@ -610,7 +619,7 @@ def prepare(df: pl.DataFrame, settings, *, table: str = "input") -> pl.DataFrame
         t = comp.template or {}
         if t.get("template") == "person_name" and f"{comp.name}__key" not in out.columns:
             out = add_person_name(out, comp.name, given=t.get("given"), surname=t.get("surname"),
-                                  full=t.get("full"))
+                                  full=t.get("full"), suffix=t.get("suffix"))
     wanted = referenced_columns(settings)
     plan: list[list[tuple[str, str | None, Transform]]] = []
     placed: dict[str, int] = {}

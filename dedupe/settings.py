@@ -18,6 +18,8 @@ import yaml
 
 LEVEL_KINDS = ("null", "exact", "fuzzy", "distance", "swapped", "abs_diff", "overlap", "if", "else")
 LINK_TYPES = ("dedupe_only", "link_only", "link_and_dedupe")
+#: where the matching runs; the settings pick one, a command-line flag or resource overrides it
+ENGINES = ("polars", "spark")
 
 
 class SettingsError(ValueError):
@@ -39,6 +41,9 @@ class Level:
     both sides; ``unless_any``: must be false on both sides.
     ``tf_column``: adjust the weight of this level by the frequency of the value (common names,
     big cities weigh less).
+    ``peer_flag`` / ``peer_key``: at least one record of the pair shares its ``peer_key`` values
+    with some record (itself included) whose boolean feature ``peer_flag`` is true, anywhere in the
+    table (e.g. a Jr. of the same name lives in the same city).
     """
 
     kind: str
@@ -54,11 +59,16 @@ class Level:
     unless_any: str | None = None
     tf_column: str | None = None
     m: float | None = None
+    peer_flag: str | None = None
+    peer_key: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in LEVEL_KINDS:
             raise SettingsError(f"level kind {self.kind!r} is not one of {LEVEL_KINDS}")
-        conditions = (self.same, self.compatible, self.overlap, self.when_any, self.when_both, self.unless_any)
+        if bool(self.peer_flag) != bool(self.peer_key):
+            raise SettingsError(f"level {self.label or self.kind!r}: peer_flag and peer_key go together")
+        conditions = (self.same, self.compatible, self.overlap, self.when_any, self.when_both, self.unless_any,
+                      self.peer_flag)
         if self.kind == "if" and not any(conditions):
             raise SettingsError(f"level {self.label or self.kind!r} of kind 'if' needs a condition")
         if self.kind == "else" and any(conditions):
@@ -112,7 +122,8 @@ class Comparison:
             cols.update(lv.same)
             cols.update(lv.compatible)
             cols.update(lv.overlap)
-            cols.update(c for c in (lv.when_any, lv.when_both, lv.unless_any, lv.tf_column) if c)
+            cols.update(c for c in (lv.when_any, lv.when_both, lv.unless_any, lv.tf_column, lv.peer_flag) if c)
+            cols.update(lv.peer_key)
         return cols
 
 
@@ -165,8 +176,11 @@ class Settings:
     cannot_link: tuple[CannotLink, ...] = ()
     cannot_link_weight: float | None = None
     seed: int = 42
+    engine: str = "polars"
 
     def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise SettingsError(f"engine {self.engine!r} is not one of {ENGINES}")
         if self.link_type not in LINK_TYPES:
             raise SettingsError(f"link_type {self.link_type!r} is not one of {LINK_TYPES}")
         if not 0.0 < self.threshold < 1.0:
@@ -212,7 +226,7 @@ class Settings:
             if lv.columns:
                 d["columns"] = list(lv.columns)
             for k in ("label", "scorer", "threshold", "same", "compatible", "overlap", "when_any", "when_both",
-                      "unless_any", "tf_column", "m"):
+                      "unless_any", "tf_column", "m", "peer_flag", "peer_key"):
                 v = getattr(lv, k)
                 if v not in (None, "", ()):
                     d[k] = list(v) if isinstance(v, tuple) else v
@@ -228,6 +242,7 @@ class Settings:
             "em_iterations": self.em_iterations,
             "seed": self.seed,
             "cannot_link_weight": self.cannot_link_weight,
+            "engine": self.engine,
             "blocking_rules": [_rule_dict(r) for r in self.blocking_rules],
             "training_rules": [_rule_dict(r) for r in self.training_rules],
             "comparisons": [{"name": c.name, **c.template} if c.template else
@@ -257,7 +272,7 @@ def _level_from(d: dict, where: str) -> Level:
     unknown = set(d) - allowed
     if unknown:
         raise SettingsError(f"{where}: unknown level keys {sorted(unknown)}")
-    for k in ("same", "compatible", "overlap"):
+    for k in ("same", "compatible", "overlap", "peer_key"):
         if k in d:
             d[k] = (d[k],) if isinstance(d[k], str) else tuple(d[k])
     try:
@@ -315,7 +330,7 @@ def settings_from_dict(data: dict, *, source: str = "settings") -> Settings:
                               also=tuple((k, tuple(v)) for k, v in (c.get("also") or {}).items()))
                    for c in data.get("cannot_link") or [])
     simple = {k: data[k] for k in ("link_type", "threshold", "max_pairs_per_rule", "u_sample_pairs",
-                                    "em_max_pairs", "em_iterations", "seed", "cannot_link_weight")
+                                    "em_max_pairs", "em_iterations", "seed", "cannot_link_weight", "engine")
               if k in data}
     if "review_band" in data:
         simple["review_band"] = tuple(float(x) for x in data["review_band"])

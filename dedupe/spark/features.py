@@ -13,6 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from dedupe.blocking import SIDE
+from dedupe.comparisons import peer_column
 from dedupe.features import InputError, _name_features, referenced_columns
 from dedupe.features import prepare as polars_prepare
 from dedupe.settings import Settings
@@ -56,15 +57,43 @@ def add_name_features(records, settings: Settings):
         if not cols:
             raise InputError(f"name comparison {prefix!r} needs at least one of the columns "
                              f"{[c for c in named if c]}; the input has {records.columns}")
+        if t.get("suffix") and t["suffix"] in records.columns:
+            cols.append(t["suffix"])
         uniq = to_polars(records.groupBy(*cols).agg(F.count(F.lit(1)).alias("_n")))
         uniq = uniq.with_columns(pl.col("_n").cast(pl.UInt32))
         feats = _name_features(uniq, prefix, given=t.get("given"), surname=t.get("surname"),
-                               full=t.get("full")).drop("_n")
+                               full=t.get("full"), suffix=t.get("suffix")).drop("_n")
         names = to_spark(spark, feats).alias("n")
         cond = [F.col(f"r.{c}").eqNullSafe(F.col(f"n.{c}")) for c in cols]
         records = (records.alias("r").join(F.broadcast(names) if uniq.height < 200_000 else names, cond, "left")
                    .select("r.*", *[F.col(f"n.{c}") for c in feats.columns if c not in cols]))
     return records
+
+
+def peer_levels(settings: Settings) -> list[tuple[str, tuple[str, ...]]]:
+    """(flag, key) of every level that looks at other records of the table (``peer_flag``)."""
+    seen: list[tuple[str, tuple[str, ...]]] = []
+    for c in settings.comparisons:
+        for lv in c.levels:
+            if lv.peer_flag and (lv.peer_flag, lv.peer_key) not in seen:
+                seen.append((lv.peer_flag, lv.peer_key))
+    return seen
+
+
+def add_peer_flags(feats, settings: Settings):
+    """The table-wide ``peer_flags`` of the polars engine as columns (``peer_column``): pair
+    batches only hold their own records, so the flags are computed over all records here."""
+    from pyspark.sql import functions as F
+
+    for flag, key in peer_levels(settings):
+        name = peer_column(flag, key)
+        cond = F.col(flag)
+        for k in key:
+            cond = cond & F.col(k).isNotNull()
+        groups = feats.where(cond).select(*key).distinct().withColumn(name, F.lit(True))
+        feats = (feats.join(groups, list(key), "left")
+                 .withColumn(name, F.coalesce(F.col(name), F.lit(False))))
+    return feats
 
 
 def with_positions(frame):
@@ -113,4 +142,5 @@ def prepare(records, settings: Settings, *, link_with=None, table: str = "input"
         return out.select([c for c in keep if c in out.columns])
 
     sample = run(empty_frame(records.schema))
-    return map_polars(records, run, spark_schema(sample)).localCheckpoint(), n
+    feats = add_peer_flags(map_polars(records, run, spark_schema(sample)), settings)
+    return feats.localCheckpoint(), n

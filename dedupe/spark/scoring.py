@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from dedupe.clustering import cannot_link_mask
-from dedupe.comparisons import PairColumns
+from dedupe.comparisons import PairColumns, peer_column
 from dedupe.model import BF_CLIP, TF_MIN, ComparisonParams, FSModel, gammas, probability, weights
 from dedupe.settings import Settings
 from dedupe.spark.features import POS
@@ -25,8 +25,9 @@ LEFT, RIGHT = "_l_", "_r_"
 
 
 def comparison_columns(settings: Settings) -> list[str]:
-    """Feature columns the comparisons read."""
-    return sorted(set().union(*(c.columns() for c in settings.comparisons)))
+    """Feature columns the comparisons read, with the table-wide peer flags (``add_peer_flags``)."""
+    peers = {peer_column(lv.peer_flag, lv.peer_key) for c in settings.comparisons for lv in c.levels if lv.peer_flag}
+    return sorted(set().union(*(c.columns() for c in settings.comparisons)) | peers)
 
 
 def tf_columns(settings: Settings, model: FSModel | None = None) -> list[str]:

@@ -50,10 +50,15 @@ def test_email_levels_keep_role_addresses_apart():
     rows = [{"record_id": "a", "email": "J.Smith@gmail.com"}, {"record_id": "b", "email": "jsmith+shop@gmail.com"},
             {"record_id": "c", "email": "info@acme.de"}, {"record_id": "d", "email": "info+2021@acme.de"},
             {"record_id": "e", "email": "j.smith@gmail.com"}, {"record_id": "f", "email": "j.smtih@gmail.com"},
-            {"record_id": "g", "email": "N/A"}, {"record_id": "h", "email": "jsmith@web.de"}]
-    got = levels_of(rows, [("a", "e"), ("a", "b"), ("c", "d"), ("e", "f"), ("a", "g"), ("b", "h"), ("a", "c")], "email")
+            {"record_id": "g", "email": "N/A"}, {"record_id": "h", "email": "jsmith@web.de"},
+            {"record_id": "i", "email": "jsmith85@gmail.com"}, {"record_id": "j", "email": "jsmith85@yahoo.com"}]
+    got = levels_of(rows, [("a", "e"), ("a", "b"), ("c", "d"), ("e", "f"), ("a", "g"), ("i", "j"), ("b", "h"),
+                           ("a", "c")], "email")
+    # a local part made of name words only (jsmith) is shared by namesakes at other domains; one
+    # with a number (jsmith85) is personal
     assert got == ["same address", "same mailbox (dots/+tag)", "same role address (info@, sales@)", "one typo",
-                   "no e-mail", "same local part, other domain", "different address"]
+                   "no e-mail", "same local part, other domain", "same name-like local part, other domain",
+                   "different address"]
 
 
 def test_phone_levels():
@@ -112,3 +117,41 @@ def test_fuzzy_scores_are_computed_once_per_distinct_value_pair(monkeypatch):
     assert got == {"same city", "similar city", "elsewhere"}
     assert len(left) == 19_900
     assert sum(calls) <= 16          # 4 distinct cities: at most 4 x 4 value pairs scored
+
+
+def test_generations_level_where_a_jr_of_the_name_lives_in_the_city():
+    # a Jr. Brian Booth is on record in Boston: the plain Brian Booths there (and their pairs with
+    # Brian Booths elsewhere) get their own level; other names and other cities keep "same suffix"
+    rows = [{"record_id": "a", "full_name": "Booth, Brian Jr.", "city": "Boston"},
+            {"record_id": "b", "given_name": "Brian", "surname": "Booth", "city": "BOSTON"},
+            {"record_id": "c", "full_name": "Brian Booth", "city": "Boston"},
+            {"record_id": "d", "full_name": "Brian Booth", "city": "Chicago"},
+            {"record_id": "e", "full_name": "Brian Booth", "city": "Chicago"},
+            {"record_id": "f", "full_name": "Anna Lee", "city": "Boston"},
+            {"record_id": "g", "full_name": "Anna Lee", "city": "Boston"}]
+    got = levels_of(rows, [("b", "c"), ("c", "d"), ("d", "e"), ("f", "g"), ("a", "b")], "name_suffix")
+    assert got == ["no suffix, a Jr./Sr. of the name in the city", "no suffix, a Jr./Sr. of the name in the city",
+                   "same suffix", "same suffix", "suffix on one side only"]
+
+
+def test_suffix_from_a_column_of_its_own():
+    # staging splits "Jr." off the name into name_suffix; the engine still sees it
+    settings = default_settings()
+    df = frame([{"record_id": "a", "given_name": "Brian", "surname": "Booth"},
+                {"record_id": "b", "given_name": "Brian", "surname": "Booth"},
+                {"record_id": "c", "given_name": "Brian", "surname": "Booth Sr."}])
+    feats = prepare(df.with_columns(name_suffix=pl.Series(["Jr.", None, None])), settings)
+    assert feats["name__suffix"].to_list() == ["jr", "-", "sr"]
+    assert feats["name__has_suffix"].to_list() == [True, False, True]
+    assert feats["name__key"].n_unique() == 1
+
+
+def test_peer_flags_over_the_whole_table():
+    from dedupe.comparisons import peer_column, peer_flags
+
+    feats = pl.DataFrame({"k1": ["x", "x", "y", None, "y"], "k2": ["p", "p", "p", "p", "q"],
+                          "f": [False, True, False, True, False]})
+    assert peer_flags(feats, "f", ("k1", "k2"), {}).tolist() == [True, True, False, False, False]
+    # a column computed beforehand (an engine scoring pairs in batches) is used as it is
+    pre = feats.with_columns(pl.Series(peer_column("f", ("k1", "k2")), [False, False, True, False, False]))
+    assert peer_flags(pre, "f", ("k1", "k2"), {}).tolist() == [False, False, True, False, False]
