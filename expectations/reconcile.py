@@ -87,14 +87,18 @@ def rows_reconcile(
     quarantine: pl.DataFrame,
     *,
     check_name: str,
+    deleted: pl.DataFrame | None = None,
     sample_size: int = 10,
 ) -> ExpectationOutcome:
-    """Rows read = rows in the crosswalk + rows quarantined, key by key.
+    """Rows read = rows in the crosswalk + rows quarantined (+ rows deleted at the source), key by key.
 
-    All three frames have ``source`` and ``source_record_id``; ``read`` has one row per raw row
-    (duplicate keys repeated). A key read more often than it is accounted for is *missing*, one
+    All frames have ``source`` and ``source_record_id``; ``read`` has one row per raw row
+    (duplicate keys repeated), ``deleted`` one per raw row whose record the source deleted (still
+    loaded, not staged). A key read more often than it is accounted for is *missing*, one
     accounted for more often than read is *extra*; the sample names them (ids, not personal data).
     """
+    if deleted is None:
+        deleted = pl.DataFrame(schema={"source": pl.Utf8, "source_record_id": pl.Utf8})
     def counts(df: pl.DataFrame, name: str) -> pl.LazyFrame:
         return (df.lazy().select(pl.col("source").cast(pl.Utf8),
                                  pl.col("source_record_id").cast(pl.Utf8).fill_null("<null>"))
@@ -104,8 +108,9 @@ def rows_reconcile(
         counts(read, "read")
         .join(counts(crosswalk, "crosswalk"), on=["source", "source_record_id"], how="full", coalesce=True)
         .join(counts(quarantine, "quarantined"), on=["source", "source_record_id"], how="full", coalesce=True)
-        .with_columns(pl.col("read", "crosswalk", "quarantined").fill_null(0))
-        .with_columns(gap=pl.col("read") - pl.col("crosswalk") - pl.col("quarantined"))
+        .join(counts(deleted, "deleted"), on=["source", "source_record_id"], how="full", coalesce=True)
+        .with_columns(pl.col("read", "crosswalk", "quarantined", "deleted").fill_null(0))
+        .with_columns(gap=pl.col("read") - pl.col("crosswalk") - pl.col("quarantined") - pl.col("deleted"))
         .filter(pl.col("gap") != 0)
         .sort([pl.col("gap") < 0, "source", "source_record_id"])
         .collect()
@@ -113,11 +118,12 @@ def rows_reconcile(
     bad = int(diff["gap"].abs().sum()) if diff.height else 0
     head = diff.head(sample_size)
     sample = [
-        f"{s}:{k} ({'missing' if g > 0 else 'extra'}: read {r}, crosswalk {c}, quarantined {q})"
-        for s, k, r, c, q, g in head.select("source", "source_record_id", "read", "crosswalk", "quarantined",
-                                            "gap").iter_rows()
+        f"{s}:{k} ({'missing' if g > 0 else 'extra'}: read {r}, crosswalk {c}, quarantined {q}"
+        + (f", deleted at source {d})" if d else ")")
+        for s, k, r, c, q, d, g in head.select("source", "source_record_id", "read", "crosswalk", "quarantined",
+                                               "deleted", "gap").iter_rows()
     ]
-    n_read, n_xw, n_q = read.height, crosswalk.height, quarantine.height
+    n_read, n_xw, n_q, n_d = read.height, crosswalk.height, quarantine.height, deleted.height
     return ExpectationOutcome(
         check_name=check_name,
         expectation_type="reconcile_rows_read",
@@ -131,5 +137,6 @@ def rows_reconcile(
         sample=sample,
         row_keys=[f"{s}:{k}" for s, k in head.select("source", "source_record_id").iter_rows()],
         description=f"{n_read} rows read = {n_xw} in the crosswalk + {n_q} quarantined"
+        + (f" + {n_d} deleted at the source" if n_d else "")
         + ("" if bad == 0 else f" does not hold: {bad} row(s) unaccounted or extra"),
     )

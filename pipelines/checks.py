@@ -5,7 +5,7 @@ reconciliation.
   run; not blocking, so later steps run on the raw data of earlier runs.
 * raw suites (one per raw table): key problems block staging, dates and amounts only warn.
 * suites on the golden build and the per-source reconciliation (rows read = rows in the crosswalk +
-  rows quarantined) are blocking: when one fails, ``golden/published`` does not run and the last
+  rows quarantined + rows deleted at the source, ``quality.source_deletions``) are blocking: when one fails, ``golden/published`` does not run and the last
   published tables stay as they were.
 
 Every suite puts its validation in one Great Expectations Data Docs site in ``docs/`` beside the
@@ -27,7 +27,7 @@ from expectations import (
 from expectations.dagster_checks import check_specs, to_check_results
 from pipelines.assets.golden import BUILD_TABLES, GOLDEN_CROSSWALK, GOLDEN_CUSTOMERS
 from pipelines.assets.raw import LOAD_CHECK_ASSETS, LOAD_FAILURES
-from pipelines.assets.staging import docs_dir, read_customer_frames
+from pipelines.assets.staging import SOURCE_DELETIONS, docs_dir, read_customer_frames
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse import Warehouse
 
@@ -83,15 +83,18 @@ def _system_of(source: pl.Expr) -> pl.Expr:
 @dg.multi_asset_check(
     specs=[dg.AssetCheckSpec(
         _reconcile_name(system), asset=GOLDEN_CROSSWALK, blocking=True,
-        description=f"{system}: every raw customer row read this run is in the crosswalk or in "
-        "quality.quarantine (rows read = crosswalk rows + quarantined rows, key by key)",
+        description=f"{system}: every raw customer row read this run is in the crosswalk, in "
+        "quality.quarantine or deleted at the source (rows read = crosswalk rows + quarantined rows + "
+        "rows of keys in quality.source_deletions, key by key)",
         metadata={"severity": "error", "source_system": system},
     ) for system in RECONCILED_SYSTEMS],
     can_subset=False,
 )
 def source_reconciliation(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
     """Per source system: raw rows (the ERP's dirty duplicate copies included, erased people's left
-    out) = crosswalk rows + quarantined rows; a gap fails and names the keys."""
+    out) = crosswalk rows + quarantined rows + rows of keys deleted at the source; a gap fails and
+    names the keys. A deleted key still in the crosswalk counts as extra, so staging cannot both
+    record a deletion and keep the record."""
     from pipelines.privacy import drop_erased
     from pipelines.staging import NON_RECORD_RULES, customer_keys
     from pipelines.staging.purchases import PURCHASE_TABLES
@@ -110,12 +113,16 @@ def source_reconciliation(context: dg.AssetCheckExecutionContext, warehouse: War
     quarantine = quarantine.filter(~pl.col("rule").is_in(NON_RECORD_RULES)
                                    & ~pl.col("source").is_in(list(PURCHASE_TABLES)))
     quarantine = quarantine.with_columns(_system=_system_of(pl.col("source")))
+    gone = (wh.read(SOURCE_DELETIONS, columns=["source", "source_record_id"]) if wh.exists(SOURCE_DELETIONS)
+            else pl.DataFrame(schema={"source": pl.Utf8, "source_record_id": pl.Utf8}))
+    # one row per raw row read of a deleted key (the ERP's stale copies of the key included)
+    deleted = read.join(gone.unique(), on=["source", "source_record_id"], how="semi")
     for system in RECONCILED_SYSTEMS:
         def part(df: pl.DataFrame, s: str = system) -> pl.DataFrame:
             return df.filter(pl.col("_system") == s)
 
-        r, x, q = part(read), part(crosswalk), part(quarantine)
-        outcome = rows_reconcile(r, x, q, check_name=_reconcile_name(system))
+        r, x, q, d = part(read), part(crosswalk), part(quarantine), part(deleted)
+        outcome = rows_reconcile(r, x, q, deleted=d, check_name=_reconcile_name(system))
         yield dg.AssetCheckResult(
             asset_key=GOLDEN_CROSSWALK,
             check_name=outcome.check_name,
@@ -126,6 +133,7 @@ def source_reconciliation(context: dg.AssetCheckExecutionContext, warehouse: War
                 "rows_read": r.height,
                 "rows_in_crosswalk": x.height,
                 "rows_quarantined": q.height,
+                "rows_deleted_at_source": d.height,
                 "unaccounted_or_extra": outcome.unexpected_count,
                 "keys": dg.MetadataValue.json(list(outcome.sample)),
                 "loaded_this_run": system not in failed,

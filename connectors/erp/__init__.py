@@ -9,6 +9,11 @@ Tables land in dataset ``raw_erp``:
 * ``customers``: merge on ``customer_no``, incremental on ``updated_at`` (rows without one are
   re-read every run and merged, never dropped).
 * ``invoices``: merge on ``invoice_no``, incremental on ``invoice_date`` (see ``settings.CURSORS``).
+* ``customers_keys``: every ``customer_no`` now in ``customers`` (a key-only query, cheap even for
+  millions of rows), write disposition ``replace``, with ``scan_load_id`` (the load that scanned).
+  A merged raw customer whose key is missing from the latest scan was deleted at the source:
+  staging leaves it out and records it in ``quality.source_deletions`` (the raw row is kept).
+  ``key_scan=False`` switches the scan off (the table then keeps the last scan).
 * ``customers_dirty`` (only with ``include_dirty=True``): ``customers UNION ALL customers_dirty``
   with a ``source_table`` column, write disposition ``replace`` and no key, so duplicate
   ``customer_no`` rows survive for the data-quality checks (a merge would collapse them).
@@ -27,8 +32,17 @@ from dlt.sources.credentials import ConnectionStringCredentials
 from dlt.sources.sql_database import sql_table
 from sqlalchemy.engine import Engine
 
-from .helpers import as_text_type, select_as_text, union_as_text
-from .settings import CHUNK_SIZE, CURSORS, DEFAULT_TABLES, DIRTY_TABLE, PRIMARY_KEYS
+from .helpers import as_text_type, scan_keys, select_as_text, union_as_text
+from .settings import (
+    CHUNK_SIZE,
+    CURSORS,
+    DEFAULT_TABLES,
+    DIRTY_TABLE,
+    KEY_SCAN_SUFFIX,
+    KEY_SCANS,
+    PRIMARY_KEYS,
+    SCAN_LOAD_COLUMN,
+)
 
 __all__ = ["erp_source"]
 
@@ -39,6 +53,7 @@ def erp_source(
     tables: Sequence[str] = DEFAULT_TABLES,
     *,
     include_dirty: bool = False,
+    key_scan: bool = True,
     chunk_size: int = CHUNK_SIZE,
 ) -> Any:
     """The ERP tables as dlt resources (see the module docstring for keys and cursors)."""
@@ -64,9 +79,23 @@ def erp_source(
                 primary_key=key,
             )
         )
+    if key_scan:
+        resources += [_key_scan(credentials, name, KEY_SCANS[name], chunk_size=chunk_size)
+                      for name in tables if name in KEY_SCANS]
     if include_dirty:
         resources.append(_customers_dirty(credentials, chunk_size=chunk_size))
     return resources
+
+
+def _key_scan(credentials: Any, table: str, key: str, *, chunk_size: int) -> Any:
+    @dlt.resource(name=f"{table}{KEY_SCAN_SUFFIX}", write_disposition="replace",
+                  columns={key: {"data_type": "text"}, SCAN_LOAD_COLUMN: {"data_type": "text"}})
+    def keys() -> Any:
+        """The current keys of ``table`` (an empty table empties the scan: staging then judges nothing)."""
+        load_id = dlt.current.load_package_state()["load_id"]
+        yield from scan_keys(credentials, table, key, chunk_size=chunk_size, extra={SCAN_LOAD_COLUMN: load_id})
+
+    return keys
 
 
 def _customers_dirty(credentials: Any, *, chunk_size: int) -> Any:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import pyarrow as pa
 import sqlalchemy as sa
 from dlt.sources.sql_database.helpers import engine_from_credentials
 
@@ -63,6 +64,28 @@ def union_as_text(
             result = conn.execution_options(yield_per=chunk_size).execute(sa.union_all(*selects))
             for part in result.mappings().partitions(chunk_size):
                 yield [dict(row) for row in part]
+    finally:
+        if getattr(engine, "may_dispose_after_use", False):
+            engine.dispose()
+
+
+def scan_keys(
+    credentials: Any, table: str, key: str, *, chunk_size: int, extra: dict[str, str] | None = None
+) -> Iterator[pa.Table]:
+    """``SELECT CAST(key AS TEXT) FROM table`` as Arrow tables of ``chunk_size`` rows.
+
+    Only the key travels (no reflection, no other column), so a scan of millions of rows stays
+    cheap; ``extra`` adds constant text columns (the scan's load id).
+    """
+    engine = engine_from_credentials(credentials, may_dispose_after_use=True)
+    query = sa.select(sa.cast(sa.column(key), sa.Text).label(key)).select_from(sa.table(table))
+    try:
+        with engine.connect() as conn:
+            result = conn.execution_options(yield_per=chunk_size).execute(query)
+            for part in result.scalars().partitions(chunk_size):
+                columns = {key: pa.array(part, pa.string())}
+                columns.update({name: pa.array([value] * len(part), pa.string()) for name, value in (extra or {}).items()})
+                yield pa.table(columns)
     finally:
         if getattr(engine, "may_dispose_after_use", False):
             engine.dispose()

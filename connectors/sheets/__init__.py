@@ -8,16 +8,28 @@ One resource ``contacts`` (table ``contacts`` in ``raw_sheets``), merged on
 
 * ``source`` = file stem; ``row_number`` = 1-based data row after the header, continuing across
   the worksheets of a workbook; ``file_name`` = path relative to ``bucket_url``; ``sheet_name``
-  (null for CSV); ``file_encoding`` = the encoding a CSV file was read with (null for XLSX).
+  (null for CSV); ``file_encoding`` = the encoding a CSV file was read with (null for XLSX);
+  ``read_load_id`` = the dlt load that last read the row from its file.
 * the other columns are the row's cells, every one as text (empty -> null), named by the header
   aliases in ``settings.FIELD_ALIASES`` (``E-mail`` -> ``email``); unknown headers are kept under
   their snake_case name, headerless cells as ``column_<n>``.
 * XLSX: date cells -> ``YYYY-MM-DD`` (ISO datetime with a time part), numbers without a trailing
   ``.0``, error cells (``#REF!``...) as written. CSV: BOM, ``, ; TAB |``, CRLF, and UTF-8 / GBK /
   Latin-1 are detected; an undecodable file fails naming the file and byte offset.
-* incremental on the file's modification date: unchanged files are not read again. Rows of a
-  file that shrank stay until a full refresh; a file copied in with an older modification date
-  than the last load is not seen; two files with one stem (``a.csv``, ``a.xlsx``) share keys.
+* every run lists the whole folder, and reads a file only when it is new or its modification
+  date or size changed since it was last read (kept in the resource state); a changed file is
+  read whole, so all its current rows get the new ``read_load_id``.
+* deletions: the same resource keeps the per-file inventory ``raw_sheets.file_inventory``
+  (merged on ``file_name``: ``source``, ``present``, ``modification_date``, ``size_in_bytes``,
+  ``row_count`` data rows read, ``last_row_number``, ``read_load_id``), written when a file is
+  read or has left the folder (``present`` false). A contacts row whose file is gone, whose
+  ``row_number`` is beyond the file's ``last_row_number`` (the file shrank) or whose
+  ``read_load_id`` is older than its file's (the row was emptied or the rows moved up) is no
+  longer in the source: staging leaves it out and records it in ``quality.source_deletions``; the
+  raw row itself stays. Row numbers are positions: a row removed from the middle of a file
+  renumbers the rows after it (each then carries its new neighbour's values) and the last number
+  is the one that is deleted.
+* two files with one stem (``a.csv``, ``a.xlsx``) share keys.
 
 Excel lock files (``~$*``) and hidden files are skipped; other file types are skipped with a
 warning, except ``.xls`` which fails (save it as ``.xlsx``).
@@ -26,7 +38,7 @@ warning, except ``.xls`` which fails (save it as ``.xlsx``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -36,7 +48,7 @@ from dlt.sources.filesystem import FileItemDict, filesystem
 
 from .decoding import SheetDecodeError
 from .readers import SheetFormatError, file_frame
-from .settings import CSV_SUFFIXES, XLSX_SUFFIXES
+from .settings import CSV_SUFFIXES, INVENTORY_TABLE, READ_LOAD_COLUMN, XLSX_SUFFIXES
 
 __all__ = ["SheetDecodeError", "SheetFormatError", "sheets_source"]
 
@@ -51,23 +63,29 @@ def sheets_source(
 ) -> Any:
     """The ``contacts`` resource over the files in ``bucket_url`` (see the module docstring)."""
     dlt.current.source_schema().remove_type_detection("iso_timestamp")
-    files = filesystem(
-        bucket_url=str(bucket_url),
-        file_glob=file_glob,
-        incremental=dlt.sources.incremental("modification_date"),
-    )
-    return files | read_contacts(column_mapping=column_mapping)
+    listing = filesystem(bucket_url=str(bucket_url), file_glob=file_glob)
+    return read_contacts(lambda: listing, column_mapping=column_mapping)
 
 
 _KEY = ("source", "row_number")
+_INVENTORY_HINTS = dlt.mark.make_hints(
+    table_name=INVENTORY_TABLE, write_disposition="merge", primary_key="file_name",
+    columns={"modification_date": {"data_type": "text"}, "size_in_bytes": {"data_type": "bigint"},
+             "row_count": {"data_type": "bigint"}, "last_row_number": {"data_type": "bigint"},
+             "present": {"data_type": "bool"}, READ_LOAD_COLUMN: {"data_type": "text"}},
+)
 
 
-@dlt.transformer(name="contacts", primary_key=_KEY, write_disposition="merge")
+@dlt.resource(name="contacts", primary_key=_KEY, write_disposition="merge")
 def read_contacts(
-    items: Iterable[FileItemDict], column_mapping: Mapping[str, Mapping[str, str]] | None = None
+    listing: Callable[[], Iterable[FileItemDict]], column_mapping: Mapping[str, Mapping[str, str]] | None = None
 ) -> Iterator[Any]:
-    """Each listed CSV/XLSX file as one Arrow table of text columns."""
-    for item in items:
+    """Each new or changed CSV/XLSX file as one Arrow table of text columns, then the inventory
+    rows of the files read or gone this run (``listing`` gives the folder's whole listing)."""
+    known: dict[str, str] = dlt.current.resource_state().setdefault("files", {})
+    load_id = dlt.current.load_package_state()["load_id"]
+    listed, inventory = set(), []
+    for item in listing():
         relative = item["relative_path"]
         name = PurePosixPath(relative).name
         suffix = PurePosixPath(name).suffix.lower()
@@ -76,10 +94,34 @@ def read_contacts(
         if suffix not in (*CSV_SUFFIXES, *XLSX_SUFFIXES, ".xls"):
             log.warning("sheets file %s: not CSV/XLSX, skipped", relative)
             continue
+        listed.add(relative)
+        version = f"{item['modification_date']}|{item['size_in_bytes']}"
+        if known.get(relative) == version:
+            continue
         frame = file_frame(item.read_bytes(), relative, column_mapping=column_mapping)
+        rows = 0 if frame is None else frame.height
+        last = 0 if frame is None else int(frame["row_number"].max())
         if frame is not None:
-            log.info("sheets file %s: %d rows", relative, frame.height)
-            yield _arrow_for_dlt(frame.to_arrow())
+            log.info("sheets file %s: %d rows", relative, rows)
+            yield _arrow_for_dlt(frame.to_arrow().append_column(
+                READ_LOAD_COLUMN, pa.array([load_id] * rows, pa.string())))
+        known[relative] = version
+        inventory.append(_inventory_row(relative, present=True, modified=item["modification_date"],
+                                        size=item["size_in_bytes"], rows=rows, last=last, load_id=load_id))
+    for relative in sorted(set(known) - listed):
+        log.info("sheets file %s: no longer in the folder, its rows count as deleted", relative)
+        del known[relative]
+        inventory.append(_inventory_row(relative, present=False, modified=None, size=None, rows=0, last=0,
+                                        load_id=load_id))
+    if inventory:
+        yield dlt.mark.with_hints(inventory, _INVENTORY_HINTS, create_table_variant=True)
+
+
+def _inventory_row(relative: str, *, present: bool, modified: Any, size: int | None, rows: int, last: int,
+                   load_id: str) -> dict[str, Any]:
+    return {"file_name": relative, "source": PurePosixPath(relative).stem, "present": present,
+            "modification_date": None if modified is None else str(modified), "size_in_bytes": size,
+            "row_count": rows, "last_row_number": last, READ_LOAD_COLUMN: load_id}
 
 
 def _arrow_for_dlt(table: pa.Table) -> pa.Table:

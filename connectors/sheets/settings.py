@@ -22,8 +22,12 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "vat_id": ("vat", "vat_id", "vat_number", "ust_idnr", "tva", "tax_id"),
 }
 
-META_COLUMNS: tuple[str, ...] = ("source", "row_number", "file_name", "sheet_name", "file_encoding")
+META_COLUMNS: tuple[str, ...] = ("source", "row_number", "file_name", "sheet_name", "file_encoding", "read_load_id")
 """Columns the source adds; a sheet header that maps onto one of them gets a ``_2`` suffix."""
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
+
+INVENTORY_TABLE = "file_inventory"
+"""Per-file inventory in ``raw_sheets`` (present, row count, last read): tells deleted rows apart."""
+READ_LOAD_COLUMN = "read_load_id"

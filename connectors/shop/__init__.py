@@ -16,6 +16,13 @@ secret ``SOURCES__SHOP__ACCESS_TOKEN`` (sent as ``X-Shopify-Access-Token``, neve
   keeps the complete objects before the cut (marked in column ``_recovered_from_page``), appends an
   ``InvalidPage`` to ``invalid_pages`` and goes on with the next page (see ``pages.py``).
 
+* deletions: with ``key_scan=True`` the source also loads ``customers_keys`` (every id the API
+  serves now, ``?fields=id``, replace, see ``keyscan.py``); a merged raw customer missing from the
+  latest complete scan was deleted at the shop and staging leaves it out. Without a scan, a
+  customer deleted at the shop stays in ``raw_shop.customers`` and in the golden tables: the
+  ``updated_at_min`` API cannot show deletions. The pipeline runs the scan at most every
+  ``sources.shop.key_scan_hours`` hours (0, the default, never).
+
 Tables in ``raw_shop``: ``customers`` (``default_address`` flattened to ``default_address__*``),
 ``orders`` (``customer__id``) and ``orders__line_items`` (child rows, joined on ``_dlt_parent_id``).
 Types: ``id``/``orders_count``/``quantity`` bigint, ``accepts_marketing`` bool, money fields text
@@ -31,11 +38,12 @@ from dlt.sources.helpers.requests import Client
 from dlt.sources.rest_api import rest_api_resources
 
 from .helpers import ShopResponseError, latest_instant
+from .keyscan import KEYS_RESOURCE, customer_keys_resource
 from .pages import RECOVERED_COLUMN, InvalidPage, OnInvalidPage, invalid_page_hook
 from .server import ShopServer, serve_forever
 from .settings import API_VERSION, CURSORS, INITIAL_UPDATED_AT, PAGE_SIZE, TEXT_COLUMNS, TOKEN_HEADER
 
-__all__ = ["RECOVERED_COLUMN", "InvalidPage", "ShopResponseError", "ShopServer", "serve_forever", "shop_source"]
+__all__ = ["KEYS_RESOURCE", "RECOVERED_COLUMN", "InvalidPage", "ShopResponseError", "ShopServer", "serve_forever", "shop_source"]
 
 
 @dlt.source(name="shop")
@@ -52,6 +60,7 @@ def shop_source(
     on_invalid_page: OnInvalidPage = "fail",
     invalid_page_attempts: int = 3,
     invalid_pages: list[InvalidPage] | None = None,
+    key_scan: bool = False,
 ) -> Any:
     """Shop customers and orders as dlt resources (see the module docstring)."""
     dlt.current.source_schema().remove_type_detection("iso_timestamp")
@@ -86,7 +95,7 @@ def shop_source(
                 },
             }
         )
-    return rest_api_resources(
+    loaded = rest_api_resources(
         {
             "client": {
                 "base_url": base_url.rstrip("/") + "/",
@@ -97,3 +106,8 @@ def shop_source(
             "resources": resources,
         }
     )
+    if key_scan:
+        loaded.append(customer_keys_resource(session, base_url, access_token, api_version=api_version,
+                                             page_size=page_size, timeout=request_timeout,
+                                             attempts=invalid_page_attempts))
+    return loaded

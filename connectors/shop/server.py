@@ -11,6 +11,7 @@ Serves ``GET /admin/api/<version>/<resource>.json`` from ``DIR/<resource>/page-*
   field, or with an unparseable value, do not match a filter on it. As in Shopify, the filter is
   carried inside the opaque ``page_info`` token of the next link; pages left empty by a filter are
   skipped.
+* ``fields=id,email`` returns only those fields of each object (as Shopify does).
 * with ``access_token`` set, a request whose ``X-Shopify-Access-Token`` header differs gets 401.
 * unknown paths, resources and tokens get 404, bad filter values 400, always with a JSON body
   ``{"errors": ...}``.
@@ -161,7 +162,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             bad = sorted(filters)
             return self._send_json(400, {"errors": {k: "is not an ISO 8601 timestamp" for k in bad}}, split.path)
-        self._send_page(resource, page, bounds, filters, query.get("limit"), split.path)
+        fields = [f for f in (query.get("fields") or "").split(",") if f.strip()]
+        self._send_page(resource, page, bounds, filters, query.get("limit"), split.path, fields)
 
     def _resource(self, path: str) -> _Resource | None:
         if not path.startswith(_API_PREFIX) or not path.endswith(".json"):
@@ -179,18 +181,21 @@ class _Handler(BaseHTTPRequestHandler):
         filters: Mapping[str, str],
         limit: str | None,
         path: str,
+        fields: list[str] | None = None,
     ) -> None:
         shop = self.server.shop
         while True:
             objects = resource.objects(page)
             truncate = shop._truncation(f"{resource.name}/{resource.pages[page]}")
-            if objects is None or truncate is not None or not bounds:
+            if objects is None or truncate is not None or not (bounds or fields):
                 body = resource.raw(page)
                 if truncate is not None:
                     body = body[: int(len(body) * truncate)]
                 break
             kept = [o for o in objects if _matches(o, bounds)]
             if kept or resource.next_token(page) is None:
+                if fields:
+                    kept = [{f.strip(): o.get(f.strip()) for f in fields if f.strip() in o} for o in kept]
                 body = json.dumps({resource.name: kept}, ensure_ascii=False).encode()
                 break
             page += 1
@@ -200,6 +205,8 @@ class _Handler(BaseHTTPRequestHandler):
             if filters:
                 token = f"{token}.{_encode_filters(filters)}"
             params = {"limit": limit} if limit else {}
+            if fields:
+                params["fields"] = ",".join(fields)
             params["page_info"] = token
             host = self.headers.get("Host") or f"{shop.host}:{shop.port}"
             headers["Link"] = f'<http://{host}{path}?{urlencode(params)}>; rel="next"'

@@ -9,12 +9,19 @@ last good raw data. dlt loads nothing of a source whose extraction failed (the l
 committed after every resource was read), so no partial load is left behind.
 
 Options (dlt configuration, e.g. environment variables): ``SOURCES__ERP__INCLUDE_DIRTY`` (default
-true: also load ``customers_dirty``, the stale duplicate-key copies that staging quarantines) and
-``SOURCES__SHOP__ON_INVALID_PAGE`` (``salvage``, the default, or ``fail``).
+true: also load ``customers_dirty``, the stale duplicate-key copies that staging quarantines),
+``SOURCES__SHOP__ON_INVALID_PAGE`` (``salvage``, the default, or ``fail``) and
+``SOURCES__SHOP__KEY_SCAN_HOURS`` (default 0, off: a full scan of the shop's customer ids, run when
+the last one is at least that many hours old, so customers deleted at the shop are seen).
+
+Deletions: merged raw tables keep rows deleted at the source, so each source also leaves evidence
+of what is still there: ``raw_erp.customers_keys`` (every run), ``raw_sheets.file_inventory`` (per
+file) and ``raw_shop.customers_keys`` (the optional periodic scan). Staging reads it.
 """
 
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -30,7 +37,7 @@ from dlt.extract.source import DltSource
 
 from connectors import erp_source, make_pipeline, sheets_source, shop_source
 from connectors.common import describe_load_error
-from connectors.shop import InvalidPage
+from connectors.shop import KEYS_RESOURCE, InvalidPage
 from pipelines.paths import default_warehouse, pipelines_dir
 from pipelines.privacy import filter_erased_on_load
 from pipelines.resources import SourcesResource, WarehouseResource
@@ -48,13 +55,18 @@ SOURCES = ("erp", "shop", "sheets")
 DESCRIPTIONS = {
     ("erp", "customers"): "ERP customer master (SQL database), merged on customer_no, incremental on updated_at.",
     ("erp", "invoices"): "ERP invoices (SQL database), merged on invoice_no.",
+    ("erp", "customers_keys"): "Every customer_no now in the ERP customers table (key-only query, "
+    "replaced every run, scan_load_id): raw customers missing from it were deleted at the source.",
+    ("shop", "customers_keys"): "Every customer id the shop API serves now (optional periodic full scan, "
+    "sources.shop.key_scan_hours): raw customers missing from it were deleted at the shop.",
     ("erp", "customers_dirty"): "ERP customers UNION ALL customers_dirty (stale copies with duplicate "
     "customer_no, column source_table), replaced every run; staging quarantines the copies.",
     ("shop", "customers"): "Web shop customers from the Shopify-style Admin API, merged on id, "
     "incremental on updated_at.",
     ("shop", "orders"): "Web shop orders from the Admin API, merged on id, incremental on updated_at.",
     ("sheets", "contacts"): "Rows of every CSV/XLSX sheet (sales lists, trade-show leads), headers "
-    "mapped to canonical names, keyed by file stem and data row number.",
+    "mapped to canonical names, keyed by file stem and data row number; raw_sheets.file_inventory holds "
+    "each file's last read (row count, present), which tells rows deleted from a sheet.",
 }
 
 
@@ -91,6 +103,21 @@ def shop_on_invalid_page() -> str:
     return dlt_lib.config.get("sources.shop.on_invalid_page", str) or "salvage"
 
 
+SHOP_KEYS = "raw_shop.customers_keys"
+
+
+def shop_key_scan_due(wh: Warehouse | None, *, now: float | None = None) -> bool:
+    """Whether this shop load also scans every customer id (``sources.shop.key_scan_hours``, 0 = never):
+    when no complete scan is loaded yet or the last one is at least that old."""
+    hours = dlt_lib.config.get("sources.shop.key_scan_hours", float) or 0.0
+    if hours <= 0:
+        return False
+    if wh is None or not wh.exists(SHOP_KEYS):
+        return True
+    last = wh.query(f"select max(try_cast(scan_load_id as double)) as t from {SHOP_KEYS}")["t"][0]
+    return last is None or (time.time() if now is None else now) - last >= hours * 3600
+
+
 def _require_sqlite_file(url: str) -> None:
     """SQLite would create a missing database file (and then miss its tables): name it instead."""
     from sqlalchemy.engine import make_url
@@ -105,7 +132,8 @@ def _require_sqlite_file(url: str) -> None:
 def runtime_source(source: str, sources: SourcesResource) -> Iterator[DltSource]:
     """The dlt source for one load; for the shop, the built-in server stays up meanwhile.
 
-    The shop source carries ``invalid_pages``: the pages it salvaged (filled during the load).
+    The shop source carries ``invalid_pages``: the pages it salvaged (filled during the load), and
+    its key-scan resource (deselected by the asset when the scan is not due).
     """
     if source == "erp":
         url = sources.erp()
@@ -117,7 +145,7 @@ def runtime_source(source: str, sources: SourcesResource) -> Iterator[DltSource]
             yield erp_source(include_dirty=dirty)
     elif source == "shop":
         pages: list[InvalidPage] = []
-        options = {"on_invalid_page": shop_on_invalid_page(), "invalid_pages": pages}
+        options = {"on_invalid_page": shop_on_invalid_page(), "invalid_pages": pages, "key_scan": True}
         with sources.shop() as (url, token):
             src = (shop_source(base_url=url, access_token=token, **options) if token
                    else shop_source(base_url=url, **options))
@@ -202,6 +230,8 @@ def _raw_assets(source: str, definition_source: DltSource):
         before = raw_columns(wh, source)
         try:
             with runtime_source(source, sources) as dlt_source:
+                if KEYS_RESOURCE in dlt_source.resources and source == "shop" and not shop_key_scan_due(wh):
+                    dlt_source.resources[KEYS_RESOURCE].selected = False
                 filter_erased_on_load(dlt_source, source, warehouse.get())
                 results = list(dlt.run(context=context, dlt_source=dlt_source, dlt_pipeline=pipeline))
                 pages = list(getattr(dlt_source, "invalid_pages", None) or [])
@@ -242,7 +272,7 @@ def _raw_assets(source: str, definition_source: DltSource):
 
 # Definition-time sources only name the tables; real locations are resolved at run time.
 raw_erp = _raw_assets("erp", erp_source(credentials="sqlite:///:memory:", include_dirty=True))
-raw_shop = _raw_assets("shop", shop_source(base_url="http://127.0.0.1:9", access_token="-"))
+raw_shop = _raw_assets("shop", shop_source(base_url="http://127.0.0.1:9", access_token="-", key_scan=True))
 raw_sheets = _raw_assets("sheets", sheets_source(bucket_url="."))
 
 RAW_ASSETS = [raw_erp, raw_shop, raw_sheets]

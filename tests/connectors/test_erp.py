@@ -44,6 +44,8 @@ def test_all_customers_and_invoices_load_once(erp_loaded, synth_2k):
     assert first["invoices"] == n_invoices
     # nothing changed in SQLite: the second run reads past the cursors and loads no key again
     assert "customers" not in second and "invoices" not in second
+    # the key scan is replaced every run with the current keys
+    assert first["customers_keys"] == second["customers_keys"] == n_customers
     assert wh.sql("select count(*), count(distinct customer_no) from raw_erp.customers") == [
         (n_customers, n_customers)
     ]
@@ -104,7 +106,7 @@ def test_changed_row_is_merged_not_duplicated(warehouse: Warehouse, tmp_path):
     db = make_tiny_erp(tmp_path / "erp.sqlite")
     pipeline = warehouse.pipeline("erp")
     pipeline.run(erp_source(sqlite_url(db)))
-    assert loaded_rows(pipeline) == {"customers": 3, "invoices": 2}
+    assert loaded_rows(pipeline) == {"customers": 3, "customers_keys": 3, "invoices": 2}
     with sqlite3.connect(db) as con:
         con.execute("update customers set city = 'York', updated_at = '2021-05-05 08:00:00' where customer_no = 'C1'")
         con.execute("insert into customers values ('C4', 'Li, Na', '深圳', '2021-06-01 00:00:00', '2021-06-01 00:00:00')")
@@ -112,7 +114,7 @@ def test_changed_row_is_merged_not_duplicated(warehouse: Warehouse, tmp_path):
     pipeline.run(erp_source(sqlite_url(db)))
     # C1 changed, C4 is new, C3 has no updated_at so it is read every time (and merged)
     # invoices: I2 sits on the date cursor and is recognised by its key, so only I3 loads
-    assert loaded_rows(pipeline) == {"customers": 3, "invoices": 1}
+    assert loaded_rows(pipeline) == {"customers": 3, "customers_keys": 4, "invoices": 1}
     rows = warehouse.sql("select customer_no, city, updated_at from raw_erp.customers order by 1")
     assert rows == [
         ("C1", "York", "2021-05-05 08:00:00"),
@@ -132,7 +134,7 @@ def test_credentials_come_from_configuration(warehouse: Warehouse, tmp_path, mon
     pipeline = warehouse.pipeline("erp")
     pipeline.run(erp_source())
     # customers_dirty does not exist here: the union holds the clean rows only
-    assert loaded_rows(pipeline) == {"customers": 3, "customers_dirty": 3, "invoices": 2}
+    assert loaded_rows(pipeline) == {"customers": 3, "customers_dirty": 3, "customers_keys": 3, "invoices": 2}
 
 
 def test_missing_table_is_named(warehouse: Warehouse, tmp_path):

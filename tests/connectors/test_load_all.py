@@ -15,9 +15,10 @@ def test_load_all_reports_each_source(synth_2k, tmp_path):
     counts = truth_counts(synth_2k)
     assert report["erp"]["ok"] and report["erp"]["rows"]["customers"] == counts["erp"]
     assert report["erp"]["rows"]["customers_dirty"] > counts["erp"]
+    assert report["erp"]["rows"]["customers_keys"] == counts["erp"]
     assert report["sheets"] == {
         "ok": True,
-        "rows": {"contacts": counts["leads_xlsx"] + counts["sales_csv"] + counts["legacy_csv"]},
+        "rows": {"contacts": counts["leads_xlsx"] + counts["sales_csv"] + counts["legacy_csv"], "file_inventory": 3},
         "error": None,
     }
     # --bad-rows cut one shop page: the shop fails with a named cause, the others are loaded

@@ -38,6 +38,7 @@ def test_rows_match_the_truth(sheets_loaded, synth_2k):
     wh, (first, second), _, _ = sheets_loaded
     counts = truth_counts(synth_2k)
     assert first["contacts"] == sum(counts[s] for s in SHEET_SOURCES.values())
+    assert first["file_inventory"] == len(SHEET_SOURCES)
     assert second == {}  # unchanged files are not read again
     for stem, truth_source in SHEET_SOURCES.items():
         numbers = {str(n) for (n,) in wh.sql("select row_number from raw_sheets.contacts where source = ?", [stem])}
@@ -101,7 +102,9 @@ def test_changed_file_alone_is_reloaded(sheets_loaded):
     later = path.stat().st_mtime + 5
     os.utime(path, (later, later))
     pipeline.run(sheets_source(str(folder)))
-    assert loaded_rows(pipeline) == {"contacts": before + 1}
+    assert loaded_rows(pipeline) == {"contacts": before + 1, "file_inventory": 1}
+    assert wh.sql("select present, row_count, last_row_number from raw_sheets.file_inventory"
+                  " where file_name = 'sales_contacts.csv'") == [(True, before + 1, before + 1)]
     assert wh.sql(
         "select count(*), max(row_number) from raw_sheets.contacts where source = 'sales_contacts'"
     ) == [(before + 1, before + 1)]
@@ -134,7 +137,9 @@ def test_hand_made_xlsx(warehouse: Warehouse, tmp_path):
     (folder / "readme.md").write_text("not a sheet", encoding="utf-8")  # skipped with a warning
     pipeline = warehouse.pipeline("sheets")
     pipeline.run(sheets_source(str(folder)))
-    assert loaded_rows(pipeline) == {"contacts": 4}
+    assert loaded_rows(pipeline) == {"contacts": 4, "file_inventory": 1}  # lock file and readme not listed
+    assert warehouse.sql("select file_name, row_count, last_row_number from raw_sheets.file_inventory") == [
+        ("fair.xlsx", 4, 5)]
     rows = warehouse.sql(
         "select row_number, sheet_name, full_name, email, phone, last_activity, customer_tier, column_6, ke_hu_deng_ji"
         " from raw_sheets.contacts order by row_number"
@@ -171,7 +176,7 @@ def test_new_column_in_a_new_file_is_kept(warehouse: Warehouse, tmp_path):
     later = (folder / "a.csv").stat().st_mtime + 5
     os.utime(folder / "b.csv", (later, later))
     pipeline.run(sheets_source(str(folder)))
-    assert loaded_rows(pipeline) == {"contacts": 1}
+    assert loaded_rows(pipeline) == {"contacts": 1, "file_inventory": 1}
     assert warehouse.sql("select source, full_name, loyalty_points from raw_sheets.contacts order by source") == [
         ("a", "Al", None), ("b", "Be", "120"),
     ]
