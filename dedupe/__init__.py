@@ -8,6 +8,7 @@ from dedupe.blocking import BlockingRuleTooBroad, block
 from dedupe.engine import DedupeResult, cluster, deduplicate, prepare, score
 from dedupe.explain import explain_pair, waterfall, with_level_labels
 from dedupe.features import InputError
+from dedupe.large import LargeResult, Progress, deduplicate_large
 from dedupe.model import FSModel, ModelMismatch, calibrate
 from dedupe.settings import (
                              BlockingRule,
@@ -24,7 +25,8 @@ from dedupe.settings import (
 
 __all__ = [
     "BlockingRule", "BlockingRuleTooBroad", "CannotLink", "Comparison", "DedupeResult", "FSModel",
-    "InputError", "Level", "ModelMismatch", "Settings", "SettingsError", "block", "calibrate", "cluster",
-    "deduplicate", "default_settings", "dump_settings", "explain_pair", "load_settings", "prepare", "score",
+    "InputError", "LargeResult", "Level", "ModelMismatch", "Progress", "Settings", "SettingsError", "block",
+    "calibrate", "cluster", "deduplicate", "deduplicate_large", "default_settings", "dump_settings", "explain_pair",
+    "load_settings", "prepare", "score",
     "settings_from_dict", "waterfall", "with_level_labels",
 ]

@@ -2,9 +2,13 @@
 
     crm-golden dedupe INPUT(.csv|.parquet) [--settings FILE] --out CLUSTERS.parquet
                       [--link-with OTHER] [--pairs PAIRS.parquet] [--model MODEL.json] [--save-model FILE]
+                      [--engine polars|spark] [--spark-master URL]
 
 The clusters file has exactly two columns: the input's unique-id column, then ``cluster_id``.
-Without ``--settings`` the settings for the canonical customer schema are used.
+Without ``--settings`` the settings for the canonical customer schema are used. The engine is
+``--engine``, else the settings' ``engine:`` key, else polars; the Spark master is
+``--spark-master``, else ``$CRM_GOLDEN_SPARK_MASTER``, else the one ``spark-submit`` was given,
+else ``local[2]`` (an ``sc://`` URL connects to a Spark Connect server).
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from dedupe.blocking import BlockingRuleTooBroad
 from dedupe.engine import deduplicate
 from dedupe.explain import with_level_labels
 from dedupe.features import InputError
+from dedupe.large_cli import add_large_arguments, run_large, use_large
 from dedupe.model import FSModel, ModelMismatch
-from dedupe.settings import SettingsError, default_settings, load_settings
+from dedupe.settings import ENGINES, SettingsError, default_settings, load_settings
+from dedupe.spark.session import SparkUnavailable  # pyspark itself is imported only for --engine spark
 
 
 class CliError(Exception):
@@ -58,6 +64,12 @@ def add_dedupe_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--model", help="reuse a model saved with --save-model instead of training")
     p.add_argument("--save-model", dest="save_model", help="write the trained model as JSON")
     p.add_argument("--threshold", type=float, help="match probability for clustering (overrides settings)")
+    p.add_argument("--engine", choices=ENGINES,
+                   help="where the matching runs (overrides the settings' engine; default polars)")
+    p.add_argument("--spark-master", dest="spark_master",
+                   help="Spark master (local[4], spark://host:7077, ...) or Spark Connect URL (sc://host:15002); "
+                   "default $CRM_GOLDEN_SPARK_MASTER, else spark-submit's, else local[2]")
+    add_large_arguments(p)
     p.set_defaults(func=run_dedupe)
     return p
 
@@ -69,6 +81,21 @@ def run_dedupe(args) -> int:
     except (CliError, InputError, SettingsError, BlockingRuleTooBroad, ModelMismatch) as exc:
         print(f"crm-golden dedupe: error: {exc}", file=sys.stderr)
         return 1
+    except SparkUnavailable as exc:
+        print(f"crm-golden dedupe: error: the Spark engine cannot start: {exc}", file=sys.stderr)
+        return 1
+
+
+def _match(records: pl.DataFrame, settings, *, engine: str, link_with: pl.DataFrame | None, model,
+           spark_master: str | None):
+    """``dedupe.deduplicate`` on the chosen engine (a Spark session is opened for the run and
+    stopped after it, unless one was already running)."""
+    if engine == "polars":
+        return deduplicate(records, settings, link_with=link_with, model=model)
+    from dedupe.spark import engine_session, run_engine
+
+    with engine_session(spark_master) as spark:
+        return run_engine(records, settings, engine="spark", link_with=link_with, model=model, spark=spark)
 
 
 def _run(args) -> int:
@@ -78,15 +105,24 @@ def _run(args) -> int:
         settings = settings.replace(threshold=args.threshold)
     if args.link_with and settings.link_type == "dedupe_only":
         settings = settings.replace(link_type="link_only")
+    if args.engine:
+        settings = settings.replace(engine=args.engine)
+    if args.spark_master and settings.engine != "spark":
+        raise CliError("--spark-master needs the Spark engine (--engine spark or 'engine: spark' in the settings)")
+    if getattr(args, "large", False) and settings.engine == "spark":
+        raise CliError("--large is the chunked polars engine; it cannot run with the Spark engine")
     model = None
     if args.model:
         try:
             model = FSModel.load(args.model)
         except (OSError, ValueError, KeyError) as exc:
             raise CliError(f"{args.model}: not a saved model ({exc})") from None
+    if use_large(args, settings):
+        return run_large(args, settings, model)
     # tables are passed straight in so their memory goes once the features are built
-    result = deduplicate(read_table(args.input), settings,
-                         link_with=read_table(args.link_with) if args.link_with else None, model=model)
+    result = _match(read_table(args.input), settings, engine=settings.engine,
+                    link_with=read_table(args.link_with) if args.link_with else None, model=model,
+                    spark_master=args.spark_master)
     uid = settings.unique_id
     clusters = result.clusters.select(uid, "cluster_id")
     out = Path(args.out)
@@ -100,7 +136,7 @@ def _run(args) -> int:
     n_clusters = clusters["cluster_id"].n_unique()
     rules = ", ".join(f"{k} {v:,}" for k, v in result.blocking_counts.items())
     print(f"{clusters.height:,} records -> {n_clusters:,} clusters; {result.pairs.height:,} candidate pairs "
-          f"({rules}); {time.perf_counter() - t0:.1f} s; wrote {out}", file=sys.stderr)
+          f"({rules}); {settings.engine} engine; {time.perf_counter() - t0:.1f} s; wrote {out}", file=sys.stderr)
     return 0
 
 

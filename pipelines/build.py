@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
@@ -10,6 +12,8 @@ from pipelines.assets.matching import MatchingResource
 from pipelines.resources import PublishResource, SourcesResource, WarehouseResource
 
 JOB_NAME = "crm_golden_job"
+#: matching engine of a code location (e.g. a Kubernetes deployment) that no command line starts
+ENGINE_ENV = "CRM_GOLDEN_ENGINE"
 
 
 def area_definitions() -> list[dg.Definitions]:
@@ -40,14 +44,19 @@ def full_flow_job() -> dg.UnresolvedAssetJobDefinition:
 def build_definitions(*, warehouse: str | None = None, sources: str | None = None,
                       settings: str | None = None, destination: str = "duckdb",
                       parquet_dir: str | None = None, full_rebuild: bool = False, retrain: bool = False,
+                      engine: str | None = None, spark_master: str | None = None,
                       loggers: dict[str, dg.LoggerDefinition] | None = None) -> dg.Definitions:
-    """Definitions with resources bound to the given paths (defaults: the embedded demo setup)."""
+    """Definitions with resources bound to the given paths (defaults: the embedded demo setup).
+    ``engine``: the matching engine (default: ``$CRM_GOLDEN_ENGINE``, else the settings'
+    ``engine`` key, else polars)."""
     job = full_flow_job()
     resources = {
         "dlt": DagsterDltResource(),
         "warehouse": WarehouseResource(path=warehouse) if warehouse else WarehouseResource(),
         "sources": SourcesResource(directory=sources) if sources else SourcesResource(),
-        "matching": MatchingResource(settings_path=settings or "", full_rebuild=full_rebuild, retrain=retrain),
+        "matching": MatchingResource(settings_path=settings or "", full_rebuild=full_rebuild, retrain=retrain,
+                                     engine=engine or os.environ.get(ENGINE_ENV, ""),
+                                     spark_master=spark_master or ""),
         "publishing": PublishResource(destination=destination, parquet_dir=parquet_dir or ""),
     }
     return dg.Definitions.merge(

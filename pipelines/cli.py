@@ -35,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="compare every candidate pair again (default: only pairs touching new, changed "
                    "or deleted records once a previous run exists)")
     p.add_argument("--retrain", action="store_true", help="train the match model again")
+    p.add_argument("--engine", choices=["polars", "spark"], default=None,
+                   help="where the matching runs (default: $CRM_GOLDEN_ENGINE, else the settings' engine key, "
+                   "else polars)")
+    p.add_argument("--spark-master", dest="spark_master", default=None,
+                   help="Spark master (local[4], spark://host:7077, ...) or Spark Connect URL (sc://host:15002) "
+                   "for the spark engine; default $CRM_GOLDEN_SPARK_MASTER, else local[2]")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("serve-shop", help="serve a folder of Shopify-style JSON pages on 127.0.0.1")
@@ -94,7 +100,8 @@ def _run(args) -> int:
             raise UserError(str(exc)) from exc
     summary = run_pipeline(sources=sources.absolute(), warehouse=warehouse, settings=args.settings,
                            destination=args.destination, parquet_dir=args.parquet_dir,
-                           full_rebuild=args.full_rebuild, retrain=args.retrain)
+                           full_rebuild=args.full_rebuild, retrain=args.retrain,
+                           engine=args.engine, spark_master=args.spark_master)
     print(summary.render())
     return 0 if summary.success else 1
 

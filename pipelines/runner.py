@@ -83,7 +83,8 @@ class RunSummary:
 def run_pipeline(*, sources: Path, warehouse: Path, settings: str | None = None,
                  truth: Path | None = None, destination: str = "duckdb",
                  parquet_dir: str | None = None, full_rebuild: bool = False,
-                 retrain: bool = False) -> RunSummary:
+                 retrain: bool = False, engine: str | None = None,
+                 spark_master: str | None = None) -> RunSummary:
     """Execute the full flow on ``sources`` into ``warehouse`` and return its summary."""
     import dagster as dg
 
@@ -95,6 +96,7 @@ def run_pipeline(*, sources: Path, warehouse: Path, settings: str | None = None,
     defs = build_definitions(warehouse=str(warehouse), sources=str(sources), settings=settings,
                              destination=destination, parquet_dir=parquet_dir,
                              full_rebuild=full_rebuild, retrain=retrain,
+                             engine=engine, spark_master=spark_master,
                              loggers={"progress": progress_logger_def(handler)})
     job = defs.resolve_job_def(JOB_NAME)
     t0 = time.perf_counter()

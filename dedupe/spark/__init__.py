@@ -3,10 +3,27 @@ model and chaining guard, with blocking joins, pair scoring and connected compon
 over a Spark cluster (or ``local[N]``). See ``dedupe/spark/README.md``."""
 
 from dedupe.spark.components import connected_components
-from dedupe.spark.engine import ENGINES, SparkDedupeResult, deduplicate, run_engine
-from dedupe.spark.session import SparkUnavailable, local_session, spark_unavailable_reason
+from dedupe.spark.engine import (
+    ENGINES,
+    SparkDedupeResult,
+    block_records,
+    cluster_pairs,
+    deduplicate,
+    run_engine,
+    score_pairs,
+)
+from dedupe.spark.session import (
+    MASTER_ENV,
+    SparkUnavailable,
+    connect_unavailable_reason,
+    engine_session,
+    local_session,
+    resolve_master,
+    spark_unavailable_reason,
+)
 
 __all__ = [
-    "ENGINES", "SparkDedupeResult", "SparkUnavailable", "connected_components", "deduplicate",
-    "local_session", "run_engine", "spark_unavailable_reason",
+    "ENGINES", "MASTER_ENV", "SparkDedupeResult", "SparkUnavailable", "block_records", "cluster_pairs",
+    "connect_unavailable_reason", "connected_components", "deduplicate", "engine_session", "local_session", "resolve_master", "run_engine",
+    "score_pairs", "spark_unavailable_reason",
 ]

@@ -1,5 +1,9 @@
 """The matching pipeline on Spark (prepare -> block -> score -> cluster) driven by the same
-``Settings`` as the polars engine, and ``run_engine``, which picks an engine by name."""
+``Settings`` as the polars engine, and ``run_engine``, which picks an engine by name.
+
+``block_records``, ``score_pairs`` and ``cluster_pairs`` are the Spark counterparts of
+``dedupe.block``, ``dedupe.score`` and ``dedupe.cluster`` with polars frames in and out, for a
+caller that keeps each step's table between steps (the Dagster matching assets)."""
 
 from __future__ import annotations
 
@@ -9,18 +13,18 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from dedupe.blocking import SIDE
+from dedupe.clustering import cannot_link_mask
 from dedupe.engine import DedupeResult
 from dedupe.engine import deduplicate as polars_deduplicate
+from dedupe.features import InputError
 from dedupe.model import FSModel, calibrate
-from dedupe.settings import Settings, default_settings
+from dedupe.settings import ENGINES, Settings, default_settings
 from dedupe.spark.blocking import block, rule_names
 from dedupe.spark.clustering import cluster, label_frame
 from dedupe.spark.features import POS, prepare
-from dedupe.spark.frames import to_polars, to_spark
+from dedupe.spark.frames import map_polars, to_polars, to_spark
 from dedupe.spark.scoring import gamma_frame, term_frequencies, tf_columns, weight_frame
 from dedupe.spark.training import train
-
-ENGINES = ("polars", "spark")
 
 
 @dataclass
@@ -96,11 +100,7 @@ def deduplicate(records, settings: Settings | None = None, *, spark=None, link_w
     t["score"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    extra = None
-    if guard_unblocked:
-        def extra(p):
-            return weight_frame(gamma_frame(by_id(p, feats, uid), feats_tf, settings, tf=tfc),
-                                settings, model, tf.expected)
+    extra = _guard_scorer(feats, tf, settings, model) if guard_unblocked else None
     labels_df = cluster(feats, scored, settings, extra_pairs=extra)
     clusters = label_frame(feats, labels_df, uid)
     if SIDE in feats.columns:
@@ -130,6 +130,115 @@ def by_id(pairs, feats, uid: str):
                     F.when(swap, F.col("l")).otherwise(F.col("r")).alias("r"),
                     F.when(swap, F.col("_b")).otherwise(F.col("_a")).alias("id_l"),
                     F.when(swap, F.col("_a")).otherwise(F.col("_b")).alias("id_r"), *rest)
+
+
+def _guard_scorer(feats, tf, settings: Settings, model: FSModel):
+    """Scores position pairs (``l < r``) that blocking missed, for the chaining guard's second pass."""
+    def extra(p):
+        return weight_frame(gamma_frame(by_id(p, feats, settings.unique_id), tf.feats, settings,
+                                        tf=tuple(tf.expected)), settings, model, tf.expected)
+    return extra
+
+
+def _positioned(spark, feats: pl.DataFrame):
+    """A polars features frame in Spark with ``_pos``, its row number (the polars engine's
+    position, which draws the random u-pairs and breaks ties between equal weights)."""
+    return to_spark(spark, feats.with_row_index(POS).with_columns(pl.col(POS).cast(pl.Int64))).localCheckpoint()
+
+
+def _with_positions(pairs, feats, uid: str):
+    """Id pairs (``id_l``, ``id_r``) with the positions of both records (``l``, ``r``); ids that
+    are not in the features frame are an error, as in ``dedupe.score``."""
+    from pyspark.sql import functions as F
+
+    a = feats.select(F.col(uid).alias("id_l"), F.col(POS).alias("l"))
+    b = feats.select(F.col(uid).alias("id_r"), F.col(POS).alias("r"))
+    out = pairs.join(a, "id_l", "left").join(b, "id_r", "left")
+    missing = out.where(F.col("l").isNull() | F.col("r").isNull()).select("id_l", "id_r").limit(3).collect()
+    if missing:
+        raise InputError(f"pairs hold ids missing from the features frame: {[tuple(r) for r in missing]}")
+    return out
+
+
+def block_records(records: pl.DataFrame, settings: Settings | None = None, *, spark
+                  ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
+    """``dedupe.prepare`` + ``dedupe.block`` on Spark: (features in the input's order with the
+    columns matching reads, candidate pairs ``id_l, id_r, rule`` in the polars engine's order,
+    pairs per rule)."""
+    from pyspark.sql import functions as F
+
+    settings = settings or default_settings()
+    feats, _ = prepare(to_spark(spark, records), settings)
+    pairs, counts = block(feats, settings)
+    oriented = by_id(pairs, feats, settings.unique_id).select(
+        F.least("l", "r").alias("_a"), F.greatest("l", "r").alias("_b"), "id_l", "id_r",
+        rule_names(settings.blocking_rules).alias("rule"))
+    out_pairs = to_polars(oriented).sort("_a", "_b").drop("_a", "_b")
+    return to_polars(feats).sort(POS).drop(POS), out_pairs, counts
+
+
+def score_pairs(feats: pl.DataFrame, pairs: pl.DataFrame, settings: Settings | None = None,
+                model: FSModel | None = None, *, spark) -> tuple[pl.DataFrame, FSModel]:
+    """``dedupe.score`` on Spark: the same columns, pairs in the given order. Without ``model``
+    one is trained from all blocked pairs, as ``dedupe.score`` does (its EM passes need to know
+    which rules found each pair, so the features are blocked again in Spark)."""
+    from pyspark.sql import functions as F
+
+    settings = settings or default_settings()
+    uid = settings.unique_id
+    if model is not None:
+        model.check(settings)
+    sfeats = _positioned(spark, feats)
+    n = feats.height
+    tf = term_frequencies(sfeats, tf_columns(settings, model), n)
+    has_rule = "rule" in pairs.columns
+    sp = to_spark(spark, pairs.select("id_l", "id_r", *(["rule"] if has_rule else [])).with_row_index("_i")
+                  .with_columns(pl.col("_i").cast(pl.Int64)))
+    sp = _with_positions(sp, sfeats, uid)
+    carry = ("_i", "id_l", "id_r", *(["rule"] if has_rule else []))
+    if model is None:
+        blocked, _ = block(sfeats, settings)
+        ends = [F.least("l", "r").alias("_a"), F.greatest("l", "r").alias("_b")]
+        sp = (sp.select("*", *ends).join(blocked.select(*ends, "rules"), ["_a", "_b"], "left")
+              .drop("_a", "_b").fillna({"rules": 0}))
+        gam = gamma_frame(sp, tf.feats, settings, carry=(*carry, "rules"), tf=tuple(tf.expected)).localCheckpoint()
+        n_side0 = int((feats[SIDE] == 0).sum()) if SIDE in feats.columns else None
+        model = train(tf.feats, gam, settings, n=n, n_side0=n_side0,
+                      gamma_of=lambda p: gamma_frame(p, tf.feats, settings))
+    else:
+        gam = gamma_frame(sp, tf.feats, settings, carry=carry, tf=tuple(tf.expected))
+    scored = weight_frame(gam, settings, model, tf.expected, carry=carry)
+    names = [c.name for c in settings.comparisons]
+    out = to_polars(scored.select(
+        "_i", "id_l", "id_r", *(["rule"] if has_rule else []), "match_weight", "match_probability",
+        *[f"gamma_{x}" for x in names], *[f"bf_{x}" for x in names]))
+    return out.sort("_i").drop("_i"), model
+
+
+def cluster_pairs(feats: pl.DataFrame, scored: pl.DataFrame, settings: Settings | None = None, *,
+                  model: FSModel | None = None, spark) -> pl.DataFrame:
+    """``dedupe.cluster`` on Spark: ``uid, cluster_id`` in the features' order. With ``model``,
+    pairs inside a cluster that blocking missed are scored for the chaining guard too."""
+    from pyspark.sql import types as T
+
+    settings = settings or default_settings()
+    uid = settings.unique_id
+    sfeats = _positioned(spark, feats)
+    gam_cols = [c for c in scored.columns if c.startswith("gamma_")]
+    sp = _with_positions(to_spark(spark, scored.select("id_l", "id_r", "match_weight", "match_probability",
+                                                       *gam_cols)), sfeats, uid)
+    schema = T.StructType([*[f for f in sp.schema.fields if f.name in ("l", "r", "match_weight", "match_probability")],
+                           T.StructField("cannot", T.BooleanType())])
+    flagged = map_polars(sp, lambda b: b.select("l", "r", "match_weight", "match_probability").with_columns(
+        cannot=pl.Series(cannot_link_mask(b, settings), dtype=pl.Boolean)), schema).localCheckpoint()
+    extra = None
+    if model is not None:
+        model.check(settings)
+        tf = term_frequencies(sfeats, tf_columns(settings, model), feats.height)
+        extra = _guard_scorer(sfeats, tf, settings, model)
+    labels = cluster(sfeats, flagged, settings, extra_pairs=extra)
+    out = to_polars(label_frame(sfeats, labels, uid).join(sfeats.select(uid, POS), uid))
+    return out.sort(POS).select(uid, "cluster_id")
 
 
 def run_engine(df: pl.DataFrame, settings: Settings | None = None, *, engine: str = "polars",

@@ -52,7 +52,7 @@ def empty_frame(schema) -> pl.DataFrame:
     """An empty polars frame with a Spark schema's columns (no Spark job)."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    return pl.from_arrow(to_arrow_schema(schema).empty_table())
+    return pl.from_arrow(to_arrow_schema(schema, timezone="UTC").empty_table())
 
 
 def spark_schema(df: pl.DataFrame):
@@ -67,7 +67,7 @@ def map_polars(sdf, fn: Callable[[pl.DataFrame], pl.DataFrame], schema):
     result is cast to ``schema``. For work that is independent per row (or per pair)."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    target = to_arrow_schema(schema)
+    target = to_arrow_schema(schema, timezone="UTC")
     names = list(target.names)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -86,7 +86,7 @@ def map_polars_groups(sdf, by, fn: Callable[[pl.DataFrame], pl.DataFrame], schem
     polars frame (group by a bucket column to hand many small groups over at once)."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    target = to_arrow_schema(schema)
+    target = to_arrow_schema(schema, timezone="UTC")
     names = list(target.names)
 
     def run(table: pa.Table) -> pa.Table:

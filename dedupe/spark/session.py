@@ -1,5 +1,7 @@
 """A Spark session for the matching engine: local mode by default, the project's Python on the
-workers (so they import the same polars/rapidfuzz as the driver), no UI, few shuffle partitions."""
+workers (so they import the same polars/rapidfuzz as the driver), no UI, few shuffle partitions.
+``engine_session`` picks the session from configuration: a master URL, a Spark Connect URL
+(``sc://``), the session ``spark-submit`` started, or ``local[2]``."""
 
 from __future__ import annotations
 
@@ -9,6 +11,10 @@ import shutil
 import sys
 import warnings
 from pathlib import Path
+
+#: master URL (``local[4]``, ``spark://host:7077``, ``k8s://...``) or Spark Connect URL (``sc://host:15002``)
+MASTER_ENV = "CRM_GOLDEN_SPARK_MASTER"
+DEFAULT_MASTER = "local[2]"
 
 
 class SparkUnavailable(RuntimeError):
@@ -66,3 +72,77 @@ def quiet():
         warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
                                 category=FutureWarning)
         yield
+
+
+def connect_unavailable_reason() -> str | None:
+    """Why a Spark Connect client cannot start here (its gRPC packages are an optional extra of
+    pyspark), or None when it can."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed (install the 'spark' extra: pip install 'crm-golden[spark]')"
+    try:
+        from pyspark.sql.connect.utils import check_dependencies
+
+        with quiet():
+            check_dependencies()
+    except ImportError as exc:
+        return (f"Spark Connect needs pyspark's 'connect' extra (pip install 'pyspark[connect]==4.3.*': "
+                f"grpcio-status, googleapis-common-protos, zstandard): {str(exc).splitlines()[0]}")
+    return None
+
+
+def resolve_master(master: str | None = None) -> str | None:
+    """The master to use: the argument, else ``$CRM_GOLDEN_SPARK_MASTER``, else None under
+    ``spark-submit`` (its ``--master`` applies), else ``local[2]``."""
+    master = master or os.environ.get(MASTER_ENV) or None
+    if master is None and "PYSPARK_GATEWAY_PORT" not in os.environ:
+        master = DEFAULT_MASTER
+    return master
+
+
+def _active_session():
+    """The session already running in this process (any thread), if any."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is None and SparkContext._active_spark_context is not None:
+        with quiet():
+            active = SparkSession.builder.getOrCreate()
+    return active
+
+
+@contextlib.contextmanager
+def engine_session(master: str | None = None, **options):
+    """A session for one run, stopped at the end only if this call started it (a session that
+    is already running, e.g. a notebook's or a test's, is used and left running).
+
+    ``master``: see ``resolve_master``. An ``sc://`` URL opens a Spark Connect session with
+    ``SparkSession.builder.remote``; anything else a classic session (``options`` go to
+    ``local_session``)."""
+    master = resolve_master(master)
+    reason = spark_unavailable_reason() if not (master or "").startswith("sc://") else connect_unavailable_reason()
+    if reason:
+        raise SparkUnavailable(reason)
+    running = _active_session()
+    if running is not None:
+        yield running
+        return
+    if master and master.startswith("sc://"):
+        from pyspark.sql import SparkSession
+
+        with quiet():
+            spark = SparkSession.builder.remote(master).appName(options.get("app_name", "crm-golden-dedupe")) \
+                .getOrCreate()
+    elif master is None:       # under spark-submit: its master and configuration
+        from pyspark.sql import SparkSession
+
+        with quiet():
+            spark = SparkSession.builder.appName(options.get("app_name", "crm-golden-dedupe")).getOrCreate()
+    else:
+        spark = local_session(master=master, **options)
+    try:
+        yield spark
+    finally:
+        spark.stop()

@@ -6,13 +6,15 @@ import time
 
 import dagster as dg
 import polars as pl
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from pipelines.resources import WarehouseResource
 
 
 class MatchingResource(dg.ConfigurableResource):
-    """Matching settings: the built-in customer settings, or a YAML file."""
+    """Matching settings (the built-in customer settings, or a YAML file) and the engine that
+    runs them: polars in this process, or Spark (a session opened on first use and stopped
+    when the run ends)."""
 
     settings_path: str = Field(default="", description="YAML settings file; empty: the default "
                                "settings for the canonical customer schema.")
@@ -20,11 +22,36 @@ class MatchingResource(dg.ConfigurableResource):
                                "only the pairs touching new, changed or deleted records.")
     retrain: bool = Field(default=False, description="Train the model again instead of reusing the "
                           "parameters stored in matching.model.")
+    engine: str = Field(default="", description="'polars' or 'spark'; empty: the settings' engine key "
+                        "(default polars).")
+    spark_master: str = Field(default="", description="Spark master (local[4], spark://host:7077, k8s://...) "
+                              "or Spark Connect URL (sc://host:15002) for the spark engine; empty: "
+                              "$CRM_GOLDEN_SPARK_MASTER, else local[2].")
+
+    _spark_scope = PrivateAttr(default=None)
+    _spark = PrivateAttr(default=None)
 
     def settings(self):
         from dedupe import default_settings, load_settings
 
-        return load_settings(self.settings_path) if self.settings_path else default_settings()
+        settings = load_settings(self.settings_path) if self.settings_path else default_settings()
+        return settings.replace(engine=self.engine) if self.engine else settings
+
+    def spark(self):
+        """The Spark session, started on first use (a session already running is reused)."""
+        if self._spark is None:
+            from dedupe.spark import engine_session
+
+            scope = engine_session(self.spark_master or None)
+            self._spark = scope.__enter__()
+            self._spark_scope = scope
+        return self._spark
+
+    def teardown_after_execution(self, context) -> None:
+        """Stop the Spark session this resource started, if any."""
+        if self._spark_scope is not None:
+            scope, self._spark_scope, self._spark = self._spark_scope, None, None
+            scope.__exit__(None, None, None)
 
     def survivorship(self):
         """Survivorship rules: the ``survivorship:`` section of the settings YAML, or defaults."""
@@ -105,8 +132,13 @@ def candidate_pairs(warehouse: WarehouseResource, matching: MatchingResource) ->
     digests, changed, deleted = changed_records(wh, staged)
     incremental = (deleted is not None and not matching.full_rebuild and not matching.retrain
                    and wh.exists("matching.scored_pairs") and _stored_model(wh, settings) is not None)
-    feats = prepare(staged, settings)
-    pairs, counts = block(feats, settings)
+    if settings.engine == "spark":
+        from dedupe.spark import block_records
+
+        feats, pairs, counts = block_records(staged, settings, spark=matching.spark())
+    else:
+        feats = prepare(staged, settings)
+        pairs, counts = block(feats, settings)
     if incremental:
         ids = changed["record_id"]
         pairs = pairs.filter(pl.col("id_l").is_in(ids) | pl.col("id_r").is_in(ids))
@@ -119,6 +151,7 @@ def candidate_pairs(warehouse: WarehouseResource, matching: MatchingResource) ->
     return dg.MaterializeResult(metadata={
         "dagster/row_count": pairs.height,
         "mode": "incremental" if incremental else "full",
+        "engine": settings.engine,
         "records_new_or_changed": changed.height if deleted is not None else feats.height,
         "records_deleted": deleted.height if deleted is not None else 0,
         "records": feats.height,
@@ -148,7 +181,12 @@ def scored_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg
     incremental = wh.read("matching.run_mode")["mode"][0] == "incremental"
     model = None if matching.retrain else _stored_model(wh, settings)
     had_model = model is not None
-    scored, model = score(feats, pairs, settings, model)
+    if settings.engine == "spark":
+        from dedupe.spark import score_pairs
+
+        scored, model = score_pairs(feats, pairs, settings, model, spark=matching.spark())
+    else:
+        scored, model = score(feats, pairs, settings, model)
     reused = 0
     if incremental:
         touched = changes["record_id"]
@@ -169,6 +207,7 @@ def scored_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg
     return dg.MaterializeResult(metadata={
         "dagster/row_count": scored.height,
         "mode": "incremental" if incremental else "full",
+        "engine": settings.engine,
         "model": "reused from matching.model" if not matching.retrain and had_model else "trained",
         "pairs_above_threshold": above,
         "pairs_scored_this_run": pairs.height,
@@ -200,7 +239,12 @@ def clusters(warehouse: WarehouseResource, matching: MatchingResource) -> dg.Mat
     wh, settings = warehouse.get(), matching.settings()
     feats = _features(wh, settings)
     scored = wh.read("matching.scored_pairs")
-    result = cluster(feats, scored, settings, model=_stored_model(wh, settings))
+    if settings.engine == "spark":
+        from dedupe.spark import cluster_pairs
+
+        result = cluster_pairs(feats, scored, settings, model=_stored_model(wh, settings), spark=matching.spark())
+    else:
+        result = cluster(feats, scored, settings, model=_stored_model(wh, settings))
     must, cannot = constraints(wh)
     result = apply_constraints(result, scored, must_link=must, cannot_link=cannot,
                                threshold=settings.threshold)
@@ -209,6 +253,7 @@ def clusters(warehouse: WarehouseResource, matching: MatchingResource) -> dg.Mat
     hist = sizes.group_by(pl.col("len").clip(1, 6).alias("size")).len().sort("size")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": result.height,
+        "engine": settings.engine,
         "clusters": sizes.height,
         "records_merged": result.height - sizes.height,
         "largest_cluster": int(sizes["len"].max() or 0),

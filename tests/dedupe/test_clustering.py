@@ -83,7 +83,7 @@ def test_default_settings_keep_two_mobiles_and_two_generations_apart():
     # father and son at one address: the son's plain record shares only name and address with the
     # father's; with a Jr. of the name on record there, that is not enough. Two records with
     # two different mobile numbers stay apart too, unless their e-mail is the same.
-    from dedupe import deduplicate, default_settings
+    from dedupe import default_settings
 
     base = {"given_name": "Brian", "surname": "Booth", "street": "12 Elm Street", "postal_code": "02118",
             "city": "Boston"}
