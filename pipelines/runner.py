@@ -34,6 +34,8 @@ class RunSummary:
     failed_sources: list[str] = field(default_factory=list)
     staged: int = 0
     quarantined: int = 0
+    #: source records gone from their system (``quality.source_deletions``), kept out of staging
+    deleted_at_source: int = 0
     fields_repaired: int = 0
     golden_customers: int = 0
     duplicates_merged: int = 0
@@ -54,6 +56,7 @@ class RunSummary:
             *[f"    {t:<22} {n:>9,}" for t, n in self.rows_read.items()],
             f"  staged customers        {self.staged:>9,}",
             f"  quarantined rows        {self.quarantined:>9,}   (quality.quarantine)",
+            f"  deleted at the source   {self.deleted_at_source:>9,}   (quality.source_deletions)",
             f"  fields repaired         {self.fields_repaired:>9,}   (quality.field_issues)",
             f"  golden customers        {self.golden_customers:>9,}",
             f"  duplicates merged       {self.duplicates_merged:>9,}",
@@ -125,7 +128,8 @@ def _fill_counts(summary: RunSummary, wh: Warehouse, run_id: str) -> None:
             summary.rows_read[table] = _count(wh, table)
     if wh.exists("staging.customers"):
         summary.staged = _count(wh, "staging.customers")
-    for attr, table in (("quarantined", "quality.quarantine"), ("fields_repaired", "quality.field_issues")):
+    for attr, table in (("quarantined", "quality.quarantine"), ("fields_repaired", "quality.field_issues"),
+                        ("deleted_at_source", "quality.source_deletions")):
         if wh.exists(table):
             setattr(summary, attr, _count(wh, table))
     schema = "golden" if summary.published else "golden_build"

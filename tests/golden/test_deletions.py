@@ -138,6 +138,8 @@ def test_deletions_are_recorded_and_reconciled(runs):
     meta = staging_meta(second.run_id)
     assert meta["deleted_at_source"] == 3 and meta["deleted_at_source_this_run"] == 3
     assert meta["deleted_at_source_by_system"] == {"erp": 2, "sheets": 1}
+    assert second.deleted_at_source == 3
+    assert "deleted at the source           3" in second.render()
 
 
 def test_rerun_without_changes_changes_nothing(runs):
