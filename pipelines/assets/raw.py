@@ -250,11 +250,17 @@ def _raw_assets(source: str, definition_source: DltSource):
         for key in sorted(context.selected_asset_keys, key=lambda k: k.path):
             table = f"raw_{source}.{key.path[-1]}"
             result = loaded.get(key)
-            if result is None and error is None:
+            scan_kept = result is None and error is None and source == "shop" and key.path[-1] == KEYS_RESOURCE
+            if result is None and error is None and not scan_kept:
                 continue  # a resource switched off for this run (e.g. include_dirty=false)
             meta = {**((result.metadata or {}) if result is not None else {}),
                     "dagster/row_count": _row_count(wh, table), "table": table,
                     "load_status": "loaded" if error is None else "failed"}
+            if scan_kept:  # shown as up to date, with why nothing was scanned
+                meta["load_status"] = "not scanned this run"
+                meta["note"] = dg.MetadataValue.text(
+                    "the full key scan runs every sources.shop.key_scan_hours hours (0 = never); the table "
+                    "keeps the last scan, if any")
             if error is not None:
                 meta["load_error"] = dg.MetadataValue.text(error)
                 meta["note"] = dg.MetadataValue.text("not loaded this run: the raw table keeps the rows of "

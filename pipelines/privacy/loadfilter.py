@@ -25,6 +25,8 @@ KEY_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 #: resources that yield Arrow tables with ``source``/``row_number`` columns
 ARROW_RESOURCES = {"sheets": {"contacts"}}
+#: key scans (Arrow tables of one key column): an erased customer's key must not come back either
+KEY_SCANS: dict[str, dict[str, str]] = {"erp": {"customers_keys": "customer_no"}, "shop": {"customers_keys": "id"}}
 
 
 def filter_erased_on_load(dlt_source: Any, system: str, warehouse: Warehouse) -> int:
@@ -44,6 +46,10 @@ def filter_erased_on_load(dlt_source: Any, system: str, warehouse: Warehouse) ->
     for name in ARROW_RESOURCES.get(system, set()):
         if name in resources:
             resources[name].add_map(_arrow_filter(tombs, key))
+            n += 1
+    for name, column in KEY_SCANS.get(system, {}).items():
+        if name in resources:
+            resources[name].add_map(_key_scan_filter(system, column, tombs, key))
             n += 1
     return n
 
@@ -85,6 +91,20 @@ def _arrow_filter(tombs: pl.DataFrame, key: bytes) -> Callable[[Any], Any]:
         if "email" not in df.columns:
             df = df.with_columns(email=pl.lit(None, pl.Utf8))
         hit = _hits(df.select("source", "source_record_id", "email"), tombs, key)
+        return item.filter(pa.array((~hit).to_list(), type=pa.bool_()))
+
+    return drop
+
+
+def _key_scan_filter(system: str, column: str, tombs: pl.DataFrame, key: bytes) -> Callable[[Any], Any]:
+    def drop(item: Any) -> Any:
+        import pyarrow as pa
+
+        if not isinstance(item, pa.Table) or column not in item.column_names:
+            return item
+        ids = pl.from_arrow(item.select([column])).select(
+            source=pl.lit(system), source_record_id=pl.col(column).cast(pl.Utf8))
+        hit = _hits(ids, tombs, key)
         return item.filter(pa.array((~hit).to_list(), type=pa.bool_()))
 
     return drop

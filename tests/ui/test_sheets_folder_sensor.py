@@ -147,7 +147,7 @@ def test_registered_and_follows_crm_golden_sources(sources, monkeypatch):
     _write_csv(sources / "sheets" / "sales_contacts.csv", 2)
     defs = build_definitions()
     sensor = defs.resolve_sensor_def("sheets_folder_sensor")
-    context = dg.build_sensor_context(resources=dict(defs.resources))
-    data = sensor.evaluate_tick(context)
+    with dg.build_sensor_context(resources=dict(defs.resources)) as context:  # some resources tear down
+        data = sensor.evaluate_tick(context)
     assert len(data.run_requests) == 1
     assert defs.resolve_job_def(sensor.job_name).name == JOB_NAME
