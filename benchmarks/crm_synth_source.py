@@ -3,15 +3,20 @@ customer columns, values as the sources wrote them (the matching engine normalis
 
 Stand-in for the staging layer so the engine can be measured on its own; record ids use the
 truth's source names (``erp``, ``shop``, ``leads_xlsx``, ``sales_csv``, ``legacy_csv``) so a
-clustering can be scored by ``score.py`` directly.
+clustering can be scored by ``score.py`` directly. Every source is read in batches, so the cached
+Parquet of a 10M-entity dataset (about 17M records) is built in bounded memory.
 """
 
 from __future__ import annotations
 
+import io
 import sqlite3
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 COLUMNS = ["record_id", "source", "source_record_id", "given_name", "surname", "full_name", "company_name",
            "email", "phone", "street", "postal_code", "city", "country", "vat_id"]
@@ -23,22 +28,48 @@ def _finish(df: pl.DataFrame, source: str) -> pl.DataFrame:
     return df.select([(pl.col(c) if c in df.columns else pl.lit(None)).cast(pl.Utf8).alias(c) for c in COLUMNS])
 
 
-def read_erp(path: Path) -> pl.DataFrame:
+BATCH_ROWS = 500_000
+
+
+def iter_erp(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
+    cols = ["source_record_id", "company_name", "full_name", "street", "postal_code", "city", "country",
+            "phone", "email", "vat_id"]
     con = sqlite3.connect(path)
     try:
         cur = con.execute("SELECT customer_no, company_name, contact_name, street, postal_code, city, country, "
                           "phone, email, vat_id FROM customers")
-        rows = cur.fetchall()
+        first = True
+        while (rows := cur.fetchmany(batch_rows)) or first:
+            first = False
+            yield _finish(pl.DataFrame(rows, schema=dict.fromkeys(cols, pl.Utf8), orient="row"), "erp")
     finally:
         con.close()
-    cols = ["source_record_id", "company_name", "full_name", "street", "postal_code", "city", "country",
-            "phone", "email", "vat_id"]
-    df = pl.DataFrame(rows, schema=dict.fromkeys(cols, pl.Utf8), orient="row")
-    return _finish(df, "erp")
+
+
+def read_erp(path: Path) -> pl.DataFrame:
+    return pl.concat(iter_erp(path))
+
+
+_SHOP_SCHEMA = {"id": pl.Int64, "first_name": pl.Utf8, "last_name": pl.Utf8, "email": pl.Utf8, "phone": pl.Utf8,
+                "default_address": pl.Struct({"address1": pl.Utf8, "zip": pl.Utf8, "city": pl.Utf8,
+                                              "country_code": pl.Utf8, "company": pl.Utf8})}
+
+
+def iter_shop(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
+    with open(path, "rb") as fh:
+        first = True
+        while (lines := list(islice(fh, batch_rows))) or first:
+            first = False
+            df = pl.read_ndjson(io.BytesIO(b"".join(lines)), schema=_SHOP_SCHEMA) if lines else \
+                pl.DataFrame(schema=_SHOP_SCHEMA)
+            yield _shop_columns(df)
 
 
 def read_shop(path: Path) -> pl.DataFrame:
-    df = pl.read_ndjson(path, infer_schema_length=None)
+    return pl.concat(iter_shop(path))
+
+
+def _shop_columns(df: pl.DataFrame) -> pl.DataFrame:
     addr = pl.col("default_address")
     df = df.select(
         source_record_id=pl.col("id").cast(pl.Utf8), given_name="first_name", surname="last_name",
@@ -49,22 +80,32 @@ def read_shop(path: Path) -> pl.DataFrame:
     return _finish(df, "shop")
 
 
-def read_leads(path: Path) -> pl.DataFrame:
+def iter_leads(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
     import openpyxl
 
+    schema = dict.fromkeys(["source_record_id", "full_name", "company_name", "email", "phone", "city", "country"],
+                           pl.Utf8)
     wb = openpyxl.load_workbook(path, read_only=True)
-    rows = []
-    n = 0
-    for ws in wb.worksheets:
-        it = ws.iter_rows(values_only=True)
-        next(it, None)
-        for r in it:
-            n += 1
-            rows.append((str(n), *(None if v is None else str(v) for v in r[:6])))
-    wb.close()
-    df = pl.DataFrame(rows, schema=dict.fromkeys(
-        ["source_record_id", "full_name", "company_name", "email", "phone", "city", "country"], pl.Utf8), orient="row")
-    return _finish(df, "leads_xlsx")
+    try:
+        rows: list[tuple] = []
+        n = 0
+        for ws in wb.worksheets:
+            it = ws.iter_rows(values_only=True)
+            next(it, None)
+            for r in it:
+                n += 1
+                rows.append((str(n), *(None if v is None else str(v) for v in r[:6])))
+                if len(rows) == batch_rows:
+                    yield _finish(pl.DataFrame(rows, schema=schema, orient="row"), "leads_xlsx")
+                    rows = []
+        if rows or n == 0:
+            yield _finish(pl.DataFrame(rows, schema=schema, orient="row"), "leads_xlsx")
+    finally:
+        wb.close()
+
+
+def read_leads(path: Path) -> pl.DataFrame:
+    return pl.concat(iter_leads(path))
 
 
 def read_sales(path: Path) -> pl.DataFrame:
@@ -84,20 +125,45 @@ def read_legacy(path: Path) -> pl.DataFrame:
     return _finish(df, "legacy_csv")
 
 
-def load_crm_synth(root: str | Path, *, cache: bool = True) -> pl.DataFrame:
-    """All customer records of a crm_synth dataset, one row each (cached as Parquet in ``root``)."""
+def iter_crm_synth(root: str | Path, batch_rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
+    """The records source by source (ERP, shop, leads, sales, legacy), in batches of at most
+    ``batch_rows`` for the large sources."""
+    root = Path(root)
+    yield from iter_erp(root / "erp.sqlite", batch_rows)
+    yield from iter_shop(root / "shop" / "customers.jsonl", batch_rows)
+    yield from iter_leads(root / "sheets" / "trade_show_leads.xlsx", batch_rows)
+    yield read_sales(root / "sheets" / "sales_contacts.csv")
+    if (root / "sheets" / "legacy_export.csv").exists():
+        yield read_legacy(root / "sheets" / "legacy_export.csv")
+
+
+def canonical_records(root: str | Path, batch_rows: int = BATCH_ROWS) -> Path:
+    """Path of the cached canonical records of a dataset, written batch by batch when missing
+    (memory stays bounded by one batch, whatever the dataset size)."""
     root = Path(root)
     cached = root / "canonical_records.parquet"
-    if cache and cached.exists():
-        return pl.read_parquet(cached)
-    parts = [read_erp(root / "erp.sqlite"), read_shop(root / "shop" / "customers.jsonl"),
-             read_leads(root / "sheets" / "trade_show_leads.xlsx"), read_sales(root / "sheets" / "sales_contacts.csv")]
-    if (root / "sheets" / "legacy_export.csv").exists():
-        parts.append(read_legacy(root / "sheets" / "legacy_export.csv"))
-    df = pl.concat(parts)
+    if cached.exists():
+        return cached
+    tmp = cached.with_suffix(".parquet.tmp")
+    writer = None
+    try:
+        for batch in iter_crm_synth(root, batch_rows):
+            table = batch.to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+            writer.write_table(table, row_group_size=100_000)
+    finally:
+        if writer is not None:
+            writer.close()
+    tmp.replace(cached)
+    return cached
+
+
+def load_crm_synth(root: str | Path, *, cache: bool = True) -> pl.DataFrame:
+    """All customer records of a crm_synth dataset, one row each (cached as Parquet in ``root``)."""
     if cache:
-        df.write_parquet(cached)
-    return df
+        return pl.read_parquet(canonical_records(root))
+    return pl.concat(iter_crm_synth(root))
 
 
 def crosswalk(clusters: pl.DataFrame, *, uid: str = "record_id") -> pl.DataFrame:

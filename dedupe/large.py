@@ -162,14 +162,16 @@ def _name_tables(lf: pl.LazyFrame, columns: list[str], settings: Settings
         t = comp.template or {}
         if t.get("template") != "person_name":
             continue
-        given, surname, full = t.get("given"), t.get("surname"), t.get("full")
+        given, surname, full, suffix = t.get("given"), t.get("surname"), t.get("full"), t.get("suffix")
         cols = [c for c in (given, surname, full) if c and c in columns]
         if not cols:
             continue   # chunk prepare raises the usual error
+        if suffix and suffix in columns:
+            cols.append(suffix)
         keys = {f"__{comp.name}_key_{c}": clean(pl.col(c)) for c in cols}
         uniq = lf.group_by(**keys).agg(_n=pl.len()).collect(engine="streaming")
         uniq = uniq.rename({k: c for k, c in zip(keys, cols, strict=True)})
-        feats = _name_features(uniq, comp.name, given=given, surname=surname, full=full).drop("_n")
+        feats = _name_features(uniq, comp.name, given=given, surname=surname, full=full, suffix=suffix).drop("_n")
         out.append((keys, feats.rename({c: k for k, c in zip(keys, cols, strict=True)})))
     return out
 
@@ -351,9 +353,9 @@ def _block(feats: pl.DataFrame, settings: Settings, codes: dict) -> tuple[pl.Dat
             del codes[key]
     if not parts:
         return pl.DataFrame(schema={"l": pl.UInt32, "r": pl.UInt32, "rule": pl.UInt8}), counts
-    union = pl.concat(parts).group_by("pair").agg(pl.col("rule").min())
+    union = pl.concat(parts)   # sorted and deduplicated (a smaller peak than a hash group-by)
     del parts
-    union = union.sort("pair").select(l=(pl.col("pair") // _SHIFT).cast(pl.UInt32),
+    union = union.sort("pair", "rule").unique("pair", keep="first", maintain_order=True).select(l=(pl.col("pair") // _SHIFT).cast(pl.UInt32),
                                       r=(pl.col("pair") % _SHIFT).cast(pl.UInt32), rule="rule")
     return union, counts
 
@@ -374,7 +376,9 @@ def _cluster(feats: pl.DataFrame, sp: pl.DataFrame, settings: Settings, model: F
     uid = settings.unique_id
     cannot = cannot_link_mask(sp, settings)
     labels = cluster_positions(feats.height, sp, settings, cannot)
-    extra = intra_cluster_pairs(labels, sp.select("l", "r"))
+    l_pos, r_pos = sp["l"].to_numpy(), sp["r"].to_numpy()
+    same = pl.Series(labels[l_pos] == labels[r_pos])   # only pairs inside a cluster can rule out an extra pair
+    extra = intra_cluster_pairs(labels, sp.select("l", "r").filter(same))
     bad = []
     for sl in _slices(extra.height, chunk_pairs):
         part = extra.slice(sl.start, sl.stop - sl.start)

@@ -40,6 +40,20 @@ def test_same_pairs_model_and_clusters_as_in_memory(in_memory, chunked, records_
     assert res.clusters.sort("record_id").equals(in_memory.clusters.sort("record_id"))
 
 
+def test_name_suffix_column_is_read_as_in_memory(records_2k, tmp_path):
+    """Staging splits Jr./Sr. into ``name_suffix``: the chunked name tables must key on it too."""
+    recs = records_2k.head(600).with_columns(
+        name_suffix=pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit("Jr.")).otherwise(None))
+    path = tmp_path / "suffix.parquet"
+    recs.write_parquet(path)
+    mem = deduplicate(recs, default_settings(), keep_features=True)
+    big = deduplicate_large(path, default_settings(), workdir=tmp_path / "work", chunk_records=250)
+    cols = [c for c in mem.features.columns if c.endswith("__suffix")]
+    assert cols and mem.features[cols[0]].eq("jr").sum() > 0
+    assert big.pairs().collect().equals(mem.pairs)
+    assert big.clusters.sort("record_id").equals(mem.clusters.sort("record_id"))
+
+
 def test_progress_per_chunk_without_record_values(chunked, records_2k):
     res, events = chunked
     by_stage: dict[str, list[Progress]] = {}
