@@ -38,6 +38,8 @@ sys.path.insert(0, str(HERE))
 
 from crm_synth_source import crosswalk, load_crm_synth
 
+from dedupe.large import AUTO_LARGE_RECORDS
+
 
 def _scorer():
     spec = importlib.util.spec_from_file_location("crm_bench_score", BENCH_KIT / "score.py")
@@ -127,7 +129,11 @@ def evaluate(score_mod, data: Path, clusters: Path, uid: str = "record_id") -> d
 
 def tool_command(tool: str, a, records: Path, out: Path) -> list[str]:
     if tool == "crm-golden":
-        return [sys.executable, str(HERE / "run_engine.py"), str(records), "--out", str(out)]
+        cmd = [sys.executable, str(HERE / "run_engine.py"), str(records), "--out", str(out)]
+        if pl.scan_parquet(records).select(pl.len()).collect().item() > AUTO_LARGE_RECORDS:
+            # what `crm-golden dedupe` picks for a table this size: the chunked engine
+            cmd += ["--large", "--workdir", str(out.with_suffix("")) + "_work"]
+        return cmd
     if tool == "splink":
         return [a.bench_python, str(HERE / "run_splink.py"), str(records), "--kind", "crm", "--id", "record_id",
                 "--out", str(out), "--thresholds", a.splink_thresholds,
