@@ -54,7 +54,7 @@ _SECRET_PARAM = re.compile(
 _SECRET_HEADER = re.compile(r"(?P<key>(?:X-Shopify-Access-Token|Authorization)['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+",
                             re.IGNORECASE)
 _EMAIL = re.compile(r"(?P<first>[\w.+-])[\w.+-]*@(?P<domain>[\w-]+(?:\.[\w-]+)+)")
-_LONG_DIGITS = re.compile(r"\+?\d[\d ()./-]{7,}\d")
+_LONG_DIGITS = re.compile(r"(?<![0-9A-Za-z])\+?\d[\d ()./-]{7,}\d(?![0-9A-Za-z])")   # not inside ids/tokens
 _NOT_A_PHONE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}|\d{4}-\d{2}-\d{2}(?:[ T]\d{2}(?::\d{2}){0,2})?")
 _SQL_DETAIL = re.compile(r"\s*\[(?:SQL|parameters):.*", re.DOTALL)
 _SQLA_BACKGROUND = re.compile(r"\s*\(Background on this error at:[^)]*\)")

@@ -215,6 +215,9 @@ def test_xlsx_error_cells_are_nulled_and_named(tmp_path):
      ["shpat_123", "john.doe@"], ["page_info=abc", "j***@example.com"]),
     ("header X-Shopify-Access-Token: shpat_999 phone +49 (0)30 1234567 on 2024-05-01 12:00:00",
      ["shpat_999", "1234567"], ["2024-05-01 12:00:00"]),
+    # a digit run inside a page token or id is not a phone: the page must stay nameable
+    ("shop API orders page:6c0b8e7939458421203eb1b4 failed; call 030 12345678 or +1 (212) 555-0100",
+     ["12345678", "555-0100"], ["page:6c0b8e7939458421203eb1b4"]),
 ])
 def test_error_texts_are_masked(raw, hidden, kept):
     text = mask_error(raw)
