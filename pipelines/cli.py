@@ -107,7 +107,7 @@ def _run(args) -> int:
 
 
 def _demo(args) -> int:
-    from pipelines.demo_data import generate
+    from pipelines.demo import generate
     from pipelines.runner import run_pipeline
 
     out = data_dir() / "demo_sources"

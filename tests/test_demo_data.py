@@ -16,7 +16,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from pipelines.demo_data import SOURCES, generate
+from pipelines.demo import SOURCES, generate
 
 REPO = Path(__file__).resolve().parents[1]
 ERP_COLUMNS = ["customer_no", "company_name", "contact_name", "street", "postal_code", "city", "country",
@@ -219,7 +219,7 @@ def test_truth_covers_every_emitted_record_exactly_once(demo):
 def test_same_seed_gives_identical_bytes(demo, tmp_path):
     out, _ = demo
     generate(tmp_path / "again", entities=300, seed=42, page_size=50)
-    subprocess.run([sys.executable, "-m", "pipelines.demo_data", str(tmp_path / "cli"), "--entities", "300",
+    subprocess.run([sys.executable, "-m", "pipelines.demo", str(tmp_path / "cli"), "--entities", "300",
                     "--seed", "42"], cwd=REPO, check=True, capture_output=True)
     first = _files(out)
     assert {"erp.sqlite", "sheets/trade_show_leads.xlsx", "sheets/sales_contacts.csv",
@@ -395,6 +395,6 @@ def test_invalid_arguments_are_named(tmp_path):
     (tmp_path / "a_file").write_text("x")
     with pytest.raises(ValueError, match="not a folder"):
         generate(tmp_path / "a_file", entities=5)
-    run = subprocess.run([sys.executable, "-m", "pipelines.demo_data", str(tmp_path / "x"), "--entities", "-3"],
+    run = subprocess.run([sys.executable, "-m", "pipelines.demo", str(tmp_path / "x"), "--entities", "-3"],
                          check=False, cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 2 and "entities" in run.stderr

@@ -15,7 +15,7 @@ import sqlite3
 import polars as pl
 import pytest
 
-from pipelines.demo_data import generate
+from pipelines.demo import generate
 from pipelines.runner import run_pipeline
 from pipelines.warehouse import Warehouse
 

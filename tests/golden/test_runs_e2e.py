@@ -10,7 +10,7 @@ import sqlite3
 import polars as pl
 import pytest
 
-from pipelines.demo_data import generate
+from pipelines.demo import generate
 from pipelines.review import decide
 from pipelines.runner import run_pipeline
 from pipelines.warehouse import Warehouse

@@ -51,7 +51,7 @@ def cli_env(base: Path, **extra: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> DemoRun:
     """Demo sources (40 people, seed 3) loaded end to end by ``crm-golden run``."""
-    from pipelines.demo_data import generate
+    from pipelines.demo import generate
 
     base = tmp_path_factory.mktemp("privacy_demo")
     sources = base / "sources"

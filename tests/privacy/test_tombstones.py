@@ -126,7 +126,7 @@ def test_lifting_follows_the_source_listing(wh):
 
 
 def test_current_source_keys_reads_erp_and_shop(tmp_path):
-    from pipelines.demo_data import generate
+    from pipelines.demo import generate
 
     counts = generate(tmp_path / "src", entities=12, seed=5)
     keys, systems = current_source_keys(tmp_path / "src")

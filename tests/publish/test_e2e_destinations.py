@@ -10,7 +10,7 @@ import polars as pl
 import psycopg
 import pytest
 
-from pipelines.demo_data import generate
+from pipelines.demo import generate
 from pipelines.publish import read_manifest
 from pipelines.runner import run_pipeline
 
