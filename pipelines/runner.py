@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.paths import dagster_home
-from pipelines.warehouse import Warehouse
+from pipelines.warehouse import Warehouse, holds_run_lock
 
 RAW_TABLES = ["raw_erp.customers", "raw_erp.invoices", "raw_shop.customers", "raw_shop.orders",
               "raw_sheets.contacts"]
@@ -83,6 +83,7 @@ class RunSummary:
         return "\n".join(lines)
 
 
+@holds_run_lock  # one run per warehouse at a time; WarehouseBusy when another holds it
 def run_pipeline(*, sources: Path, warehouse: Path, settings: str | None = None,
                  truth: Path | None = None, destination: str = "duckdb",
                  parquet_dir: str | None = None, full_rebuild: bool = False,

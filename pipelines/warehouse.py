@@ -2,17 +2,185 @@
 
 One short-lived connection per call: DuckDB allows one writing process per file, and dlt opens
 its own connection while loading, so no connection is held between steps.
+
+DuckDB locks the whole file for any process that opens it, even read-only, so BI tools and
+notebooks read the **read copy** (:func:`read_copy_path`): a separate file holding the published
+schemas that every publish replaces with an atomic rename. A reader keeps the snapshot it opened.
+A run holds an exclusive run lock (``<warehouse>.lock``) so two runs never interleave.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import fcntl
+import functools
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import polars as pl
 import polars.selectors as cs
+
+#: schemas BI tools read, copied to the read copy on every publish
+READ_COPY_SCHEMAS = ("golden",)
+#: seconds a run waits for another run on the same warehouse (``CRM_GOLDEN_LOCK_WAIT``)
+DEFAULT_LOCK_WAIT = 5.0
+
+_PID_RE = re.compile(r"\(PID (\d+)\)")
+T = TypeVar("T")
+
+
+class WarehouseBusy(Exception):
+    """Another process holds the warehouse (a run, or a tool with the file open): one line, exit 4."""
+
+
+def read_copy_path(warehouse_path: str | Path) -> Path:
+    """The file BI tools and notebooks open: ``<dir>/<stem>.read.duckdb`` beside the warehouse."""
+    path = Path(warehouse_path)
+    return path.with_name(f"{path.stem}.read.duckdb")
+
+
+def lock_path(warehouse_path: str | Path) -> Path:
+    path = Path(warehouse_path)
+    return path.with_name(path.name + ".lock")
+
+
+def lock_wait() -> float:
+    """Seconds to wait for a concurrent run: ``CRM_GOLDEN_LOCK_WAIT`` or the default."""
+    raw = os.environ.get("CRM_GOLDEN_LOCK_WAIT", "").strip()
+    if not raw:
+        return DEFAULT_LOCK_WAIT
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        raise WarehouseBusy(f"CRM_GOLDEN_LOCK_WAIT must be a number of seconds, got {raw!r}") from None
+
+
+@contextlib.contextmanager
+def run_lock(warehouse_path: str | Path, *, wait: float | None = None) -> Iterator[None]:
+    """Hold the exclusive run lock of the warehouse (``flock`` on ``<warehouse>.lock``).
+
+    Waits up to ``wait`` seconds (default :func:`lock_wait`) for a concurrent run, then raises
+    :class:`WarehouseBusy` naming the holder's PID; then fails fast if another process has the
+    warehouse file itself open (a BI tool that should read the read copy).
+    """
+    path = Path(warehouse_path).absolute()
+    wait = lock_wait() if wait is None else wait
+    lock = lock_path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(lock, "a+")  # noqa: SIM115 - held for the whole run
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    fh.seek(0)
+                    holder = fh.read().strip() or "unknown"
+                    raise WarehouseBusy(
+                        f"warehouse {path} is being updated by another run (PID {holder}); waited "
+                        f"{wait:g}s (CRM_GOLDEN_LOCK_WAIT): try again when it has finished") from None
+                time.sleep(0.1)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        ensure_not_open(path)
+        yield
+    finally:
+        fh.close()  # closing the descriptor releases the flock
+
+
+def holds_run_lock(fn: Callable[..., T]) -> Callable[..., T]:
+    """Decorate a function taking ``warehouse=`` so it runs under :func:`run_lock`."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with run_lock(kwargs["warehouse"]):
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+def ensure_not_open(warehouse_path: str | Path) -> None:
+    """Raise :class:`WarehouseBusy` when another process has the warehouse file open."""
+    path = Path(warehouse_path)
+    if not path.exists():
+        return
+    try:
+        duckdb.connect(str(path)).close()
+    except duckdb.IOException as exc:
+        raise _busy(path, exc) from None
+
+
+def _busy(path: Path, exc: Exception) -> Exception:
+    """:class:`WarehouseBusy` for DuckDB's conflicting-lock error, else ``exc`` itself."""
+    text = str(exc)
+    if "Conflicting lock" not in text:
+        return exc
+    pid = m.group(1) if (m := _PID_RE.search(text)) else "unknown"
+    return WarehouseBusy(f"warehouse {path} is open in another process (PID {pid}): close it, or point BI "
+                         f"tools at the read copy {read_copy_path(path)}")
+
+
+def publish_read_copy(warehouse_path: str | Path, *, schemas: tuple[str, ...] = READ_COPY_SCHEMAS) -> Path:
+    """Replace the read copy with the warehouse's published ``schemas`` (tables, views, comments).
+
+    Written to ``<dir>/<stem>.tmp-*.duckdb`` and renamed over the read copy: a reader that has
+    the old file open keeps its snapshot (a rename does not touch open files), a new reader sees
+    the new one, nobody sees a half-written file.
+    """
+    path = Path(warehouse_path).absolute()
+    target = read_copy_path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{path.stem}.tmp-", suffix=".duckdb", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()  # DuckDB creates the file itself
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            _copy_schemas(con, path, schemas)
+        finally:
+            con.close()
+        os.replace(tmp, target)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
+        if isinstance(exc, duckdb.IOException):
+            raise _busy(path, exc) from None
+        raise
+    return target
+
+
+def _copy_schemas(con: duckdb.DuckDBPyConnection, source: Path, schemas: tuple[str, ...]) -> None:
+    from pipelines.schema_docs import apply_duckdb_comments
+
+    con.execute(f"attach {_literal(str(source))} as src (read_only)")
+    wanted = ", ".join(_literal(s) for s in schemas)
+    tables = con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = 'src' "
+        f"and schema_name in ({wanted}) order by schema_name, table_name").fetchall()
+    views = con.execute(
+        "select schema_name, sql from duckdb_views() where database_name = 'src' and not internal "
+        f"and schema_name in ({wanted}) order by schema_name, view_name").fetchall()
+    for schema in schemas:
+        con.execute(f'create schema if not exists "{schema}"')
+    for schema, name in tables:
+        con.execute(f'create table "{schema}"."{name}" as select * from src."{schema}"."{name}"')
+    con.execute("detach src")
+    for _, sql in views:
+        con.execute(sql)
+    apply_duckdb_comments(con)
+    con.execute("checkpoint")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 class Warehouse:
@@ -24,7 +192,10 @@ class Warehouse:
     @contextlib.contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.path), read_only=read_only)
+        try:
+            con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise _busy(self.path, exc) from None
         try:
             yield con
         finally:

@@ -12,6 +12,7 @@ from dagster import AssetExecutionContext
 
 from pipelines.assets.matching import MatchingResource
 from pipelines.resources import PublishResource, WarehouseResource
+from pipelines.warehouse import publish_read_copy
 
 GOLDEN_CUSTOMERS = dg.AssetKey(["golden", "customers"])
 GOLDEN_CROSSWALK = dg.AssetKey(["golden", "crosswalk"])
@@ -177,13 +178,14 @@ def publish(context: AssetExecutionContext, warehouse: WarehouseResource,
     wh.publish(mapping, append=APPEND_TABLES)
     with wh.connect() as con:
         comments = apply_duckdb_comments(con, tables=[*mapping, *APPEND_TABLES])
+    read_copy = publish_read_copy(wh.path)
     counts = {t: int(wh.query(f"select count(*) as n from {t}")["n"][0]) for t in mapping}
     from pipelines.publish import write_merge_lists
 
     lists = {t.split("merge_list_", 1)[1]: wh.read(t) for t in mapping if ".merge_list_" in t}
     files = write_merge_lists(lists, publishing.merge_list_dir(wh))
     meta = {"published_tables": dg.MetadataValue.json(counts), "warehouse": str(wh.path),
-            "column_comments": comments, "destination": publishing.destination,
+            "column_comments": comments, "destination": publishing.destination, "read_copy": str(read_copy),
             "merge_list_files": dg.MetadataValue.json({s: str(p) for s, p in files.items()})}
     if publishing.destination != "duckdb":
         result = publishing.publish_external(wh, [*mapping, *APPEND_TABLES])
