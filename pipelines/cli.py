@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 from pipelines.paths import data_dir, default_warehouse
-from pipelines.warehouse import WarehouseBusy
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
     add_erase_parser(sub)
 
+    _add_evaluate_parser(sub)
+
     try:
         from dedupe.cli import add_dedupe_parser
     except ImportError:
@@ -72,9 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"crm-golden: error: {exc}", file=sys.stderr)
         return 2
-    except WarehouseBusy as exc:
-        print(f"crm-golden: error: {exc}", file=sys.stderr)
-        return 4
 
 
 class UserError(Exception):
@@ -150,6 +148,67 @@ def _serve_shop(args) -> int:
     print(f"serving {directory} on http://{args.host}:{args.port}/admin/api/2024-01/customers.json"
           + (" (token required)" if token else "") + "; Ctrl-C stops", flush=True)
     serve_forever(directory, host=args.host, port=args.port, access_token=token)
+    return 0
+
+
+def _add_evaluate_parser(sub) -> None:
+    p = sub.add_parser("evaluate", help="precision / recall / F1 of a crosswalk against labelled records or pairs")
+    p.add_argument("--crosswalk", required=True,
+                   help="a warehouse (.duckdb: its golden.crosswalk) or a CSV/Parquet with source, "
+                   "source_record_id (or record_id) and golden_id (or cluster_id)")
+    p.add_argument("--truth", default=None,
+                   help="CSV/Parquet of record -> entity_id (or a dataset folder with truth/records.csv): "
+                   "pairwise and B-cubed scores")
+    p.add_argument("--pairs", default=None,
+                   help="CSV/Parquet of labelled pairs: id_l, id_r, is_match (or constraint must_link/cannot_link)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.set_defaults(func=_evaluate)
+
+
+def _evaluate(args) -> int:
+    import json
+
+    from dedupe import evaluation as ev
+
+    if not args.truth and not args.pairs:
+        raise UserError("evaluate needs --truth FILE, --pairs FILE or both")
+    try:
+        crosswalk = ev.read_crosswalk(args.crosswalk)
+        report: dict = {}
+        if args.truth:
+            truth_path = Path(args.truth)
+            folder = truth_path if truth_path.is_dir() else truth_path.parent
+            negatives = next((p for p in (folder / "truth" / "hard_negatives.csv", folder / "hard_negatives.csv")
+                              if p.is_file()), None)   # a generated dataset's look-alike pairs
+            report = ev.evaluate(crosswalk, ev.read_truth(truth_path), names=(args.crosswalk, args.truth),
+                                 hard_negatives=ev.read_table(negatives) if negatives else None)
+        if args.pairs:
+            report["labelled_pairs"] = ev.evaluate_pairs(crosswalk, ev.read_table(args.pairs),
+                                                         names=(args.crosswalk, args.pairs))
+    except ev.EvaluationError as exc:
+        raise UserError(str(exc)) from exc
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+        return 0
+    if "pairwise" in report:
+        pw, b3, cov = report["pairwise"], report["bcubed"], report["coverage"]
+        print(f"records {report['records']:,}  true clusters {report['true_clusters']:,}  "
+              f"predicted clusters {report['predicted_clusters']:,}")
+        print(f"pairwise  P={pw['precision']:.4f} R={pw['recall']:.4f} F1={pw['f1']:.4f}  "
+              f"(pairs: true {pw['true_pairs']:,}, predicted {pw['predicted_pairs']:,}, "
+              f"correct {pw['true_positive_pairs']:,})")
+        print(f"b-cubed   P={b3['precision']:.4f} R={b3['recall']:.4f} F1={b3['f1']:.4f}")
+        print(f"coverage  {cov['missing_from_crosswalk']:,} truth records missing from the crosswalk, "
+              f"{cov['unknown_in_crosswalk']:,} crosswalk rows not in the truth")
+        if "hard_negatives" in report:
+            hn = report["hard_negatives"]
+            kinds = ", ".join(f"{k} {v['merged']}/{v['pairs']}" for k, v in hn["by_kind"].items())
+            print(f"look-alikes merged {hn['merged']}/{hn['pairs']}" + (f" ({kinds})" if kinds else ""))
+    if "labelled_pairs" in report:
+        lp = report["labelled_pairs"]
+        print(f"labelled pairs {lp['pairs']:,} ({lp['match_pairs']:,} match): P={lp['precision']:.4f} "
+              f"R={lp['recall']:.4f} F1={lp['f1']:.4f}  (false merges {lp['false_positives']:,}, "
+              f"missed {lp['false_negatives']:,})")
     return 0
 
 
