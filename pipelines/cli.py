@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from pipelines.paths import data_dir, default_warehouse
+from pipelines.warehouse import WarehouseBusy
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"crm-golden: error: {exc}", file=sys.stderr)
         return 2
+    except WarehouseBusy as exc:
+        print(f"crm-golden: error: {exc}", file=sys.stderr)
+        return 4
 
 
 class UserError(Exception):
