@@ -1,6 +1,7 @@
 """Data-quality suites (Great Expectations) for staged, golden and crosswalk tables.
 
-``run_suite`` validates a frame and returns masked, plain outcomes; ``expectations.dagster_checks``
+``run_suite`` validates a frame, ``run_suite_on_table`` a DuckDB table in bounded batches; both
+return masked, plain outcomes; ``expectations.dagster_checks``
 turns them into Dagster asset checks. Great Expectations is imported only when a suite runs.
 """
 
@@ -20,7 +21,7 @@ from expectations.outcomes import (
 )
 from expectations.raw_suites import RAW_SUITE_TABLES
 from expectations.reconcile import rows_reconcile, staged_records_appear_once
-from expectations.runner import run_suite
+from expectations.runner import SuiteValidation, run_suite, run_suite_on_table
 from expectations.suites import SUITES, build_suite, suite_spec
 from expectations.thresholds import Thresholds, ThresholdsError, load_thresholds
 
@@ -33,6 +34,7 @@ __all__ = [
     "SuiteInputError",
     "SuiteOutcome",
     "SuiteSpec",
+    "SuiteValidation",
     "Thresholds",
     "ThresholdsError",
     "build_data_docs",
@@ -45,6 +47,7 @@ __all__ = [
     "prune_validations",
     "rows_reconcile",
     "run_suite",
+    "run_suite_on_table",
     "staged_records_appear_once",
     "suite_spec",
     "write_docs_index",

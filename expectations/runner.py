@@ -1,13 +1,17 @@
-"""Run a suite on a polars or pandas frame and return masked, Dagster-free outcomes."""
+"""Run a suite on a polars/pandas frame or a DuckDB table and return masked, Dagster-free outcomes.
+
+No whole-table pandas copy and no Great Expectations import while validating: the expectation
+metrics are computed in bounded batches (``expectations.metrics``); Great Expectations renders the
+Data Docs from the same results.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import logging
-import numbers
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,11 +19,14 @@ import polars as pl
 
 from expectations.definitions import CheckDef, SuiteSpec
 from expectations.masking import mask_for_column
+from expectations.metrics import SUPPORTED, UNIQUE, Tally, mark_duplicates
 from expectations.outcomes import ExpectationOutcome, SuiteExecutionError, SuiteInputError, SuiteOutcome
-from expectations.suites import suite_spec, to_gx_suite
+from expectations.sources import FrameSource, TableSource
+from expectations.suites import suite_spec
 from expectations.thresholds import Thresholds, resolve_thresholds
 
 if TYPE_CHECKING:
+    import duckdb
     import pandas as pd
 
 log = logging.getLogger(__name__)
@@ -51,7 +58,7 @@ def _text_columns(spec: SuiteSpec) -> list[str]:
     return [c.kwargs["column"] for c in spec.checks if c.expectation in text_checks]
 
 
-def _prepare(frame: pl.DataFrame, spec: SuiteSpec) -> pl.DataFrame:
+def _prepare(frame: pl.DataFrame, spec: SuiteSpec, *, what: str = "input frame") -> pl.DataFrame:
     """Check the columns, bring datetimes to UTC and text checks to strings, add derived columns."""
     absent_optional = [c for c in spec.optional_columns if c not in frame.columns]
     if absent_optional:
@@ -59,7 +66,7 @@ def _prepare(frame: pl.DataFrame, spec: SuiteSpec) -> pl.DataFrame:
     missing = [c for c in spec.required_columns if c not in frame.columns]
     if missing:
         raise SuiteInputError(
-            f"suite {spec.name}: input frame lacks column(s) {missing}; it has {frame.columns}"
+            f"suite {spec.name}: {what} lacks column(s) {missing}; it has {frame.columns}"
         )
     frame = frame.with_columns(**spec.derived)
     fixes: list[pl.Expr] = []
@@ -74,7 +81,7 @@ def _prepare(frame: pl.DataFrame, spec: SuiteSpec) -> pl.DataFrame:
             expr = pl.col(col).cast(pl.Datetime("us", "UTC"))
         else:
             raise SuiteInputError(
-                f"suite {spec.name}: column {col} must hold datetimes to check its range, got {dtype}"
+                f"suite {spec.name}: {what}: column {col} must hold datetimes to check its range, got {dtype}"
             )
         fixes.append(expr.alias(col))
     for col in dict.fromkeys(_text_columns(spec)):
@@ -85,20 +92,6 @@ def _prepare(frame: pl.DataFrame, spec: SuiteSpec) -> pl.DataFrame:
                               if c not in spec.derived)]
     ))
     return frame.with_columns(fixes).select([*needed, *spec.derived])
-
-
-def _raised(exception_info: Any) -> str | None:
-    """The first exception message in a GX result's ``exception_info`` (flat or per metric)."""
-    if not isinstance(exception_info, Mapping):
-        return None
-    if "raised_exception" in exception_info:
-        if exception_info.get("raised_exception"):
-            return str(exception_info.get("exception_message") or "unknown error")
-        return None
-    for info in exception_info.values():
-        if (message := _raised(info)) is not None:
-            return message
-    return None
 
 
 def _mask(columns: list[str], value: Any) -> Any:
@@ -125,17 +118,12 @@ def _mask_result(result: dict[str, Any], columns: list[str]) -> None:
     result.pop("unexpected_index_query", None)
 
 
-def _row_keys(keys: pl.DataFrame, positions: list[Any], limit: int) -> list[str]:
-    """Key text (``a:b`` for compound keys) of the rows at ``positions`` of the validated frame."""
-    rows = [int(p) for p in positions if isinstance(p, numbers.Integral) and 0 <= p < keys.height]
-    texts = [
-        ":".join("<null>" if v is None else str(mask_for_column(c, v)) for c, v in zip(keys.columns, row, strict=True))
-        for row in keys[rows].iter_rows()
-    ]
-    return list(dict.fromkeys(texts))[:limit]
+def _key_text(key_columns: list[str], row: tuple) -> str:
+    """Key text of a row (``a:b`` for compound keys), masked like any other value."""
+    return ":".join("<null>" if v is None else str(mask_for_column(c, v)) for c, v in zip(key_columns, row, strict=True))
 
 
-def _outcome(check: CheckDef, result: dict[str, Any], success: bool, keys: pl.DataFrame,
+def _outcome(check: CheckDef, result: dict[str, Any], success: bool, row_keys: list[str],
              sample_size: int) -> ExpectationOutcome:
     counts = result.get("partial_unexpected_counts")
     values = [item.get("value") for item in counts] if counts is not None \
@@ -153,40 +141,103 @@ def _outcome(check: CheckDef, result: dict[str, Any], success: bool, keys: pl.Da
         unexpected_count=int(result.get("unexpected_count") or 0),
         unexpected_percent=float(result.get("unexpected_percent") or 0.0),
         sample=list(dict.fromkeys(sample))[:sample_size],
-        row_keys=_row_keys(keys, list(result.get("partial_unexpected_index_list") or []), sample_size),
+        row_keys=list(dict.fromkeys(row_keys))[:sample_size],
         description=check.description,
     )
 
 
-def _validate_gx(spec: SuiteSpec, frame: pl.DataFrame, *, sample_size: int) -> tuple[Any, list[ExpectationOutcome]]:
-    """Validate ``frame`` (prepared) in an ephemeral context; row keys are looked up by position,
-    as GX's own key lookup walks every failing row in Python."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+@dataclasses.dataclass(frozen=True)
+class SuiteValidation:
+    """A suite's masked expectation results in Great Expectations' SUMMARY shape, kept as plain data
+    so validating never imports Great Expectations; ``expectations.data_docs`` renders it."""
 
-    ctx = gx.get_context(mode="ephemeral")
-    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch_def = (ctx.data_sources.add_pandas("crm_golden").add_dataframe_asset(spec.name)
-                 .add_batch_definition_whole_dataframe("whole_frame"))
-    suite = ctx.suites.add(to_gx_suite(spec))
-    batch = batch_def.get_batch(batch_parameters={"dataframe": frame.to_pandas()})
-    result = batch.validate(suite, result_format={
-        "result_format": "SUMMARY",
-        "partial_unexpected_count": max(sample_size, 1),
-    })
-    by_name = {c.name: c for c in spec.checks}
-    keys = frame.select(spec.key_columns)
-    outcomes = []
-    for r in result.results:
-        check = by_name[r.expectation_config.meta["check_name"]]
-        if (message := _raised(r.exception_info)) is not None:
-            raise SuiteExecutionError(
-                f"suite {spec.name}: check {check.name} on column {check.column} could not run: "
-                f"{message.splitlines()[0][:300]}"
-            )
-        _mask_result(r.result, check.columns)
-        outcomes.append(_outcome(check, r.result, r.success, keys, sample_size))
-    return result, outcomes
+    suite_name: str
+    spec: SuiteSpec
+    #: (check name, success, masked result dict) per expectation, in suite order
+    results: list[tuple[str, bool, dict[str, Any]]]
+
+    @property
+    def success(self) -> bool:
+        by_name = {c.name: c for c in self.spec.checks}
+        return not any(not ok and by_name[name].severity == "error" for name, ok, _ in self.results)
+
+
+def _validate(spec: SuiteSpec, source: FrameSource | TableSource, *,
+              sample_size: int) -> tuple[SuiteValidation, list[ExpectationOutcome]]:
+    """Validate the expectation checks of ``spec`` on ``source`` batch by batch (bounded memory)."""
+    checks = [c for c in spec.checks if c.expectation]
+    unsupported = sorted({c.expectation for c in checks} - SUPPORTED)
+    if unsupported:
+        raise SuiteExecutionError(f"suite {spec.name}: no batch metric for {unsupported}")
+    columns = _input_columns(spec, source)
+    _prepare(source.empty(columns), spec, what=source.what)  # column and type errors, even when empty
+    duplicated = {c.name: source.duplicated(c.columns, ignore_all_null=len(c.columns) > 1)
+                  for c in checks if c.expectation in UNIQUE}
+    limit = max(sample_size, 1)
+    tallies = [Tally(check=c, limit=limit) for c in checks]
+    keys = list(spec.key_columns)
+    for batch in source.batches(columns):
+        prepared = mark_duplicates(_prepare(batch, spec, what=source.what), checks, duplicated)
+        for tally in tallies:
+            try:
+                tally.add(prepared, keys)
+            except pl.exceptions.PolarsError as exc:
+                raise SuiteExecutionError(
+                    f"suite {spec.name}: check {tally.check.name} on column {tally.check.column} could not run: "
+                    f"{str(exc).strip().splitlines()[0][:300]}") from None
+    results, outcomes = [], []
+    for tally in tallies:
+        success, result, key_rows = tally.result()
+        _mask_result(result, tally.check.columns)
+        row_keys = [_key_text(keys, row) for row in key_rows]
+        results.append((tally.check.name, success, result))
+        outcomes.append(_outcome(tally.check, result, success, row_keys, sample_size))
+    return SuiteValidation(suite_name=spec.name, spec=spec, results=results), outcomes
+
+
+def _input_columns(spec: SuiteSpec, source: FrameSource | TableSource) -> list[str]:
+    """The source columns the suite reads (absent optional ones are added as nulls later)."""
+    present = set(source.columns)
+    missing = [c for c in spec.required_columns if c not in present and c not in spec.optional_columns]
+    if missing:
+        raise SuiteInputError(
+            f"suite {spec.name}: {source.what} lacks column(s) {missing}; it has {source.columns}"
+        )
+    return [c for c in spec.required_columns if c in present]
+
+
+def _finish(spec: SuiteSpec, validation: SuiteValidation | None, outcomes: list[ExpectationOutcome],
+            data_docs_dir: str | os.PathLike[str] | None) -> SuiteOutcome:
+    outcome = SuiteOutcome(
+        suite=spec.name,
+        success=not any(not o.success and o.severity == "error" for o in outcomes),
+        outcomes=outcomes,
+        validation_result=validation,
+    )
+    if data_docs_dir is not None and validation is not None:
+        from expectations.data_docs import build_data_docs
+
+        index = build_data_docs([outcome], Path(data_docs_dir))
+        outcome = dataclasses.replace(outcome, data_docs_index=str(index))
+    log.debug("%s", outcome.summary())
+    return outcome
+
+
+def _run(spec: SuiteSpec, source: FrameSource | TableSource, t: Thresholds,
+         evaluate_input: Callable[[], pl.DataFrame], related: dict[str, pl.DataFrame]) -> tuple[
+             SuiteValidation | None, list[ExpectationOutcome]]:
+    absent = [r for r in spec.requires if r not in related]
+    if absent:
+        raise SuiteInputError(f"suite {spec.name} reconciles against other tables: pass {', '.join(absent)}=")
+    validation, gx_outcomes = None, []
+    if any(c.expectation for c in spec.checks):
+        validation, gx_outcomes = _validate(spec, source, sample_size=t.sample_size)
+    by_name = {o.check_name: o for o in gx_outcomes}
+    frame = evaluate_input() if any(c.evaluate for c in spec.checks) else None
+    return validation, [
+        by_name[c.name] if c.expectation else c.evaluate(frame, related, t)
+        for c in spec.checks
+    ]
 
 
 def run_suite(
@@ -197,7 +248,7 @@ def run_suite(
     staged: pl.DataFrame | pd.DataFrame | None = None,
     data_docs_dir: str | os.PathLike[str] | None = None,
 ) -> SuiteOutcome:
-    """Validate ``df`` with suite ``name`` in an ephemeral Great Expectations context.
+    """Validate ``df`` with suite ``name`` (Great Expectations' expectations, computed batch by batch).
 
     ``thresholds``: a Thresholds, a mapping of overrides, a YAML path, or None (shipped
     defaults plus ``$CRM_GOLDEN_THRESHOLDS``). ``staged``: the staged customers, required by
@@ -210,29 +261,35 @@ def run_suite(
     related: dict[str, pl.DataFrame] = {}
     if staged is not None:
         related["staged"] = _to_polars(staged, what=f"suite {name}, staged=")
-    absent = [r for r in spec.requires if r not in related]
-    if absent:
-        raise SuiteInputError(f"suite {name} reconciles against other tables: pass {', '.join(absent)}=")
-    prepared = _prepare(frame, spec)
+    validation, outcomes = _run(spec, FrameSource(frame, what="input frame"), t, lambda: frame, related)
+    return _finish(spec, validation, outcomes, data_docs_dir)
 
-    gx_result, gx_outcomes = None, []
-    if any(c.expectation for c in spec.checks):
-        gx_result, gx_outcomes = _validate_gx(spec, prepared, sample_size=t.sample_size)
-    by_name = {o.check_name: o for o in gx_outcomes}
-    outcomes = [
-        by_name[c.name] if c.expectation else c.evaluate(frame, related, t)
-        for c in spec.checks
-    ]
-    outcome = SuiteOutcome(
-        suite=name,
-        success=not any(not o.success and o.severity == "error" for o in outcomes),
-        outcomes=outcomes,
-        validation_result=gx_result,
-    )
-    if data_docs_dir is not None and gx_result is not None:
-        from expectations.data_docs import build_data_docs
 
-        index = build_data_docs([outcome], Path(data_docs_dir))
-        outcome = dataclasses.replace(outcome, data_docs_index=str(index))
-    log.debug("%s", outcome.summary())
-    return outcome
+def run_suite_on_table(
+    name: str,
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    *,
+    thresholds: Thresholds | Mapping[str, object] | str | os.PathLike[str] | None = None,
+    staged_table: str | None = None,
+    data_docs_dir: str | os.PathLike[str] | None = None,
+) -> SuiteOutcome:
+    """Validate DuckDB table ``table`` (``schema.name``) with suite ``name`` without loading it whole.
+
+    Column checks stream the table in Arrow batches, uniqueness is grouped in SQL, so memory
+    stays at one batch (plus the duplicated keys) at any size; outcomes are the same as
+    :func:`run_suite` on the table read into a frame. Cross-table checks read only key columns:
+    ``staged_table`` (its ``record_id``) stands in for ``staged=``.
+    """
+    t = resolve_thresholds(thresholds)
+    spec = suite_spec(name, thresholds=t)
+    source = TableSource(con, table)
+    related: dict[str, pl.DataFrame] = {}
+    if staged_table is not None:
+        related["staged"] = TableSource(con, staged_table).read(_KEY_COLUMNS)
+    validation, outcomes = _run(spec, source, t, lambda: source.read(_KEY_COLUMNS), related)
+    return _finish(spec, validation, outcomes, data_docs_dir)
+
+
+#: The columns a cross-table check reads from a table (whichever exist): record keys only.
+_KEY_COLUMNS = ("record_id", "source", "source_record_id")

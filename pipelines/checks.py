@@ -21,7 +21,7 @@ from expectations import (
     RAW_SUITE_TABLES,
     latest_validation_page,
     rows_reconcile,
-    run_suite,
+    run_suite_on_table,
     suite_spec,
 )
 from expectations.dagster_checks import check_specs, to_check_results
@@ -37,11 +37,13 @@ QUARANTINE = "quality.quarantine"
 RECONCILED_SYSTEMS = ("erp", "shop", "sheets")
 
 
-def _suite(wh: Warehouse, name: str, frame: pl.DataFrame, **related) -> tuple[object, dict]:
-    """Run suite ``name`` and put its validation in the Data Docs site beside the warehouse
-    (replacing the suite's previous page); returns the outcome and check metadata linking the page."""
+def _suite(wh: Warehouse, name: str, table: str, **related) -> tuple[object, dict]:
+    """Run suite ``name`` on ``table`` in the warehouse (streamed, never read whole) and put its
+    validation in the Data Docs site beside the warehouse (replacing the suite's previous page);
+    returns the outcome and check metadata linking the page."""
     docs = docs_dir(wh)
-    outcome = run_suite(name, frame, data_docs_dir=docs, **related)
+    with wh.connect(read_only=True) as con:
+        outcome = run_suite_on_table(name, con, table, data_docs_dir=docs, **related)
     page = latest_validation_page(docs, name) or docs / "index.html"
     return outcome, {"data_docs": dg.MetadataValue.path(str(page))}
 
@@ -50,7 +52,7 @@ def _suite(wh: Warehouse, name: str, frame: pl.DataFrame, **related) -> tuple[ob
 def staged_customers_suite(warehouse: WarehouseResource):
     """The staged_customers suite on staging.customers."""
     wh = warehouse.get()
-    outcome, docs = _suite(wh, "staged_customers", wh.read("staging.customers"))
+    outcome, docs = _suite(wh, "staged_customers", "staging.customers")
     yield from to_check_results(outcome, asset_key=STAGED, metadata=docs)
 
 
@@ -58,7 +60,7 @@ def staged_customers_suite(warehouse: WarehouseResource):
 def golden_customers_suite(warehouse: WarehouseResource):
     """The golden_customers suite on the golden build, before it is published."""
     wh = warehouse.get()
-    outcome, docs = _suite(wh, "golden_customers", wh.read(BUILD_TABLES[GOLDEN_CUSTOMERS]))
+    outcome, docs = _suite(wh, "golden_customers", BUILD_TABLES[GOLDEN_CUSTOMERS])
     yield from to_check_results(outcome, asset_key=GOLDEN_CUSTOMERS, metadata=docs)
 
 
@@ -66,8 +68,8 @@ def golden_customers_suite(warehouse: WarehouseResource):
 def golden_crosswalk_suite(warehouse: WarehouseResource):
     """The golden_crosswalk suite, including: every staged record is in the crosswalk once."""
     wh = warehouse.get()
-    outcome, docs = _suite(wh, "golden_crosswalk", wh.read(BUILD_TABLES[GOLDEN_CROSSWALK]),
-                           staged=wh.read("staging.customers", columns=["record_id"]))
+    outcome, docs = _suite(wh, "golden_crosswalk", BUILD_TABLES[GOLDEN_CROSSWALK],
+                           staged_table="staging.customers")
     yield from to_check_results(outcome, asset_key=GOLDEN_CROSSWALK, metadata=docs)
 
 
@@ -179,11 +181,7 @@ def _raw_suite_check(suite: str, table: str, key: dg.AssetKey):
                                           description=f"{table} does not exist yet: nothing to check",
                                           metadata={"table": table, "element_count": 0})
             return
-        schema, name = table.split(".")
-        present = set(wh.query("select column_name from information_schema.columns where table_schema = ? "
-                               "and table_name = ?", [schema, name])["column_name"].to_list())
-        columns = [c for c in suite_spec(suite).required_columns if c in present]
-        outcome, docs = _suite(wh, suite, wh.read(table, columns=columns))
+        outcome, docs = _suite(wh, suite, table)
         yield from to_check_results(outcome, asset_key=key, metadata={"table": table, **docs})
 
     return _check
