@@ -47,10 +47,10 @@ import pyarrow as pa
 from dlt.sources.filesystem import FileItemDict, filesystem
 
 from .decoding import SheetDecodeError
-from .readers import SheetFormatError, file_frame
-from .settings import CSV_SUFFIXES, INVENTORY_TABLE, READ_LOAD_COLUMN, XLSX_SUFFIXES
+from .readers import SUFFIX_FORMATS, SheetFormatError, file_frame
+from .settings import INVENTORY_TABLE, READ_LOAD_COLUMN
 
-__all__ = ["SheetDecodeError", "SheetFormatError", "sheets_source"]
+__all__ = ["SheetDecodeError", "SheetFormatError", "files_source", "sheets_source", "split_glob"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,36 @@ def sheets_source(
     return read_contacts(lambda: listing, column_mapping=column_mapping)
 
 
+def split_glob(path: str) -> tuple[str, str]:
+    """``/data/pos/*.parquet`` -> (``/data/pos``, ``*.parquet``): the folder before the first wildcard
+    and the glob below it (a plain file path globs for itself)."""
+    parts = path.replace("\\", "/").split("/")
+    for i, part in enumerate(parts):
+        if any(c in part for c in "*?["):
+            return "/".join(parts[:i]) or "/", "/".join(parts[i:])
+    return "/".join(parts[:-1]) or "/", parts[-1]
+
+
+@dlt.source(name="files")
+def files_source(
+    paths: list[str] = dlt.config.value,
+    file_format: str = "auto",
+    header_aliases: bool = True,
+    column_mapping: dict[str, dict[str, str]] | None = None,
+) -> Any:
+    """The ``contacts`` resource over every file matching ``paths`` (paths or globs, local or fsspec
+    URLs): CSV, XLSX, Parquet, JSON or JSONL by ending (or all of ``file_format``)."""
+    dlt.current.source_schema().remove_type_detection("iso_timestamp")
+    listings = [filesystem(bucket_url=folder, file_glob=glob) for folder, glob in map(split_glob, paths)]
+
+    def listing() -> Iterator[FileItemDict]:
+        for one in listings:
+            yield from one
+
+    return read_contacts(lambda: listing(), column_mapping=column_mapping, file_format=file_format,
+                         header_aliases=header_aliases)
+
+
 _KEY = ("source", "row_number")
 _INVENTORY_HINTS = dlt.mark.make_hints(
     table_name=INVENTORY_TABLE, write_disposition="merge", primary_key="file_name",
@@ -78,7 +108,8 @@ _INVENTORY_HINTS = dlt.mark.make_hints(
 
 @dlt.resource(name="contacts", primary_key=_KEY, write_disposition="merge")
 def read_contacts(
-    listing: Callable[[], Iterable[FileItemDict]], column_mapping: Mapping[str, Mapping[str, str]] | None = None
+    listing: Callable[[], Iterable[FileItemDict]], column_mapping: Mapping[str, Mapping[str, str]] | None = None,
+    file_format: str = "auto", header_aliases: bool = True,
 ) -> Iterator[Any]:
     """Each new or changed CSV/XLSX file as one Arrow table of text columns, then the inventory
     rows of the files read or gone this run (``listing`` gives the folder's whole listing)."""
@@ -91,14 +122,15 @@ def read_contacts(
         suffix = PurePosixPath(name).suffix.lower()
         if name.startswith(("~$", ".")):
             continue
-        if suffix not in (*CSV_SUFFIXES, *XLSX_SUFFIXES, ".xls"):
-            log.warning("sheets file %s: not CSV/XLSX, skipped", relative)
+        if file_format == "auto" and suffix not in (*SUFFIX_FORMATS, ".xls"):
+            log.warning("file %s: not CSV, XLSX, Parquet, JSON or JSONL: skipped", relative)
             continue
         listed.add(relative)
         version = f"{item['modification_date']}|{item['size_in_bytes']}"
         if known.get(relative) == version:
             continue
-        frame = file_frame(item.read_bytes(), relative, column_mapping=column_mapping)
+        frame = file_frame(item.read_bytes(), relative, column_mapping=column_mapping, fmt=file_format,
+                           aliases=header_aliases)
         rows = 0 if frame is None else frame.height
         last = 0 if frame is None else int(frame["row_number"].max())
         if frame is not None:

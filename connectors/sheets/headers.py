@@ -41,7 +41,7 @@ def snake_name(header: str) -> str:
 
 
 def column_names(
-    headers: Sequence[object], *, overrides: Mapping[str, str] | None = None, where: str
+    headers: Sequence[object], *, overrides: Mapping[str, str] | None = None, where: str, aliases: bool = True
 ) -> list[str]:
     """Column name for each header cell, unique and never one of ``META_COLUMNS``.
 
@@ -64,7 +64,7 @@ def column_names(
         name = (
             (overrides or {}).get(header)
             or by_key.get(key)
-            or _ALIAS_TO_FIELD.get(key)
+            or (_ALIAS_TO_FIELD.get(key) if aliases else None)
             or snake_name(header)
             or f"column_{position}"
         )

@@ -176,7 +176,8 @@ def xlsx_blocks(data: bytes, *, where: str) -> Iterator[Block]:
 
 
 def blocks_frame(
-    blocks: Sequence[Block], *, source: str, file_name: str, overrides: Mapping[str, str] | None, where: str
+    blocks: Sequence[Block], *, source: str, file_name: str, overrides: Mapping[str, str] | None, where: str,
+    aliases: bool = True,
 ) -> pl.DataFrame | None:
     """All blocks of one file as one text frame with the META_COLUMNS first; None when empty.
 
@@ -193,7 +194,7 @@ def blocks_frame(
         width = cells.width - 1
         headers = block.headers + [None] * (width - len(block.headers))
         label = where if block.sheet_name is None else f"{where} sheet {block.sheet_name!r}"
-        names = column_names(headers, overrides=overrides, where=label)
+        names = column_names(headers, overrides=overrides, where=label, aliases=aliases)
         nulls = cells.null_count().row(0, named=True)
         keep = [
             pl.col(f"c{i}").alias(name)
@@ -215,20 +216,102 @@ def blocks_frame(
     return pl.concat(frames, how="diagonal") if len(frames) > 1 else frames[0]
 
 
+def table_blocks(data: bytes, *, fmt: str, where: str) -> Iterator[Block]:
+    """One block for a Parquet, JSON (an array of objects, or an object holding one) or JSONL file.
+
+    Nested objects are flattened with ``__`` (``billing.city`` -> ``billing__city``, as dlt names
+    them); lists are kept as JSON text; every value becomes text (timestamps ISO).
+    """
+    try:
+        if fmt == "parquet":
+            frame = pl.read_parquet(io.BytesIO(data))
+        elif fmt == "jsonl":
+            frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+        else:
+            frame = _json_frame(data, where=where)
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise SheetFormatError(f"{where}: not a readable {fmt} file ({exc.__class__.__name__}: "
+                               f"{str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
+    if frame.height == 0:
+        return
+    frame = _flatten(frame)
+    headers = list(frame.columns)
+    cells = frame.select(
+        [_as_text(frame, c).alias(f"c{i}") for i, c in enumerate(headers)]
+    ).with_columns(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("row_number"))
+    yield Block(None, headers, cells.filter(~pl.all_horizontal(pl.exclude("row_number").is_null())))
+
+
+def _json_frame(data: bytes, *, where: str) -> pl.DataFrame:
+    import json
+
+    try:
+        value = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SheetFormatError(f"{where}: not valid JSON ({exc})") from None
+    if isinstance(value, dict):
+        lists = [v for v in value.values() if isinstance(v, list)]
+        if len(lists) != 1:
+            raise SheetFormatError(f"{where}: expected an array of objects, or an object holding one array")
+        value = lists[0]
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise SheetFormatError(f"{where}: expected an array of objects")
+    return pl.from_dicts(value, infer_schema_length=None) if value else pl.DataFrame()
+
+
+def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
+    """Struct columns unnested recursively as ``parent__child``."""
+    while any(isinstance(t, pl.Struct) for t in frame.schema.values()):
+        cols = []
+        for name, dtype in frame.schema.items():
+            if isinstance(dtype, pl.Struct):
+                cols += [pl.col(name).struct.field(f.name).alias(f"{name}__{f.name}") for f in dtype.fields]
+            else:
+                cols.append(pl.col(name))
+        frame = frame.select(cols)
+    return frame
+
+
+def _as_text(frame: pl.DataFrame, name: str) -> pl.Expr:
+    dtype = frame.schema[name]
+    col = pl.col(name)
+    if isinstance(dtype, pl.Datetime):
+        return col.dt.to_string("%Y-%m-%dT%H:%M:%S%z" if dtype.time_zone else "%Y-%m-%d %H:%M:%S")
+    if isinstance(dtype, pl.List | pl.Array):
+        return col.list.eval(pl.element().cast(pl.Utf8)).list.join(", ") if isinstance(dtype, pl.List) \
+            else col.cast(pl.Utf8, strict=False)
+    if dtype.is_float():
+        return pl.when(col == col.round(0)).then(col.cast(pl.Int64, strict=False).cast(pl.Utf8)) \
+            .otherwise(col.cast(pl.Utf8))
+    if dtype == pl.Null:
+        return col.cast(pl.Utf8)
+    return col.cast(pl.Utf8, strict=False).replace("", None)
+
+
+#: file ending -> format read by ``file_frame`` (``format: auto``)
+SUFFIX_FORMATS = {**{s: "csv" for s in CSV_SUFFIXES}, **{s: "xlsx" for s in XLSX_SUFFIXES},
+                  ".parquet": "parquet", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
 def file_frame(
-    data: bytes, relative_path: str, *, column_mapping: Mapping[str, Mapping[str, str]] | None = None
+    data: bytes, relative_path: str, *, column_mapping: Mapping[str, Mapping[str, str]] | None = None,
+    fmt: str = "auto", aliases: bool = True,
 ) -> pl.DataFrame | None:
-    """Parse one CSV/XLSX file into the ``contacts`` shape; None for an empty file."""
+    """Parse one CSV/XLSX/Parquet/JSON/JSONL file into the ``contacts`` shape; None for an empty file."""
     path = PurePosixPath(relative_path)
     suffix = path.suffix.lower()
-    where = f"sheets file {relative_path}"
-    if suffix in XLSX_SUFFIXES:
-        blocks = list(xlsx_blocks(data, where=where))
-    elif suffix in CSV_SUFFIXES:
-        blocks = list(csv_blocks(data, where=where))
-    elif suffix == ".xls":
+    where = f"file {relative_path}"
+    if suffix == ".xls":
         raise SheetFormatError(f"{where}: legacy binary .xls is not supported; save it as .xlsx or CSV")
+    kind = SUFFIX_FORMATS.get(suffix) if fmt == "auto" else fmt
+    if kind == "xlsx":
+        blocks = list(xlsx_blocks(data, where=where))
+    elif kind == "csv":
+        blocks = list(csv_blocks(data, where=where))
+    elif kind in ("parquet", "json", "jsonl"):
+        blocks = list(table_blocks(data, fmt=kind, where=where))
     else:
         raise SheetFormatError(f"{where}: unsupported file type {suffix!r}")
     overrides = (column_mapping or {}).get(path.stem)
-    return blocks_frame(blocks, source=path.stem, file_name=relative_path, overrides=overrides, where=where)
+    return blocks_frame(blocks, source=path.stem, file_name=relative_path, overrides=overrides, where=where,
+                        aliases=aliases)

@@ -10,29 +10,33 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from pipelines.staging.erp import stage_erp
+from pipelines.staging.demo_layout import stage_erp, stage_sheets, stage_shop
 from pipelines.staging.loads import NON_RECORD_RULES, truncated_pages, with_dirty_copies
+from pipelines.staging.mapping import MappingError, map_customers, record_ids
 from pipelines.staging.purchases import purchase_quarantine
 from pipelines.staging.reconcile import customer_keys
 from pipelines.staging.result import FIELD_ISSUES_SCHEMA, QUARANTINE_SCHEMA, StageResult, StagingError
 from pipelines.staging.scorecard import scorecard, scorecard_markdown
-from pipelines.staging.sheets import stage_sheets
-from pipelines.staging.shop import stage_shop
+from pipelines.staging.stage import stage_source
 
 __all__ = [
     "FIELD_ISSUES_SCHEMA",
     "NON_RECORD_RULES",
     "QUARANTINE_SCHEMA",
+    "MappingError",
     "StageResult",
     "StagingError",
     "customer_keys",
+    "map_customers",
     "purchase_quarantine",
+    "record_ids",
     "scorecard",
     "scorecard_markdown",
     "stage_all",
     "stage_erp",
     "stage_sheets",
     "stage_shop",
+    "stage_source",
     "truncated_pages",
     "with_dirty_copies",
 ]
