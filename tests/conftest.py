@@ -1,38 +1,34 @@
-"""Shared fixtures: paths to the shared benchmark kit and generated crm_synth datasets."""
+"""Shared fixtures: seeded datasets with ground truth from the project's own generator (pipelines.demo).
+
+The layout is the benchmark kit's (``erp.sqlite``, ``shop/``, ``sheets/``, ``truth/``) with the pipeline's
+source names (sheet sources are file stems), so nothing outside the repository is needed.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from pipelines.demo import generate
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED_BENCH = REPO.parent / "shared" / "bench"
 
 
-def synth(out: Path, entities: int, seed: int = 7, *extra: str) -> Path:
-    """Run ../shared/bench/crm_synth.py into ``out`` (skipped when the kit is absent)."""
-    script = SHARED_BENCH / "crm_synth.py"
-    if not script.exists():
-        pytest.skip("../shared/bench/crm_synth.py is not beside the checkout")
+def synth(out: Path, entities: int, seed: int = 7, bad_rows: float = 0.0) -> Path:
+    """A generated dataset in ``out`` (shop pages of 250 customers, as the benchmark kit writes them)."""
     if not (out / "manifest.json").exists():
-        subprocess.run(
-            [sys.executable, str(script), "--entities", str(entities), "--seed", str(seed),
-             "--out", str(out), *extra],
-            check=True, capture_output=True,
-        )
+        generate(out, entities=entities, seed=seed, page_size=250, bad_rows=bad_rows)
     return out
 
 
 @pytest.fixture(scope="session")
 def synth_2k(tmp_path_factory) -> Path:
-    """crm_synth default profile, 2,000 entities, seed 7, with 2 % bad rows."""
-    return synth(tmp_path_factory.mktemp("synth") / "s2k", 2000, 7, "--bad-rows", "0.02")
+    """2,000 people, seed 7, 2 % bad rows (plus dirty ERP copies, a cut shop page, the GBK legacy export)."""
+    return synth(tmp_path_factory.mktemp("synth") / "s2k", 2000, 7, 0.02)
 
 
 @pytest.fixture(scope="session")
 def synth_2k_clean(tmp_path_factory) -> Path:
-    """crm_synth default profile, 2,000 entities, seed 11, no bad rows."""
-    return synth(tmp_path_factory.mktemp("synth") / "s2k_clean", 2000, 11)
+    """2,000 people, seed 11, no bad rows."""
+    return synth(tmp_path_factory.mktemp("synth") / "s2k_clean", 2000, 11, 0.0)

@@ -1,4 +1,4 @@
-"""load_all over a crm_synth folder: every source runs, one failure does not stop the others."""
+"""load_all over a generated dataset folder: every source runs, one failure does not stop the others."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def test_load_all_reports_each_source(synth_2k, tmp_path):
     assert report["erp"]["rows"]["customers_keys"] == counts["erp"]
     assert report["sheets"] == {
         "ok": True,
-        "rows": {"contacts": counts["leads_xlsx"] + counts["sales_csv"] + counts["legacy_csv"], "file_inventory": 3},
+        "rows": {"contacts": counts["trade_show_leads"] + counts["sales_contacts"] + counts["legacy_export"], "file_inventory": 3},
         "error": None,
     }
     # --bad-rows cut one shop page: the shop fails with a named cause, the others are loaded

@@ -17,12 +17,14 @@ from connectors.sheets.readers import _csv_block_polars, _csv_block_python, file
 
 from .conftest import Warehouse, root_message, truth_counts, truth_ids
 
-SHEET_SOURCES = {"trade_show_leads": "leads_xlsx", "sales_contacts": "sales_csv", "legacy_export": "legacy_csv"}
+#: sheet file stem -> source name in the truth (the same: the generator names sheet sources by file stem)
+SHEET_SOURCES = {"trade_show_leads": "trade_show_leads", "sales_contacts": "sales_contacts",
+                 "legacy_export": "legacy_export"}
 
 
 @pytest.fixture(scope="module")
 def sheets_loaded(synth_2k, module_warehouse, tmp_path_factory):
-    """crm_synth's three sheet files (copied, so mtimes can change) loaded twice."""
+    """The generated dataset's three sheet files (copied, so mtimes can change) loaded twice."""
     folder = tmp_path_factory.mktemp("sheets")
     for f in (synth_2k / "sheets").iterdir():
         shutil.copy2(f, folder / f.name)
@@ -76,7 +78,7 @@ def test_xlsx_cells_become_text(sheets_loaded, synth_2k):
     iso = rows["last_activity"].drop_nulls().str.contains(r"^\d{4}-\d{2}-\d{2}$")
     assert iso.any() and not rows["last_activity"].drop_nulls().str.contains(r"\d{2}:\d{2}").any()
     ref_rows = {
-        int(r) for r in truth_ids_of_kind(synth_2k, "leads_xlsx", "ref_error")
+        int(r) for r in truth_ids_of_kind(synth_2k, "trade_show_leads", "ref_error")
     }
     with_ref = {
         n for (n,) in wh.sql(

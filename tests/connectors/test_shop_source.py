@@ -143,7 +143,7 @@ def test_wrong_token_is_a_clear_401(warehouse: Warehouse, tiny_shop):
 
 
 def test_truncated_page_fails_naming_the_request(warehouse: Warehouse, synth_2k):
-    # crm_synth --bad-rows cut one customers page
+    # the generator's bad_rows cut one customers page
     with ShopServer(synth_2k) as server, pytest.raises(Exception) as info:
         warehouse.pipeline("shop").extract(shop_source(server.url, TOKEN))
     message = root_message(info.value)

@@ -1,4 +1,4 @@
-"""Fixtures for the matching engine: crm_synth records as canonical rows, and the scorer."""
+"""Fixtures for the matching engine: a generated dataset's records as canonical rows, and their scores."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from dedupe.evaluation import evaluate
+
 REPO = Path(__file__).resolve().parents[2]
-SHARED_BENCH = REPO.parent / "shared" / "bench"
+#: benchmarks/crm_synth_source.py names sheet sources by kind; the pipeline and the truth by file stem
+SOURCE_NAMES = {"leads_xlsx": "trade_show_leads", "sales_csv": "sales_contacts", "legacy_csv": "legacy_export"}
 
 
 def _module(name: str, path: Path):
     if name in sys.modules:
         return sys.modules[name]
-    if not path.exists():
-        pytest.skip(f"{path.name} is not available")
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
@@ -27,19 +28,15 @@ def _module(name: str, path: Path):
 
 @pytest.fixture(scope="session")
 def synth_source():
-    """benchmarks/crm_synth_source.py: reads a crm_synth dataset into canonical columns."""
+    """benchmarks/crm_synth_source.py: reads a dataset of that layout into canonical columns."""
     return _module("crm_synth_source", REPO / "benchmarks" / "crm_synth_source.py")
 
 
 @pytest.fixture(scope="session")
-def bench_score():
-    """../shared/bench/score.py (the benchmark scorer)."""
-    return _module("crm_bench_score", SHARED_BENCH / "score.py")
-
-
-@pytest.fixture(scope="session")
 def records_2k(synth_2k, synth_source) -> pl.DataFrame:
-    return synth_source.load_crm_synth(synth_2k, cache=False)
+    records = synth_source.load_crm_synth(synth_2k, cache=False)
+    source = pl.col("source").replace(SOURCE_NAMES)
+    return records.with_columns(source=source, record_id=source + ":" + pl.col("source_record_id"))
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +47,8 @@ def result_2k(records_2k):
 
 
 @pytest.fixture(scope="session")
-def scored_2k(result_2k, synth_2k, synth_source, bench_score, tmp_path_factory) -> dict:
-    path = tmp_path_factory.mktemp("crosswalk") / "crosswalk.parquet"
-    synth_source.crosswalk(result_2k.clusters).write_parquet(path)
-    return bench_score.score(str(synth_2k), str(path))
+def scored_2k(result_2k, synth_2k) -> dict:
+    """dedupe.evaluation's report for the 2k clustering, with the look-alike pairs merged."""
+    truth = synth_2k / "truth"
+    return evaluate(result_2k.clusters, pl.read_csv(truth / "records.csv", infer_schema=False),
+                    hard_negatives=pl.read_csv(truth / "hard_negatives.csv", infer_schema=False))

@@ -1,4 +1,4 @@
-"""Raw source frames built from a crm_synth dataset the way the connectors deliver them."""
+"""Raw source frames built from a generated dataset the way the connectors deliver them."""
 
 from __future__ import annotations
 
@@ -71,14 +71,14 @@ def sheets_frame(root: Path) -> pl.DataFrame:
         header = [LEADS_HEADERS.get(h, h) for h in next(it)]
         for values in it:
             rec = {h: _cell_text(v) for h, v in zip(header, values, strict=False)}
-            rec.update(source="leads_xlsx", row_number=len(rows) + 1, file_name="trade_show_leads.xlsx",
+            rec.update(source="trade_show_leads", row_number=len(rows) + 1, file_name="trade_show_leads.xlsx",
                        sheet_name=ws.title)
             rows.append(rec)
     wb.close()
     frames.append(pl.DataFrame(rows, infer_schema_length=None))
     for name, source, enc, sep, headers in (
-        ("sales_contacts.csv", "sales_csv", "utf-8-sig", ";", SALES_HEADERS),
-        ("legacy_export.csv", "legacy_csv", "gbk", ",", LEGACY_HEADERS),
+        ("sales_contacts.csv", "sales_contacts", "utf-8-sig", ";", SALES_HEADERS),
+        ("legacy_export.csv", "legacy_export", "gbk", ",", LEGACY_HEADERS),
     ):
         path = root / "sheets" / name
         if not path.exists():

@@ -1,4 +1,4 @@
-"""Staging of a whole crm_synth dataset, measured against its truth files."""
+"""Staging of a whole generated dataset, measured against its truth files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dedupe.canonical import STAGED_SCHEMA
 from dedupe.normalize import to_pinyin, to_simplified
 from pipelines.staging import stage_all, stage_erp, stage_sheets, stage_shop
 
-SHEET_SOURCES = ("leads_xlsx", "sales_csv", "legacy_csv")
+SHEET_SOURCES = ("trade_show_leads", "sales_contacts", "legacy_export")
 BAD_KINDS = ("malformed_email", "impossible_date", "empty_name", "ref_error", "duplicate_pk")
 
 
