@@ -3,10 +3,16 @@
 Decisions go to ``golden.steward_decisions`` and act as must-link / cannot-link constraints in
 every later run, full or incremental; a rebuild never drops them. Values are masked unless
 ``--reveal`` is given (a steward's own terminal, not a log).
+
+``review serve`` starts the browser app (:mod:`pipelines.steward`). It never writes into the
+warehouse: its decisions wait in a SQLite store beside it, and :func:`import_pending_decisions`
+(called by the clusters asset when a run starts matching) appends them to
+``golden.steward_decisions``, with the same rows and meaning as the CLI's own decisions.
 """
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import uuid
 from datetime import UTC, datetime
@@ -49,11 +55,22 @@ def add_review_parser(sub) -> None:
     q.add_argument("record_id", help="source:source_record_id")
     q.add_argument("--into", default=None, help="golden id to move it into (default: its own)")
     q.add_argument("--note", default="")
+    q = rs.add_parser("serve", help="review in the browser (queue, pairs, golden customers, bulk decisions)")
+    q.add_argument("--warehouse", default=argparse.SUPPRESS, help="DuckDB file (default data/warehouse.duckdb)")
+    q.add_argument("--host", default="127.0.0.1",
+                   help="bind address (default 127.0.0.1; any other needs CRM_GOLDEN_REVIEW_USERS)")
+    q.add_argument("--port", type=int, default=8780)
+    q.add_argument("--masked", action="store_true", default=None,
+                   help="mask contact data like the BI tables (default $CRM_GOLDEN_REVIEW_MASKED)")
 
 
 def run_review(args, warehouse: Path) -> int:
     wh = Warehouse(warehouse)
     cmd = args.review_command
+    if cmd == "serve":
+        from pipelines.steward.serve import serve
+
+        return serve(warehouse, host=args.host, port=args.port, masked=args.masked)
     if cmd == "list":
         print(render_queue(pending(wh).head(args.limit)))
     elif cmd == "show":
@@ -72,7 +89,7 @@ def pending(wh: Warehouse) -> pl.DataFrame:
     queue = wh.read_if_exists("golden.review_queue")
     if queue is None:
         raise ReviewError("no review queue yet: run the pipeline first")
-    decided = decisions(wh)
+    decided = pl.concat([decisions(wh).select("id_l", "id_r"), store_decisions(wh.path).select("id_l", "id_r")])
     if decided.height:
         queue = queue.join(decided.select("id_l", "id_r").unique(), on=["id_l", "id_r"], how="anti")
     return queue
@@ -81,6 +98,34 @@ def pending(wh: Warehouse) -> pl.DataFrame:
 def decisions(wh: Warehouse) -> pl.DataFrame:
     df = wh.read_if_exists(DECISIONS)
     return df if df is not None else pl.DataFrame(schema=DECISION_SCHEMA)
+
+
+def store_decisions(warehouse_path: Path, *, pending_only: bool = False) -> pl.DataFrame:
+    """Decisions in the review app's store beside the warehouse (all, or those not imported yet)."""
+    from pipelines.steward.store import DecisionStore
+
+    rows = DecisionStore.beside(warehouse_path).rows(pending_only=pending_only)
+    if not rows:
+        return pl.DataFrame(schema=DECISION_SCHEMA)
+    return pl.DataFrame([tuple(r[c] for c in DECISION_SCHEMA) for r in rows],
+                        schema={**DECISION_SCHEMA, "decided_at": pl.Utf8}, orient="row").with_columns(
+        pl.col("decided_at").str.to_datetime(time_zone="UTC", time_unit="us"))
+
+
+def import_pending_decisions(wh: Warehouse) -> int:
+    """Append the review app's pending decisions to ``golden.steward_decisions`` and mark them
+    imported; returns how many. Rows already in the table (an import cut short) are not doubled."""
+    from pipelines.steward.store import DecisionStore
+
+    waiting = store_decisions(wh.path, pending_only=True)
+    if waiting.height == 0:
+        return 0
+    new = waiting
+    if wh.exists(DECISIONS):
+        new = waiting.join(wh.query(f"select decision_id from {DECISIONS}"), on="decision_id", how="anti")
+    wh.append(DECISIONS, new.select(list(DECISION_SCHEMA)))
+    DecisionStore.beside(wh.path).mark_imported(waiting["decision_id"].to_list())
+    return new.height
 
 
 def constraints(wh: Warehouse) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -96,9 +141,16 @@ def constraints(wh: Warehouse) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def decide(wh: Warehouse, action: str, id_l: str, id_r: str, *, note: str = "") -> int:
     _require_records(wh, [id_l, id_r])
-    kind = "must_link" if action == "accept" else "cannot_link"
-    _append(wh, [(action, kind, *sorted((id_l, id_r)), None, note)])
+    _append(wh, pair_rows(action, [(id_l, id_r)], note=note))
     return 1
+
+
+def pair_rows(action: str, pairs, *, note: str = "") -> list[tuple]:
+    """Decision rows (action, constraint, id_l, id_r, golden_id, note) for accept/reject of pairs."""
+    if action not in ("accept", "reject"):
+        raise ReviewError(f"unknown decision {action!r} (accept or reject)")
+    kind = "must_link" if action == "accept" else "cannot_link"
+    return [(action, kind, *sorted((a, b)), None, note) for a, b in pairs]
 
 
 def unmerge(wh: Warehouse, record_id: str, *, into: str | None = None, note: str = "") -> int:
@@ -107,6 +159,25 @@ def unmerge(wh: Warehouse, record_id: str, *, into: str | None = None, note: str
     cw = wh.read_if_exists("golden.crosswalk")
     if cw is None:
         raise ReviewError("no published crosswalk yet: run the pipeline first")
+    rows = unmerge_rows(cw, record_id, into=into, note=note)
+    _append(wh, rows)
+    return len(rows)
+
+
+def merge_rows(cw: pl.DataFrame, golden_a: str, golden_b: str, *, note: str = "") -> list[tuple]:
+    """Must-link every record of golden customer ``golden_b`` with one record of ``golden_a``."""
+    a = cw.filter(pl.col("golden_id") == golden_a)["record_id"].sort().to_list()
+    b = cw.filter(pl.col("golden_id") == golden_b)["record_id"].sort().to_list()
+    for gid, members in ((golden_a, a), (golden_b, b)):
+        if not members:
+            raise ReviewError(f"golden id {gid} is not in golden.crosswalk")
+    if golden_a == golden_b:
+        raise ReviewError(f"cannot merge golden customer {golden_a} with itself")
+    return [("merge", "must_link", *sorted((a[0], r)), golden_a, note) for r in b]
+
+
+def unmerge_rows(cw: pl.DataFrame, record_id: str, *, into: str | None = None, note: str = "") -> list[tuple]:
+    """The constraint rows of :func:`unmerge`, from a crosswalk (no warehouse access)."""
     row = cw.filter(pl.col("record_id") == record_id)
     if row.height == 0:
         raise ReviewError(f"record {record_id} is not in golden.crosswalk")
@@ -120,16 +191,17 @@ def unmerge(wh: Warehouse, record_id: str, *, into: str | None = None, note: str
         rows += [("unmerge", "must_link", *sorted((record_id, t)), into, note) for t in target]
     if not rows:
         raise ReviewError(f"record {record_id} is already alone in golden customer {gid}")
-    _append(wh, rows)
-    return len(rows)
+    return rows
+
+
+def stamped(rows, who: str) -> list[tuple]:
+    """Decision rows with an id, the decider and the time: ``DECISION_SCHEMA`` in order."""
+    now = datetime.now(UTC)
+    return [(str(uuid.uuid4()), a, k, left, right, g, n, who, now) for a, k, left, right, g, n in rows]
 
 
 def _append(wh: Warehouse, rows) -> None:
-    now, who = datetime.now(UTC), _user()
-    df = pl.DataFrame(
-        [(str(uuid.uuid4()), a, k, left, right, g, n, who, now) for a, k, left, right, g, n in rows],
-        schema=DECISION_SCHEMA, orient="row")
-    wh.append(DECISIONS, df)
+    wh.append(DECISIONS, pl.DataFrame(stamped(rows, _user()), schema=DECISION_SCHEMA, orient="row"))
 
 
 def _user() -> str:

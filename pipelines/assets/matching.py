@@ -234,9 +234,10 @@ def scored_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg
 def clusters(warehouse: WarehouseResource, matching: MatchingResource) -> dg.MaterializeResult:
     from dedupe import cluster
     from dedupe.constraints import apply_constraints
-    from pipelines.review import constraints
+    from pipelines.review import constraints, import_pending_decisions
 
     wh, settings = warehouse.get(), matching.settings()
+    imported = import_pending_decisions(wh)  # decisions made in the review app since the last run
     feats = _features(wh, settings)
     scored = wh.read("matching.scored_pairs")
     if settings.engine == "spark":
@@ -257,7 +258,8 @@ def clusters(warehouse: WarehouseResource, matching: MatchingResource) -> dg.Mat
         "clusters": sizes.height,
         "records_merged": result.height - sizes.height,
         "largest_cluster": int(sizes["len"].max() or 0),
-        "steward_constraints": dg.MetadataValue.json({"must_link": must.height, "cannot_link": cannot.height}),
+        "steward_constraints": dg.MetadataValue.json({"must_link": must.height, "cannot_link": cannot.height,
+                                                      "imported_from_review_app": imported}),
         "cluster_size_histogram": dg.MetadataValue.md(
             "| size | clusters |\n|---|---|\n" + "\n".join(
                 f"| {'6+' if s == 6 else s} | {n} |" for s, n in hist.iter_rows())),
