@@ -17,24 +17,25 @@ links its suite's page.
 import dagster as dg
 import polars as pl
 
+from connectors.config import SourcesConfig, SourceSpec
 from expectations import (
-    RAW_SUITE_TABLES,
     latest_validation_page,
     rows_reconcile,
     run_suite_on_table,
     suite_spec,
 )
 from expectations.dagster_checks import check_specs, to_check_results
+from expectations.raw_suites import raw_table_suite
+from expectations.suites import register_suite
 from pipelines.assets.golden import BUILD_TABLES, GOLDEN_CROSSWALK, GOLDEN_CUSTOMERS
-from pipelines.assets.raw import LOAD_CHECK_ASSETS, LOAD_FAILURES
-from pipelines.assets.staging import SOURCE_DELETIONS, docs_dir, read_customer_frames
-from pipelines.resources import WarehouseResource
+from pipelines.assets.raw import LOAD_FAILURES, load_check_assets
+from pipelines.assets.staging import MAPPING_ERRORS, SOURCE_DELETIONS, docs_dir, read_raw_customers
+from pipelines.resources import SourcesResource, WarehouseResource
+from pipelines.sources import customers_key, purchases_key
 from pipelines.warehouse import Warehouse
 
 STAGED = dg.AssetKey(["staging", "customers"])
 QUARANTINE = "quality.quarantine"
-#: source systems reconciled, each by its own blocking check on the golden crosswalk
-RECONCILED_SYSTEMS = ("erp", "shop", "sheets")
 
 
 def _suite(wh: Warehouse, name: str, table: str, **related) -> tuple[object, dict]:
@@ -42,7 +43,7 @@ def _suite(wh: Warehouse, name: str, table: str, **related) -> tuple[object, dic
     validation in the Data Docs site beside the warehouse (replacing the suite's previous page);
     returns the outcome and check metadata linking the page."""
     docs = docs_dir(wh)
-    with wh.connect(read_only=True) as con:
+    with wh.connect() as con:
         outcome = run_suite_on_table(name, con, table, data_docs_dir=docs, **related)
     page = latest_validation_page(docs, name) or docs / "index.html"
     return outcome, {"data_docs": dg.MetadataValue.path(str(page))}
@@ -77,70 +78,103 @@ def _reconcile_name(system: str) -> str:
     return f"{system}_rows_reconcile"
 
 
-def _system_of(source: pl.Expr) -> pl.Expr:
-    """Staged source name -> source system (sheet sources are file stems)."""
-    return pl.when(source.is_in(["erp", "shop"])).then(source).otherwise(pl.lit("sheets"))
+def source_reconciliation_check(config: SourcesConfig):
+    """One blocking ``<source>_rows_reconcile`` check per enabled source, on the golden crosswalk."""
+    systems = config.names()
+
+    @dg.multi_asset_check(
+        specs=[dg.AssetCheckSpec(
+            _reconcile_name(system), asset=GOLDEN_CROSSWALK, blocking=True,
+            description=f"{system}: every raw customer row read this run is in the crosswalk, in "
+            "quality.quarantine or deleted at the source (rows read = crosswalk rows + quarantined rows + "
+            "rows of keys in quality.source_deletions, key by key)",
+            metadata={"severity": "error", "source_system": system},
+        ) for system in systems],
+        can_subset=False,
+        name="source_reconciliation",
+    )
+    def source_reconciliation(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                              sources: SourcesResource):
+        """Per source: raw rows (extra tables' duplicate copies included, erased people's left out) =
+        crosswalk rows + quarantined rows + rows of keys deleted at the source; a gap fails and names the
+        keys. A deleted key still in the crosswalk counts as extra, so staging cannot both record a
+        deletion and keep the record."""
+        from pipelines.privacy import drop_erased
+        from pipelines.staging import NON_RECORD_RULES
+
+        wh = warehouse.get()
+        failed = _failed_sources(wh, context.run.run_id)
+        raw = read_raw_customers(wh, sources.config())
+        keys = raw.keys()
+        # rows of erased people still in a raw table are suppressed by staging, as here
+        kept, _ = drop_erased(wh, {"read": keys})
+        read = kept["read"].drop("email")
+        system_of = read.select("source", pl.col("system").alias("_system")).unique("source", keep="first")
+        for spec in sources.config().enabled:
+            system_of = pl.concat([system_of, pl.DataFrame({"source": [spec.name], "_system": [spec.name]})]) \
+                .unique("source", keep="first", maintain_order=True)
+
+        def with_system(df: pl.DataFrame) -> pl.DataFrame:
+            return df.join(system_of, on="source", how="left")
+
+        read = read.rename({"system": "_system"})
+        crosswalk = with_system(wh.read(BUILD_TABLES[GOLDEN_CROSSWALK], columns=["source", "source_record_id"]))
+        quarantine = (wh.read(QUARANTINE, columns=["source", "source_record_id", "rule"]) if wh.exists(QUARANTINE)
+                      else pl.DataFrame(schema={"source": pl.Utf8, "source_record_id": pl.Utf8, "rule": pl.Utf8}))
+        # purchase rows and page-level findings are not customer rows
+        quarantine = with_system(quarantine.filter(~pl.col("rule").is_in(NON_RECORD_RULES)))
+        gone = (wh.read(SOURCE_DELETIONS, columns=["source", "source_record_id"]) if wh.exists(SOURCE_DELETIONS)
+                else pl.DataFrame(schema={"source": pl.Utf8, "source_record_id": pl.Utf8}))
+        # one row per raw row read of a deleted key (duplicate copies of the key included)
+        deleted = read.join(gone.unique(), on=["source", "source_record_id"], how="semi")
+        for system in systems:
+            def part(df: pl.DataFrame, s: str = system) -> pl.DataFrame:
+                return df.filter(pl.col("_system") == s)
+
+            r, x, q, d = part(read), part(crosswalk), part(quarantine), part(deleted)
+            outcome = rows_reconcile(r, x, q, deleted=d, check_name=_reconcile_name(system))
+            unmapped = raw.failed.get(system)
+            yield dg.AssetCheckResult(
+                asset_key=GOLDEN_CROSSWALK,
+                check_name=outcome.check_name,
+                passed=outcome.success and unmapped is None,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=(f"not staged: {unmapped}" if unmapped else
+                             outcome.describe() + f" ({outcome.description})"),
+                metadata={
+                    "rows_read": r.height,
+                    "rows_in_crosswalk": x.height,
+                    "rows_quarantined": q.height,
+                    "rows_deleted_at_source": d.height,
+                    "unaccounted_or_extra": outcome.unexpected_count,
+                    "keys": dg.MetadataValue.json(list(outcome.sample)),
+                    "loaded_this_run": system not in failed,
+                },
+            )
+
+    return source_reconciliation
 
 
-@dg.multi_asset_check(
-    specs=[dg.AssetCheckSpec(
-        _reconcile_name(system), asset=GOLDEN_CROSSWALK, blocking=True,
-        description=f"{system}: every raw customer row read this run is in the crosswalk, in "
-        "quality.quarantine or deleted at the source (rows read = crosswalk rows + quarantined rows + "
-        "rows of keys in quality.source_deletions, key by key)",
-        metadata={"severity": "error", "source_system": system},
-    ) for system in RECONCILED_SYSTEMS],
-    can_subset=False,
-)
-def source_reconciliation(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-    """Per source system: raw rows (the ERP's dirty duplicate copies included, erased people's left
-    out) = crosswalk rows + quarantined rows + rows of keys deleted at the source; a gap fails and
-    names the keys. A deleted key still in the crosswalk counts as extra, so staging cannot both
-    record a deletion and keep the record."""
-    from pipelines.privacy import drop_erased
-    from pipelines.staging import NON_RECORD_RULES, customer_keys
-    from pipelines.staging.purchases import PURCHASE_TABLES
+def mapping_check(spec: SourceSpec):
+    """``<source>_columns_are_mapped``: every column the sources file maps is in the raw table (blocking:
+    a renamed or dropped source column stops the publish instead of degrading the golden records)."""
 
-    wh = warehouse.get()
-    failed = _failed_sources(wh, context.run.run_id)
-    frames, _ = read_customer_frames(wh)
-    # rows of erased people still in a raw table are suppressed by staging, as here
-    kept, _ = drop_erased(wh, {"read": customer_keys(frames, with_email=True)})
-    read = kept["read"].drop("email").with_columns(_system=_system_of(pl.col("source")))
-    crosswalk = wh.read(BUILD_TABLES[GOLDEN_CROSSWALK], columns=["source", "source_record_id"]).with_columns(
-        _system=_system_of(pl.col("source")))
-    quarantine = (wh.read(QUARANTINE, columns=["source", "source_record_id", "rule"]) if wh.exists(QUARANTINE)
-                  else pl.DataFrame(schema={"source": pl.Utf8, "source_record_id": pl.Utf8, "rule": pl.Utf8}))
-    # purchase rows (erp_invoices, shop_orders) and page-level findings are not customer rows
-    quarantine = quarantine.filter(~pl.col("rule").is_in(NON_RECORD_RULES)
-                                   & ~pl.col("source").is_in(list(PURCHASE_TABLES)))
-    quarantine = quarantine.with_columns(_system=_system_of(pl.col("source")))
-    gone = (wh.read(SOURCE_DELETIONS, columns=["source", "source_record_id"]) if wh.exists(SOURCE_DELETIONS)
-            else pl.DataFrame(schema={"source": pl.Utf8, "source_record_id": pl.Utf8}))
-    # one row per raw row read of a deleted key (the ERP's stale copies of the key included)
-    deleted = read.join(gone.unique(), on=["source", "source_record_id"], how="semi")
-    for system in RECONCILED_SYSTEMS:
-        def part(df: pl.DataFrame, s: str = system) -> pl.DataFrame:
-            return df.filter(pl.col("_system") == s)
+    @dg.asset_check(asset=STAGED, name=f"{spec.name}_columns_are_mapped", blocking=True,
+                    description=f"every column the sources file maps for {spec.name} is in its raw table")
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        wh = warehouse.get()
+        error = None
+        if wh.exists(MAPPING_ERRORS):
+            rows = wh.query(f"select error from {MAPPING_ERRORS} where run_id = ? and source = ?",
+                            [context.run.run_id, spec.name])
+            error = rows["error"][0] if rows.height else None
+        return dg.AssetCheckResult(
+            passed=error is None, severity=dg.AssetCheckSeverity.ERROR,
+            description=error or f"{spec.name}: every mapped column found",
+            metadata={"source": spec.name, "table": MAPPING_ERRORS,
+                      **({"error": dg.MetadataValue.text(error)} if error else {})})
 
-        r, x, q, d = part(read), part(crosswalk), part(quarantine), part(deleted)
-        outcome = rows_reconcile(r, x, q, deleted=d, check_name=_reconcile_name(system))
-        yield dg.AssetCheckResult(
-            asset_key=GOLDEN_CROSSWALK,
-            check_name=outcome.check_name,
-            passed=outcome.success,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=outcome.describe() + f" ({outcome.description})",
-            metadata={
-                "rows_read": r.height,
-                "rows_in_crosswalk": x.height,
-                "rows_quarantined": q.height,
-                "rows_deleted_at_source": d.height,
-                "unaccounted_or_extra": outcome.unexpected_count,
-                "keys": dg.MetadataValue.json(list(outcome.sample)),
-                "loaded_this_run": system not in failed,
-            },
-        )
+    return _check
 
 
 def _failed_sources(wh: Warehouse, run_id: str | None) -> dict[str, tuple[str, object]]:
@@ -187,11 +221,31 @@ def _raw_suite_check(suite: str, table: str, key: dg.AssetKey):
     return _check
 
 
-LOAD_CHECKS = [_load_check(source, key) for source, key in LOAD_CHECK_ASSETS.items()]
-RAW_SUITE_CHECKS = [
-    _raw_suite_check(suite, table, dg.AssetKey(["raw", *table.removeprefix("raw_").split(".")]))
-    for suite, table in RAW_SUITE_TABLES.items()
-]
+def load_checks(config: SourcesConfig) -> list:
+    return [_load_check(source, key) for source, key in load_check_assets(config).items()]
+
+
+def raw_suite_checks(config: SourcesConfig) -> list:
+    """A suite per configured customer and purchase table (``raw_<source>_<table>``): keys blocking."""
+    checks = []
+    for spec in config.enabled:
+        keys = tuple(spec.id) if spec.id else ("source", "row_number")
+        dates = tuple(dict.fromkeys(c for f in ("created_at", "updated_at") if f in spec.fields
+                                    and len(spec.fields[f].columns) == 1 and spec.kind != "files"
+                                    for c in spec.fields[f].columns))
+        tables = [(spec.customers_table, customers_key(spec), keys, dates, ())]
+        if spec.purchases is not None:
+            p = spec.purchases.fields
+            tables.append((spec.purchases_table, purchases_key(spec), p["id"].columns[:1],
+                           p["date"].columns[:1] if "date" in p else (), p["amount"].columns[:1]))
+        for table, key, cols, ds, amounts in tables:
+            cols = tuple(c.replace(".", "__") for c in cols)
+            suite = f"raw_{spec.name}_{table}"
+            register_suite(suite, raw_table_suite(suite, spec.raw(table), cols,
+                                                  dates=tuple(d.replace(".", "__") for d in ds),
+                                                  amounts=tuple(a.replace(".", "__") for a in amounts)))
+            checks.append(_raw_suite_check(suite, spec.raw(table), key))
+    return checks
 
 @dg.asset_check(asset=GOLDEN_CUSTOMERS, name="golden_ids_are_stable", blocking=False,
                 description="Every golden id of the last published run is still in use or listed in "
@@ -232,6 +286,8 @@ def review_queue_is_not_growing_unbounded(warehouse: WarehouseResource) -> dg.As
                   "share_of_records": round(now / records, 4) if records else 0.0})
 
 
-ASSET_CHECKS = [*LOAD_CHECKS, *RAW_SUITE_CHECKS, staged_customers_suite, golden_customers_suite,
-                golden_crosswalk_suite, source_reconciliation, golden_ids_are_stable,
-                review_queue_is_not_growing_unbounded]
+def asset_checks(config: SourcesConfig) -> list:
+    """Every check of a pipeline over the sources of ``config``."""
+    return [*load_checks(config), *raw_suite_checks(config), *(mapping_check(s) for s in config.enabled),
+            staged_customers_suite, golden_customers_suite, golden_crosswalk_suite,
+            source_reconciliation_check(config), golden_ids_are_stable, review_queue_is_not_growing_unbounded]
