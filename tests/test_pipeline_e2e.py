@@ -1,4 +1,4 @@
-"""End to end: crm_synth sources -> dlt -> staging -> matching -> golden, through the Dagster job."""
+"""End to end: generated sources (2k, no bad rows) -> dlt -> staging -> matching -> golden, through the Dagster job."""
 
 from __future__ import annotations
 
@@ -54,11 +54,14 @@ def test_every_source_row_is_accounted_for(e2e, synth_2k_clean):
 
 
 def test_match_quality_on_2k(e2e, synth_2k_clean):
-    _, wh, tmp = e2e
-    report = score_crosswalk(synth_2k_clean, wh.read("golden.crosswalk"), tmp, wh.read("golden.customers"))
+    _, wh, _ = e2e
+    report = score_crosswalk(synth_2k_clean, wh.read("golden.crosswalk"))
     pw = report["pairwise"]
     print(f"pairwise P={pw['precision']:.4f} R={pw['recall']:.4f} F1={pw['f1']:.4f}; "
           f"bcubed F1={report['bcubed']['f1']:.4f}; hard negatives merged "
-          f"{report['hard_negatives']['merged']}/{report['hard_negatives']['pairs']}; golden {report['golden']['fields']}")
+          f"{report['hard_negatives']['merged']}/{report['hard_negatives']['pairs']}")
     assert report["coverage"]["missing_from_crosswalk"] == 0
-    assert pw["f1"] >= 0.95
+    # measured (seed 11): pairwise P 0.9644 R 0.9706 F1 0.9675, B-cubed F1 0.9885, look-alikes merged 2 of 60
+    assert pw["f1"] >= 0.96 and pw["precision"] >= 0.955
+    assert report["bcubed"]["f1"] >= 0.98
+    assert report["hard_negatives"]["merged"] <= 4
