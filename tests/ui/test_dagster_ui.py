@@ -7,15 +7,13 @@ loads; screenshots go to ``test-artifacts/ui/``.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 
 from pipelines.build import JOB_NAME
 
-pytestmark = pytest.mark.slow
+from .browser import page_text, press_alt, texts, wait_for
 
-PAGE_TIMEOUT = 45
+pytestmark = pytest.mark.slow
 
 
 def _job_assets() -> tuple[list[tuple[str, ...]], dict[tuple[str, ...], str], dict[tuple[str, ...], list[str]]]:
@@ -34,23 +32,12 @@ def _job_assets() -> tuple[list[tuple[str, ...]], dict[tuple[str, ...], str], di
 KEYS, GROUPS, CHECKS = _job_assets()
 
 
-def _wait(driver, condition, what: str, *, timeout: float = PAGE_TIMEOUT, required: bool = True):
-    """Poll ``condition`` until true; on timeout fail with the page text (or return False)."""
-    from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.5).until(lambda d: condition(d))
-    except TimeoutException:
-        if not required:
-            return False
-        body = driver.find_element("tag name", "body").text[:1500]
-        pytest.fail(f"{what} not shown within {PAGE_TIMEOUT}s at {driver.current_url}; page text:\n{body}")
-
-
-def _graph_node_names(driver) -> list[str]:
-    return [e.text.strip() for e in driver.find_elements(
-        "css selector", "foreignObject [class*='AssetNode_assetName']") if e.text.strip()]
+def _graph_nodes(driver) -> tuple[str, ...] | None:
+    """Sorted asset node names on the job's graph; None until the graph of the whole job is drawn."""
+    if f"View {len(KEYS)} assets" not in page_text(driver) or not driver.find_elements("css selector",
+                                                                                        "foreignObject"):
+        return None
+    return tuple(sorted(texts(driver, "foreignObject [class*='AssetNode_assetName']")))
 
 
 def test_definitions_have_the_expected_shape():
@@ -92,73 +79,86 @@ def test_sheets_sensor_is_served_stopped(dagster_ui):
 
 
 def test_asset_graph_shows_every_asset(dagster_ui, browser, artifacts):
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.keys import Keys
-
     browser.set_window_size(2200, 1100)  # room for the whole graph beside the Info panel
     browser.get(f"{dagster_ui.url}/locations/pipelines.definitions/jobs/{JOB_NAME}")
-    _wait(browser, lambda d: f"View {len(KEYS)} assets" in d.find_element("tag name", "body").text
-          and d.find_elements("css selector", "foreignObject"), "the job's asset graph")
-    expected = Counter(k[-1] for k in KEYS)
-    for _ in range(2):  # Alt+E toggles "expand all groups"; a second press if they started expanded
-        if Counter(_graph_node_names(browser)) == expected:
+    expected = tuple(sorted(k[-1] for k in KEYS))
+    # the first drawing settles before deciding whether the groups need expanding
+    shown = wait_for(browser, _graph_nodes, "the job's asset graph", until=lambda v: v is not None, settle=1.5)
+    for _ in range(2):  # Alt+E toggles "expand all groups"; a second press if the first one was lost
+        if shown == expected:
             break
-        ActionChains(browser).key_down(Keys.ALT).send_keys("e").key_up(Keys.ALT).perform()
-        _wait(browser, lambda d: Counter(_graph_node_names(d)) == expected, "every asset node",
-              timeout=20, required=False)
-    names = Counter(_graph_node_names(browser))
+        press_alt(browser, "e")
+        shown = wait_for(browser, _graph_nodes, "every asset node", until=lambda v: v == expected,
+                         settle=1.0, timeout=30, required=False)
     browser.save_screenshot(str(artifacts / "asset_graph.png"))
-    assert names == expected, f"graph shows {sorted(names.elements())}, job has {sorted(expected.elements())}"
-    body = browser.find_element("tag name", "body").text
-    missing_groups = sorted(set(GROUPS.values()) - set(body.split("\n")))
-    assert not missing_groups, f"asset groups not on the graph: {missing_groups}"
+    assert shown == expected, f"graph shows {list(shown or ())}, job has {list(expected)}"
+    groups = set(GROUPS.values())
+    lines = wait_for(browser, lambda d: set(page_text(d).split("\n")), "asset group labels",
+                     until=lambda v: groups <= v, timeout=10, required=False)
+    assert not groups - lines, f"asset groups not on the graph: {sorted(groups - lines)}"
+
+
+def _catalog_rows(driver) -> dict[str, tuple[str, str]] | None:
+    """Per asset key of the job: (link text, row text) in the catalog; None until every key is listed."""
+    rows = {}
+    for key in KEYS:
+        links = driver.find_elements("css selector", f"a[href='/assets/{'/'.join(key)}']")
+        if not links:
+            return None
+        row = links[0].find_element("xpath", "./ancestor::div[contains(@class, 'VirtualizedTable_row')]")
+        rows[" / ".join(key)] = (links[0].text.strip(), row.text.replace("\n", " | "))
+    return rows
 
 
 def test_catalog_lists_every_asset_as_materialized(dagster_ui, browser, artifacts):
     browser.set_window_size(1600, 1400)  # the catalog is virtualised: room for every row
     browser.get(f"{dagster_ui.url}/assets")
-    labels = {k: " / ".join(k) for k in KEYS}
-    _wait(browser, lambda d: all(d.find_elements("css selector", f"a[href='/assets/{'/'.join(k)}']")
-                                 for k in KEYS), "every asset key in the catalog")
-    _wait(browser, lambda d: "Materialized" in d.find_element("tag name", "body").text, "asset status")
+    wait_for(browser, _catalog_rows, "every asset key in the catalog", until=lambda v: v is not None)
+    # each row's status arrives after the row itself ("Loading..." first)
+    rows = wait_for(browser, _catalog_rows, "every asset materialized", settle=0.5, required=False,
+                    until=lambda v: v is not None and all("Materialized" in text for _, text in v.values()))
     browser.save_screenshot(str(artifacts / "asset_catalog.png"))
-    not_materialized = []
-    for key, label in labels.items():
-        link = browser.find_element("css selector", f"a[href='/assets/{'/'.join(key)}']")
-        assert link.text.strip() == label
-        row = link.find_element("xpath", "./ancestor::div[contains(@class, 'VirtualizedTable_row')]")
-        if "Materialized" not in row.text:
-            not_materialized.append((label, row.text.replace("\n", " | ")[:200]))
+    assert rows is not None, "the catalog stopped listing every asset key"
+    assert {label: link for label, (link, _) in rows.items()} == {label: label for label in rows}
+    not_materialized = [(label, text[:200]) for label, (_, text) in rows.items() if "Materialized" not in text]
     assert not not_materialized, not_materialized
 
 
 @pytest.mark.parametrize("key", list(CHECKS), ids=["/".join(k) for k in CHECKS])
 def test_asset_checks_are_listed_and_passed(dagster_ui, browser, artifacts, key):
     browser.set_window_size(1600, 1000)
-    browser.get(f"{dagster_ui.url}/assets/{'/'.join(key)}?view=checks")
     names = CHECKS[key]
+    warn = _warning_checks(dagster_ui, key)
+    browser.get(f"{dagster_ui.url}/assets/{'/'.join(key)}?view=checks")
 
-    def rows(d) -> dict[str, str]:
-        found = {}
+    def checks_tab(d) -> tuple[bool, dict[str, str], int] | None:
+        """(tab title shown, status per check, passed icons); None until every check has a row."""
+        status = {}
         for name in names:
             cells = d.find_elements("xpath", f"//div[contains(@class, 'MiddleTruncate_container') "
                                              f"and @title='{name}']/..")
-            if cells:
-                found[name] = cells[0].text
-        return found
+            if not cells or not cells[0].text.strip():
+                return None
+            status[name] = cells[0].text.split("\n")[-1].strip()
+        return (f"Checks ({len(names)})" in page_text(d), status,
+                len(d.find_elements("css selector", "[aria-label='check_circle']")))
 
-    _wait(browser, lambda d: len(rows(d)) == len(names) and all(t.strip() for t in rows(d).values()),
-          f"checks {names} of {'/'.join(key)}")
-    body = browser.find_element("tag name", "body").text
+    def settled(v) -> bool:
+        """Every status final: error-level checks passed, warning-level ones passed or failed."""
+        return v is not None and v[0] and v[2] >= len(set(names) - warn) and all(
+            st in ("Succeeded", "Failed") if n in warn else st == "Succeeded" for n, st in v[1].items())
+
+    wait_for(browser, checks_tab, f"checks {names} of {'/'.join(key)}", until=lambda v: v is not None)
+    shown = wait_for(browser, checks_tab, f"final check statuses of {'/'.join(key)}", until=settled,
+                     settle=0.5, timeout=20, required=False)
     shot = "asset_checks.png" if key == ("golden", "customers") else f"asset_checks_{'_'.join(key)}.png"
     browser.save_screenshot(str(artifacts / shot))
-    assert f"Checks ({len(names)})" in body
-    status = {name: text.split("\n")[-1].strip() for name, text in rows(browser).items()}
-    warn = _warning_checks(dagster_ui, key)
+    assert shown is not None, f"the checks of {'/'.join(key)} stopped being listed"
+    title_shown, status, passed_icons = shown
+    assert title_shown, f"no 'Checks ({len(names)})' tab title"
     assert {n: st for n, st in status.items() if n not in warn} == dict.fromkeys(set(names) - warn, "Succeeded")
     assert all(status[n] in ("Succeeded", "Failed") for n in warn), status
-    passed_icons = browser.find_elements("css selector", "[aria-label='check_circle']")
-    assert len(passed_icons) >= len(set(names) - warn)
+    assert passed_icons >= len(set(names) - warn)
 
 
 def _warning_checks(dagster_ui, key) -> set[str]:
