@@ -137,3 +137,28 @@ RAW_SUITES = {
     "raw_shop_orders": raw_shop_orders,
     "raw_sheets_contacts": raw_sheets_contacts,
 }
+
+
+def raw_table_suite(name: str, table: str, keys: tuple[str, ...], *, dates: tuple[str, ...] = (),
+                    amounts: tuple[str, ...] = ()):
+    """A suite factory for one configured raw table: its key unique and present (blocking), amounts
+    non-negative and dates plausible (warnings). Register it with ``suites.register_suite``."""
+
+    def factory(t: Thresholds) -> SuiteSpec:
+        if len(keys) == 1:
+            return _spec(name, table, keys[0], t, dates=dates, amounts=amounts)
+        joined = ",".join(keys)
+        checks = [CheckDef(name="key_is_unique", column=joined, expectation="ExpectCompoundColumnsToBeUnique",
+                           kwargs={"column_list": list(keys)}, blocking=True,
+                           description=f"each ({', '.join(keys)}) appears once in {table}")]
+        checks += [CheckDef(name=f"{k}_is_present", column=k, expectation="ExpectColumnValuesToNotBeNull",
+                            kwargs={"column": k}, blocking=True, description=f"every row of {table} has a {k}")
+                   for k in keys]
+        return SuiteSpec(
+            name=name, key_columns=keys,
+            derived={**{f"_{d}": parsed_timestamp(d) for d in dates}, **{f"_{a}": parsed_amount(a) for a in amounts}},
+            optional_columns=(*dates, *amounts),
+            checks=(*checks, *(_amount(a, t) for a in amounts), *(_date(d, t) for d in dates)),
+        )
+
+    return factory

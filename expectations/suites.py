@@ -158,6 +158,11 @@ SUITES: dict[str, Callable[[Thresholds], SuiteSpec]] = {
 }
 
 
+def register_suite(name: str, factory: Callable[[Thresholds], SuiteSpec]) -> None:
+    """Add (or replace) suite ``name``: the raw suites of configured sources are registered this way."""
+    SUITES[name] = factory
+
+
 def suite_spec(name: str, *, thresholds: Thresholds | None = None) -> SuiteSpec:
     """The spec of suite ``name`` (SuiteInputError listing the known suites if unknown)."""
     try:

@@ -7,6 +7,7 @@ import os
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
+from connectors.config import SourcesConfig
 from pipelines.assets import golden, matching, raw, staging
 from pipelines.assets.matching import MatchingResource
 from pipelines.resources import PublishResource, SourcesResource, WarehouseResource
@@ -16,16 +17,16 @@ JOB_NAME = "crm_golden_job"
 ENGINE_ENV = "CRM_GOLDEN_ENGINE"
 
 
-def area_definitions() -> list[dg.Definitions]:
-    """Per-area definitions, merged by the root."""
+def area_definitions(config: SourcesConfig) -> list[dg.Definitions]:
+    """Per-area definitions over the sources of ``config``, merged by the root."""
     from pipelines import checks, sensors
 
     return [
-        dg.Definitions(assets=raw.RAW_ASSETS),
-        dg.Definitions(assets=[staging.staged_customers]),
+        dg.Definitions(assets=raw.raw_assets(config)),
+        dg.Definitions(assets=[staging.staged_customers_asset(config)]),
         dg.Definitions(assets=[matching.candidate_pairs, matching.scored_pairs, matching.clusters]),
         dg.Definitions(assets=[golden.golden_tables, golden.publish]),
-        dg.Definitions(asset_checks=checks.ASSET_CHECKS),
+        dg.Definitions(asset_checks=checks.asset_checks(config)),
         dg.Definitions(sensors=[sensors.sheets_folder_sensor]),
     ]
 
@@ -42,25 +43,32 @@ def full_flow_job() -> dg.UnresolvedAssetJobDefinition:
 
 
 def build_definitions(*, warehouse: str | None = None, sources: str | None = None,
+                      config: str | None = None, base_urls: dict[str, str] | None = None,
                       settings: str | None = None, destination: str = "duckdb",
                       parquet_dir: str | None = None, full_rebuild: bool = False, retrain: bool = False,
                       engine: str | None = None, spark_master: str | None = None,
                       loggers: dict[str, dg.LoggerDefinition] | None = None) -> dg.Definitions:
     """Definitions with resources bound to the given paths (defaults: the embedded demo setup).
     ``engine``: the matching engine (default: ``$CRM_GOLDEN_ENGINE``, else the settings'
-    ``engine`` key, else polars)."""
+    ``engine`` key, else polars). ``config``: a sources file (else ``$CRM_GOLDEN_SOURCES_CONFIG``, else the
+    demo layout in ``sources``); ``base_urls``: REST base URLs by source name."""
     job = full_flow_job()
+    source_resource = SourcesResource(
+        config_path=str(config or ""), base_urls=dict(base_urls or {}),
+        **({"directory": sources} if sources else {}),
+    )
+    sources_config = source_resource.config()
     resources = {
         "dlt": DagsterDltResource(),
         "warehouse": WarehouseResource(path=warehouse) if warehouse else WarehouseResource(),
-        "sources": SourcesResource(directory=sources) if sources else SourcesResource(),
+        "sources": source_resource,
         "matching": MatchingResource(settings_path=settings or "", full_rebuild=full_rebuild, retrain=retrain,
                                      engine=engine or os.environ.get(ENGINE_ENV, ""),
                                      spark_master=spark_master or ""),
         "publishing": PublishResource(destination=destination, parquet_dir=parquet_dir or ""),
     }
     return dg.Definitions.merge(
-        *area_definitions(),
+        *area_definitions(sources_config),
         dg.Definitions(
             jobs=[job],
             schedules=[dg.ScheduleDefinition(

@@ -23,9 +23,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warehouse", default=None, help="DuckDB file (default data/warehouse.duckdb)")
     p.set_defaults(func=_demo)
 
-    p = sub.add_parser("run", help="load a sources folder and publish the golden customer table")
-    p.add_argument("--sources", required=True,
-                   help="folder with erp.sqlite, shop/ pages and sheets/*.csv|xlsx")
+    p = sub.add_parser("run", help="load the configured sources and publish the golden customer table")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config", default=None,
+                       help="sources file (YAML) listing the systems to load (README: Connect your own systems)")
+    where.add_argument("--sources", default=None,
+                       help="a folder in the demo layout (erp.sqlite, shop/ pages, sheets/*): the built-in sources "
+                       "file pointed at it")
+    p.add_argument("--base-url", dest="base_urls", action="append", default=[], metavar="SOURCE=URL",
+                   help="REST base URL of a source (repeatable), e.g. shop=https://example.myshopify.com")
+    p.add_argument("--shop-url", default=None, help="same as --base-url shop=URL")
     p.add_argument("--warehouse", default=None, help="DuckDB file (default data/warehouse.duckdb)")
     p.add_argument("--settings", default=None, help="matching settings YAML (default: built-in)")
     p.add_argument("--destination", choices=["duckdb", "postgres", "parquet"], default="duckdb",
@@ -43,6 +50,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="Spark master (local[4], spark://host:7077, ...) or Spark Connect URL (sc://host:15002) "
                    "for the spark engine; default $CRM_GOLDEN_SPARK_MASTER, else local[2]")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("sources", help="check the configured sources without loading anything")
+    sources_sub = p.add_subparsers(dest="sources_command", required=True)
+    c = sources_sub.add_parser("check", help="connect to every enabled source, list its columns, map a sample "
+                               "and report what does not fit")
+    where = c.add_mutually_exclusive_group()
+    where.add_argument("--config", default=None, help="sources file (default: $CRM_GOLDEN_SOURCES_CONFIG)")
+    where.add_argument("--sources", default=None, help="a folder in the demo layout")
+    c.add_argument("--base-url", dest="base_urls", action="append", default=[], metavar="SOURCE=URL")
+    c.add_argument("--sample", type=int, default=200, help="rows mapped per source (default 200)")
+    c.set_defaults(func=_sources_check)
 
     p = sub.add_parser("serve-shop", help="serve a folder of Shopify-style JSON pages on 127.0.0.1")
     p.add_argument("directory", help="the shop/ folder (or a dataset folder holding shop/)")
@@ -83,17 +101,54 @@ class UserError(Exception):
     """A problem the user can fix (wrong path, missing folder): printed without a traceback."""
 
 
+def _sources_config(args):
+    """The sources file of ``--config`` / ``--sources`` (else the environment's), with ``--base-url``s."""
+    from connectors.config import ConfigError, demo_layout, load_config, resolve_config
+    from pipelines.paths import default_sources
+
+    try:
+        if getattr(args, "sources", None):
+            folder = Path(args.sources)
+            if not folder.is_dir():
+                raise UserError(f"sources folder not found: {folder}")
+            config = demo_layout(folder)
+        elif getattr(args, "config", None):
+            config = load_config(args.config)
+        else:
+            config = resolve_config(default_dir=default_sources())
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    for name, url in _base_urls(args).items():
+        if name not in [s.name for s in config.sources]:
+            raise UserError(f"--base-url {name}=...: no source named {name!r} in the sources file")
+        config = config.with_base_url(name, url)
+    return config
+
+
+def _base_urls(args) -> dict[str, str]:
+    urls = {}
+    for item in getattr(args, "base_urls", None) or []:
+        name, sep, url = item.partition("=")
+        if not sep or not name or not url:
+            raise UserError(f"--base-url {item!r}: expected SOURCE=URL")
+        urls[name] = url
+    if getattr(args, "shop_url", None):
+        urls["shop"] = args.shop_url
+    return urls
+
+
 def _run(args) -> int:
-    sources = Path(args.sources)
-    if not sources.is_dir():
-        raise UserError(f"sources folder not found: {sources}")
-    parts = {"erp.sqlite": (sources / "erp.sqlite").is_file(), "shop/": (sources / "shop").is_dir(),
-             "sheets/": (sources / "sheets").is_dir()}
-    if not any(parts.values()):
-        raise UserError(f"{sources} holds none of erp.sqlite, shop/, sheets/")
-    for name, present in parts.items():
-        if not present:
-            print(f"note: {sources / name} not found; that source will fail and be reported")
+    _sources_config(args)  # a bad sources file or --base-url fails here, in one line, before any work
+    if args.sources:
+        sources = Path(args.sources)
+        parts = {"erp.sqlite": (sources / "erp.sqlite").is_file(), "shop/": (sources / "shop").is_dir(),
+                 "sheets/": (sources / "sheets").is_dir()}
+        if not any(parts.values()):
+            raise UserError(f"{sources} holds none of erp.sqlite, shop/, sheets/ (the demo layout); for other "
+                            "layouts write a sources file and use --config")
+        for name, present in parts.items():
+            if not present:
+                print(f"note: {sources / name} not found; that source will fail and be reported")
     warehouse = Path(args.warehouse or default_warehouse()).absolute()
     from pipelines.runner import run_pipeline
 
@@ -104,12 +159,23 @@ def _run(args) -> int:
             postgres_url_from_config()
         except PublishError as exc:
             raise UserError(str(exc)) from exc
-    summary = run_pipeline(sources=sources.absolute(), warehouse=warehouse, settings=args.settings,
+    summary = run_pipeline(sources=Path(args.sources).absolute() if args.sources else None,
+                           config=Path(args.config).absolute() if args.config else None,
+                           base_urls=_base_urls(args), warehouse=warehouse, settings=args.settings,
                            destination=args.destination, parquet_dir=args.parquet_dir,
                            full_rebuild=args.full_rebuild, retrain=args.retrain,
                            engine=args.engine, spark_master=args.spark_master)
     print(summary.render())
     return 0 if summary.success else 1
+
+
+def _sources_check(args) -> int:
+    from pipelines.sources_check import check_sources
+
+    config = _sources_config(args)
+    report = check_sources(config, sample=args.sample)
+    print(report.render())
+    return 0 if report.ok else 1
 
 
 def _demo(args) -> int:

@@ -7,16 +7,12 @@ Credentials never live here: the ERP URL and the shop token come from dlt's secr
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
+from connectors.config import SourcesConfig, load_config, resolve_config
 from pipelines.paths import default_sources, default_warehouse, pipelines_dir
 from pipelines.warehouse import Warehouse
 
@@ -34,53 +30,39 @@ class WarehouseResource(dg.ConfigurableResource):
         return pipelines_dir(self.path)
 
 
-@dataclass(frozen=True)
-class SourceEndpoints:
-    """Resolved addresses of the three source systems for one load."""
-
-    erp_url: str | None
-    shop_url: str | None
-    shop_token: str | None
-    sheets_url: str | None
-
-
 class SourcesResource(dg.ConfigurableResource):
-    """Where the source systems are.
+    """Which source systems to load: a sources file (``config_path``, else ``$CRM_GOLDEN_SOURCES_CONFIG``),
+    or the built-in demo layout pointed at ``directory`` (``erp.sqlite``, ``shop/``, ``sheets/``).
 
-    ``directory`` is a folder in the crm_synth layout (``erp.sqlite``, ``shop/``, ``sheets/``);
-    each explicit URL overrides its part. With no shop URL the folder's ``shop/`` pages are
-    served by the built-in shop server on 127.0.0.1 for the duration of the load.
+    ``base_urls`` replaces the REST ``base_url`` of named sources (``{"shop": "https://..."}``), as
+    ``crm-golden run --base-url shop=URL`` does; dlt's ``sources.<name>.base_url`` works too.
     """
 
+    config_path: str = Field(default="", description="Sources file (YAML); empty: $CRM_GOLDEN_SOURCES_CONFIG, "
+                             "else the demo layout in `directory`.")
     directory: str = Field(default_factory=lambda: str(default_sources()),
-                           description="Folder holding erp.sqlite, shop/ and sheets/.")
-    erp_url: str = Field(default="", description="SQLAlchemy URL of the ERP; empty: dlt secrets, "
-                         "then DIR/erp.sqlite.")
-    shop_url: str = Field(default="", description="Base URL of the shop Admin API; empty: serve DIR/shop.")
-    sheets_url: str = Field(default="", description="Folder or fsspec URL of the sheets; empty: DIR/sheets.")
+                           description="Folder in the demo layout, read when no sources file is given.")
+    base_dir: str = Field(default="", description="Folder relative paths of the sources file resolve against "
+                          "(default: the file's folder).")
+    base_urls: dict[str, str] = Field(default_factory=dict, description="source name -> REST base URL.")
 
-    def erp(self) -> str | None:
-        if self.erp_url:
-            return self.erp_url
-        if os.environ.get("SOURCES__ERP__CREDENTIALS"):
-            return None  # dlt resolves it from the environment
-        path = Path(self.directory) / "erp.sqlite"
-        return f"sqlite:///{path.absolute()}"
+    def config(self) -> SourcesConfig:
+        if self.config_path:
+            config = load_config(self.config_path, base_dir=self.base_dir or None)
+        else:
+            config = resolve_config(default_dir=self.directory)
+        for name, url in self.base_urls.items():
+            config = config.with_base_url(name, url)
+        return config
 
     def sheets(self) -> str:
-        return self.sheets_url or str((Path(self.directory) / "sheets").absolute())
+        """The folder of the first enabled files source (watched by the sheets sensor); empty if none."""
+        from connectors.sheets import split_glob
 
-    @contextlib.contextmanager
-    def shop(self) -> Iterator[tuple[str, str | None]]:
-        """Yield (base_url, token): the configured API, or the built-in server over DIR/shop."""
-        if self.shop_url:
-            yield self.shop_url, None  # token from dlt secrets
-            return
-        from connectors.shop.server import ShopServer
-
-        token = secrets.token_urlsafe(16)
-        with ShopServer(Path(self.directory) / "shop", access_token=token) as server:
-            yield server.url, token
+        for spec in self.config().enabled:
+            if spec.kind == "files":
+                return split_glob(spec.paths[0])[0]
+        return ""
 
 
 class PublishResource(dg.ConfigurableResource):

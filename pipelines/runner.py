@@ -15,9 +15,6 @@ import polars as pl
 from pipelines.paths import dagster_home
 from pipelines.warehouse import Warehouse, holds_run_lock
 
-RAW_TABLES = ["raw_erp.customers", "raw_erp.invoices", "raw_shop.customers", "raw_shop.orders",
-              "raw_sheets.contacts"]
-
 
 @dataclass
 class RunSummary:
@@ -67,8 +64,11 @@ class RunSummary:
         if self.failed_steps:
             lines.append("  failed steps: " + ", ".join(self.failed_steps))
         if self.failed_sources:
+            kept = [s for s in self.failed_sources if any(t.startswith(f"raw_{s}.") for t in self.rows_read)]
             lines.append("  sources NOT loaded this run: " + ", ".join(self.failed_sources)
-                         + " (see quality.load_failures; their raw tables from earlier runs were used)")
+                         + " (see quality.load_failures" + ("; the raw tables of earlier runs were used for "
+                                                            + ", ".join(kept) if kept else
+                                                            "; no raw tables of earlier runs") + ")")
         if self.quality:
             q = self.quality
             lines.append(f"  match quality vs. demo truth: pairwise P={q['precision']:.3f} "
@@ -84,12 +84,14 @@ class RunSummary:
 
 
 @holds_run_lock  # one run per warehouse at a time; WarehouseBusy when another holds it
-def run_pipeline(*, sources: Path, warehouse: Path, settings: str | None = None,
+def run_pipeline(*, warehouse: Path, sources: Path | None = None, config: Path | None = None,
+                 base_urls: dict[str, str] | None = None, settings: str | None = None,
                  truth: Path | None = None, destination: str = "duckdb",
                  parquet_dir: str | None = None, full_rebuild: bool = False,
                  retrain: bool = False, engine: str | None = None,
                  spark_master: str | None = None) -> RunSummary:
-    """Execute the full flow on ``sources`` into ``warehouse`` and return its summary."""
+    """Execute the full flow into ``warehouse`` and return its summary: the sources of the sources file
+    ``config``, else the demo layout in the folder ``sources``."""
     import dagster as dg
 
     from pipelines.build import JOB_NAME, build_definitions
@@ -97,7 +99,8 @@ def run_pipeline(*, sources: Path, warehouse: Path, settings: str | None = None,
 
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     handler = ProgressHandler()
-    defs = build_definitions(warehouse=str(warehouse), sources=str(sources), settings=settings,
+    defs = build_definitions(warehouse=str(warehouse), sources=str(sources) if sources else None,
+                             config=str(config) if config else None, base_urls=base_urls, settings=settings,
                              destination=destination, parquet_dir=parquet_dir,
                              full_rebuild=full_rebuild, retrain=retrain,
                              engine=engine, spark_master=spark_master,
@@ -113,18 +116,23 @@ def run_pipeline(*, sources: Path, warehouse: Path, settings: str | None = None,
     published = any(e.is_step_success and e.step_key and "publish" in e.step_key for e in result.all_events)
     summary.published = published
     summary.destination = destination
-    _fill_counts(summary, Warehouse(warehouse), result.run_id)
+    from pipelines.resources import SourcesResource
+    from pipelines.sources import raw_tables
+
+    sources_config = SourcesResource(config_path=str(config or ""), base_urls=dict(base_urls or {}),
+                                     **({"directory": str(sources)} if sources else {})).config()
+    _fill_counts(summary, Warehouse(warehouse), result.run_id, raw_tables(sources_config))
     if truth is not None and (truth / "records.csv").exists() and published:
         summary.quality = pairwise_quality(Warehouse(warehouse).read("golden.crosswalk"), truth / "records.csv")
     return summary
 
 
-def _fill_counts(summary: RunSummary, wh: Warehouse, run_id: str) -> None:
+def _fill_counts(summary: RunSummary, wh: Warehouse, run_id: str, tables: list[str]) -> None:
     if wh.exists("quality.load_failures"):
         failed = wh.query("select distinct source from quality.load_failures where run_id = ? order by source",
                           [run_id])
         summary.failed_sources = failed["source"].to_list()
-    for table in RAW_TABLES:
+    for table in tables:
         if wh.exists(table):
             summary.rows_read[table] = _count(wh, table)
     if wh.exists("staging.customers"):

@@ -1,31 +1,28 @@
-"""Raw layer: each source system loaded by dlt into its own dataset (``raw_erp``, ``raw_shop``,
-``raw_sheets``), one Dagster asset per table keyed ``raw/<source>/<table>``.
+"""Raw layer: each configured source loaded by dlt into its own dataset (``raw_<source>``), one
+Dagster asset per table keyed ``raw/<source>/<table>``; the sources come from the sources file
+(``connectors.config``), so a new source appears here with no code change.
 
 A source that cannot be loaded (database unreachable, file missing, shop page still invalid after
-retries) does not stop the run: its error is logged, recorded in ``quality.load_failures`` (masked),
-its assets are reported with ``load_status: failed`` and the row counts of the raw tables kept from
-earlier runs, and the ``<source>_loaded_this_run`` check turns red. Downstream steps then work on the
-last good raw data. dlt loads nothing of a source whose extraction failed (the load package is only
-committed after every resource was read), so no partial load is left behind.
+retries, a mapping that names columns the system does not have) does not stop the run: its error is
+logged, recorded in ``quality.load_failures`` (masked), its assets are reported with
+``load_status: failed`` and the row counts of the raw tables kept from earlier runs, and the
+``<source>_loaded_this_run`` check turns red. Downstream steps then work on the last good raw data.
+dlt loads nothing of a source whose extraction failed (the load package is only committed after
+every resource was read), so no partial load is left behind.
 
-Options (dlt configuration, e.g. environment variables): ``SOURCES__ERP__INCLUDE_DIRTY`` (default
-true: also load ``customers_dirty``, the stale duplicate-key copies that staging quarantines),
-``SOURCES__SHOP__ON_INVALID_PAGE`` (``salvage``, the default, or ``fail``) and
-``SOURCES__SHOP__KEY_SCAN_HOURS`` (default 0, off: a full scan of the shop's customer ids, run when
-the last one is at least that many hours old, so customers deleted at the shop are seen).
+Options per source (dlt configuration, e.g. environment variables): ``SOURCES__<NAME>__ON_INVALID_PAGE``
+(``salvage``, the default, or ``fail``) and ``SOURCES__<NAME>__KEY_SCAN_HOURS`` (Shopify preset: a full
+scan of the shop's customer ids at most every that many hours; 0, the default, never).
 
 Deletions: merged raw tables keep rows deleted at the source, so each source also leaves evidence
-of what is still there: ``raw_erp.customers_keys`` (every run), ``raw_sheets.file_inventory`` (per
-file) and ``raw_shop.customers_keys`` (the optional periodic scan). Staging reads it.
+of what is still there: ``<table>_keys`` for SQL sources (every run), ``file_inventory`` for files
+sources and ``customers_keys`` for the Shopify preset (the optional periodic scan). Staging reads it.
 """
 
 
-import contextlib
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 import dlt as dlt_lib
@@ -33,14 +30,16 @@ import polars as pl
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
-from dlt.extract.source import DltSource
 
-from connectors import erp_source, make_pipeline, sheets_source, shop_source
+from connectors import make_pipeline
 from connectors.common import describe_load_error
+from connectors.config import SourcesConfig, SourceSpec
+from connectors.config.build import build_source
 from connectors.shop import KEYS_RESOURCE, InvalidPage
 from pipelines.paths import default_warehouse, pipelines_dir
 from pipelines.privacy import filter_erased_on_load
 from pipelines.resources import SourcesResource, WarehouseResource
+from pipelines.sources import customers_key
 from pipelines.warehouse import Warehouse
 
 LOAD_FAILURES = "quality.load_failures"
@@ -50,40 +49,42 @@ INVALID_PAGES = "quality.invalid_pages"
 SCHEMA_CHANGES = "quality.schema_changes"
 """One row per column a load added to an existing raw table (new or renamed in the source)."""
 
-SOURCES = ("erp", "shop", "sheets")
 
-DESCRIPTIONS = {
-    ("erp", "customers"): "ERP customer master (SQL database), merged on customer_no, incremental on updated_at.",
-    ("erp", "invoices"): "ERP invoices (SQL database), merged on invoice_no.",
-    ("erp", "customers_keys"): "Every customer_no now in the ERP customers table (key-only query, "
-    "replaced every run, scan_load_id): raw customers missing from it were deleted at the source.",
-    ("shop", "customers_keys"): "Every customer id the shop API serves now (optional periodic full scan, "
-    "sources.shop.key_scan_hours): raw customers missing from it were deleted at the shop.",
-    ("erp", "customers_dirty"): "ERP customers UNION ALL customers_dirty (stale copies with duplicate "
-    "customer_no, column source_table), replaced every run; staging quarantines the copies.",
-    ("shop", "customers"): "Web shop customers from the Shopify-style Admin API, merged on id, "
-    "incremental on updated_at.",
-    ("shop", "orders"): "Web shop orders from the Admin API, merged on id, incremental on updated_at.",
-    ("sheets", "contacts"): "Rows of every CSV/XLSX sheet (sales lists, trade-show leads), headers "
-    "mapped to canonical names, keyed by file stem and data row number; raw_sheets.file_inventory holds "
-    "each file's last read (row count, present), which tells rows deleted from a sheet.",
-}
+def describe_table(spec: SourceSpec, table: str) -> str:
+    """The asset description of one raw table."""
+    where = {"sql": "SQL database", "rest": f"{spec.preset or 'REST'} API", "files": "files"}[spec.kind]
+    if table == spec.customers_table:
+        how = f"merged on {', '.join(spec.id) or 'file and row number'}" + (
+            f", incremental on {spec.cursor}" if spec.cursor else "")
+        return f"{spec.name} customers ({where}), as the system sent them, {how}."
+    if table == spec.purchases_table:
+        return f"{spec.name} {spec.purchases.kind}s ({where}), linked to customers by " \
+               f"{spec.purchases.fields['customer'].describe()}."
+    if table.endswith("_keys"):
+        return (f"Every customer key {spec.name} serves now (key-only scan, replaced each time, scan_load_id): "
+                "raw customers missing from it were deleted at the source.")
+    if table == "file_inventory":
+        return ("Each file's last read (present, row count, last row number): tells rows deleted from a file.")
+    if table in spec.also_tables:
+        return f"{spec.name} table {table}, replaced every run; staged with the customers (duplicates quarantined)."
+    return f"{spec.name} table {table}"
 
 
 @dataclass
 class RawTranslator(DagsterDltTranslator):
     """Keys dlt resources as ``raw/<source>/<table>`` with no phantom upstream assets."""
 
-    source: str = ""
+    spec: SourceSpec | None = None
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
         table = data.resource.name
         return super().get_asset_spec(data).replace_attributes(
-            key=dg.AssetKey(["raw", self.source, table]),
+            key=dg.AssetKey(["raw", self.spec.name, table]),
             deps=[],
             group_name="sources",
-            description=DESCRIPTIONS.get((self.source, table), f"{self.source} table {table}"),
+            description=describe_table(self.spec, table),
             owners=["team:data-engineering"],
+            kinds={self.spec.kind, "dlt", "duckdb"},
         )
 
 
@@ -92,72 +93,23 @@ def _definition_pipeline(source: str):
     return make_pipeline(source, wh, pipelines_dir=pipelines_dir(wh))
 
 
-def erp_include_dirty() -> bool:
-    """``sources.erp.include_dirty`` from dlt configuration; the pipeline default is True."""
-    value = dlt_lib.config.get("sources.erp.include_dirty", bool)
-    return True if value is None else bool(value)
+def on_invalid_page(spec: SourceSpec) -> str:
+    """``sources.<name>.on_invalid_page`` from dlt configuration; the pipeline default is ``salvage``."""
+    return dlt_lib.config.get(f"sources.{spec.name}.on_invalid_page", str) or "salvage"
 
 
-def shop_on_invalid_page() -> str:
-    """``sources.shop.on_invalid_page`` from dlt configuration; the pipeline default is ``salvage``."""
-    return dlt_lib.config.get("sources.shop.on_invalid_page", str) or "salvage"
-
-
-SHOP_KEYS = "raw_shop.customers_keys"
-
-
-def shop_key_scan_due(wh: Warehouse | None, *, now: float | None = None) -> bool:
-    """Whether this shop load also scans every customer id (``sources.shop.key_scan_hours``, 0 = never):
-    when no complete scan is loaded yet or the last one is at least that old."""
-    hours = dlt_lib.config.get("sources.shop.key_scan_hours", float) or 0.0
+def key_scan_due(spec: SourceSpec, wh: Warehouse | None, *, now: float | None = None) -> bool:
+    """Whether this Shopify load also scans every customer id (``key_scan_hours`` in the sources file
+    or ``sources.<name>.key_scan_hours``; 0 = never): when no complete scan is loaded yet or the last one
+    is at least that old."""
+    hours = spec.key_scan_hours or dlt_lib.config.get(f"sources.{spec.name}.key_scan_hours", float) or 0.0
     if hours <= 0:
         return False
-    if wh is None or not wh.exists(SHOP_KEYS):
+    table = spec.raw(KEYS_RESOURCE)
+    if wh is None or not wh.exists(table):
         return True
-    last = wh.query(f"select max(try_cast(scan_load_id as double)) as t from {SHOP_KEYS}")["t"][0]
+    last = wh.query(f"select max(try_cast(scan_load_id as double)) as t from {table}")["t"][0]
     return last is None or (time.time() if now is None else now) - last >= hours * 3600
-
-
-def _require_sqlite_file(url: str) -> None:
-    """SQLite would create a missing database file (and then miss its tables): name it instead."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    local = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
-    if local and not Path(parsed.database).is_file():
-        raise FileNotFoundError(f"ERP database file {parsed.database} not found")
-
-
-@contextlib.contextmanager
-def runtime_source(source: str, sources: SourcesResource) -> Iterator[DltSource]:
-    """The dlt source for one load; for the shop, the built-in server stays up meanwhile.
-
-    The shop source carries ``invalid_pages``: the pages it salvaged (filled during the load), and
-    its key-scan resource (deselected by the asset when the scan is not due).
-    """
-    if source == "erp":
-        url = sources.erp()
-        dirty = erp_include_dirty()
-        if url:
-            _require_sqlite_file(url)
-            yield erp_source(credentials=url, include_dirty=dirty)
-        else:
-            yield erp_source(include_dirty=dirty)
-    elif source == "shop":
-        pages: list[InvalidPage] = []
-        options = {"on_invalid_page": shop_on_invalid_page(), "invalid_pages": pages, "key_scan": True}
-        with sources.shop() as (url, token):
-            src = (shop_source(base_url=url, access_token=token, **options) if token
-                   else shop_source(base_url=url, **options))
-            src.invalid_pages = pages
-            yield src
-    elif source == "sheets":
-        bucket = sources.sheets()
-        if "://" not in bucket and not Path(bucket).is_dir():
-            raise FileNotFoundError(f"sheets folder {bucket} not found")
-        yield sheets_source(bucket_url=bucket)
-    else:
-        raise ValueError(f"unknown source {source!r}")
 
 
 def record_load_failure(wh: Warehouse, *, run_id: str, source: str, error: str) -> None:
@@ -214,57 +166,69 @@ def _row_count(wh: Warehouse, table: str) -> int:
     return int(wh.query(f"select count(*) as n from {table}")["n"][0]) if wh.exists(table) else 0
 
 
-def _raw_assets(source: str, definition_source: DltSource):
+def _raw_assets(spec: SourceSpec):
+    with build_source(spec, definitions=True) as definition_source:
+        pass
+    source = spec.name
+
     @dlt_assets(
         dlt_source=definition_source,
         dlt_pipeline=_definition_pipeline(source),
         name=f"raw_{source}",
-        dagster_dlt_translator=RawTranslator(source=source),
+        dagster_dlt_translator=RawTranslator(spec=spec),
     )
     def _assets(context: AssetExecutionContext, dlt: DagsterDltResource,
                 warehouse: WarehouseResource, sources: SourcesResource):
         wh = warehouse.get()
+        run_spec = sources.config().get(source)
         run_id = context.run.run_id
         pipeline = make_pipeline(source, warehouse.path, pipelines_dir=warehouse.dlt_pipelines_dir())
         results, error, pages, drift = [], None, [], {}
         before = raw_columns(wh, source)
+        collected: list[InvalidPage] = []
         try:
-            with runtime_source(source, sources) as dlt_source:
-                if KEYS_RESOURCE in dlt_source.resources and source == "shop" and not shop_key_scan_due(wh):
+            with build_source(run_spec, invalid_pages=collected, on_invalid_page=on_invalid_page(run_spec)) \
+                    as dlt_source:
+                if KEYS_RESOURCE in dlt_source.resources and run_spec.preset == "shopify" \
+                        and not key_scan_due(run_spec, wh):
                     dlt_source.resources[KEYS_RESOURCE].selected = False
-                filter_erased_on_load(dlt_source, source, warehouse.get())
+                filter_erased_on_load(dlt_source, run_spec, warehouse.get())
                 results = list(dlt.run(context=context, dlt_source=dlt_source, dlt_pipeline=pipeline))
-                pages = list(getattr(dlt_source, "invalid_pages", None) or [])
+                pages = list(collected)
         except Exception as exc:  # noqa: BLE001 - one source failing must not stop the others
             error = describe_load_error(exc)
-            context.log.error(f"raw load {source} failed: {error}; later steps use the raw tables of "
-                              f"earlier runs ({LOAD_FAILURES})")
+            context.log.error(f"raw load {source} failed: {error}"
+                              + ("; later steps use the raw tables of earlier runs" if before else
+                                 "; there are no raw tables of earlier runs for it")
+                              + f" ({LOAD_FAILURES})")
             record_load_failure(wh, run_id=run_id, source=source, error=error)
         record_invalid_pages(wh, pages, run_id=run_id, source=source)
         if error is None:
             drift = record_schema_changes(wh, before, raw_columns(wh, source), run_id=run_id, source=source)
             for table, columns in drift.items():
-                context.log.warning(f"schema drift in raw_{source}.{table}: new column(s) {', '.join(columns)} "
+                context.log.warning(f"schema drift in raw_{source}.{table}: {len(columns)} new column(s) "
                                     f"loaded (a new or renamed source column; see {SCHEMA_CHANGES})")
         loaded = {r.asset_key: r for r in results}
         for key in sorted(context.selected_asset_keys, key=lambda k: k.path):
             table = f"raw_{source}.{key.path[-1]}"
             result = loaded.get(key)
-            scan_kept = result is None and error is None and source == "shop" and key.path[-1] == KEYS_RESOURCE
+            scan_kept = result is None and error is None and key.path[-1] == KEYS_RESOURCE \
+                and run_spec.preset == "shopify"
             if result is None and error is None and not scan_kept:
-                continue  # a resource switched off for this run (e.g. include_dirty=false)
+                continue  # a resource switched off for this run
             meta = {**((result.metadata or {}) if result is not None else {}),
                     "dagster/row_count": _row_count(wh, table), "table": table,
                     "load_status": "loaded" if error is None else "failed"}
             if scan_kept:  # shown as up to date, with why nothing was scanned
                 meta["load_status"] = "not scanned this run"
                 meta["note"] = dg.MetadataValue.text(
-                    "the full key scan runs every sources.shop.key_scan_hours hours (0 = never); the table "
+                    f"the full key scan runs every sources.{source}.key_scan_hours hours (0 = never); the table "
                     "keeps the last scan, if any")
             if error is not None:
                 meta["load_error"] = dg.MetadataValue.text(error)
-                meta["note"] = dg.MetadataValue.text("not loaded this run: the raw table keeps the rows of "
-                                                     "earlier runs, and later steps used those")
+                meta["note"] = dg.MetadataValue.text(
+                    "not loaded this run: the raw table keeps the rows of earlier runs, and later steps used those"
+                    if wh.exists(table) else "not loaded this run, and never loaded before")
             if key.path[-1] in drift:
                 meta["schema_changes"] = dg.MetadataValue.json({"added_columns": drift[key.path[-1]]})
             shown = [p for p in pages if p.resource == key.path[-1]]
@@ -276,16 +240,11 @@ def _raw_assets(source: str, definition_source: DltSource):
     return _assets
 
 
-# Definition-time sources only name the tables; real locations are resolved at run time.
-raw_erp = _raw_assets("erp", erp_source(credentials="sqlite:///:memory:", include_dirty=True))
-raw_shop = _raw_assets("shop", shop_source(base_url="http://127.0.0.1:9", access_token="-", key_scan=True))
-raw_sheets = _raw_assets("sheets", sheets_source(bucket_url="."))
+def raw_assets(config: SourcesConfig) -> list:
+    """One multi-asset per enabled source."""
+    return [_raw_assets(spec) for spec in config.enabled]
 
-RAW_ASSETS = [raw_erp, raw_shop, raw_sheets]
 
-#: the asset whose check reports whether each source loaded in this run
-LOAD_CHECK_ASSETS = {
-    "erp": dg.AssetKey(["raw", "erp", "customers"]),
-    "shop": dg.AssetKey(["raw", "shop", "customers"]),
-    "sheets": dg.AssetKey(["raw", "sheets", "contacts"]),
-}
+def load_check_assets(config: SourcesConfig) -> dict[str, dg.AssetKey]:
+    """The asset whose check reports whether each source loaded in this run (its customer table)."""
+    return {spec.name: customers_key(spec) for spec in config.enabled}

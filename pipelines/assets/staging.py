@@ -21,33 +21,19 @@ import dagster as dg
 import polars as pl
 from dagster import AssetExecutionContext
 
-from pipelines.assets.raw import INVALID_PAGES, erp_include_dirty
-from pipelines.resources import WarehouseResource
+from connectors.config import SourcesConfig, SourceSpec
+from pipelines.assets.raw import INVALID_PAGES
+from pipelines.resources import SourcesResource, WarehouseResource
+from pipelines.sources import deletion_evidence, staging_deps
+from pipelines.staging.deletions import DELETION_SCHEMA, key_scan_deletions, sheet_deletions
+from pipelines.staging.mapping import MappingError, map_customers
 from pipelines.warehouse import Warehouse
 
-#: raw table read for each source system, and the upstream asset that loads it
-RAW_CUSTOMER_TABLES = {
-    "erp": ("raw_erp.customers", dg.AssetKey(["raw", "erp", "customers"])),
-    "shop": ("raw_shop.customers", dg.AssetKey(["raw", "shop", "customers"])),
-    "sheets": ("raw_sheets.contacts", dg.AssetKey(["raw", "sheets", "contacts"])),
-}
-DIRTY_TABLE = "raw_erp.customers_dirty"
 SOURCE_DELETIONS = "quality.source_deletions"
 """One row per source record deleted at the source whose raw row is still loaded: source_system,
 source, table_name, source_record_id, reason, run_id and detected_at (when first seen gone)."""
-#: evidence of deletions per source system: (table, key column or None for the sheets inventory,
-#: asset staging waits for). The shop's scan is periodic: a run without it must not skip staging,
-#: so it is no dependency (it is loaded by the same step as raw/shop/customers).
-DELETION_EVIDENCE = {
-    "erp": ("raw_erp.customers_keys", "customer_no", dg.AssetKey(["raw", "erp", "customers_keys"])),
-    "shop": ("raw_shop.customers_keys", "id", None),
-    "sheets": ("raw_sheets.file_inventory", None, None),
-}
-#: purchase tables checked by the amount rules, and their upstream assets
-RAW_PURCHASE_TABLES = {
-    "invoices": ("raw_erp.invoices", dg.AssetKey(["raw", "erp", "invoices"]), ["invoice_no", "amount"]),
-    "orders": ("raw_shop.orders", dg.AssetKey(["raw", "shop", "orders"]), ["id", "total_price"]),
-}
+MAPPING_ERRORS = "quality.mapping_errors"
+"""One row per source whose columns did not fit its mapping in a run: run_id, source, error."""
 
 
 def _without_dlt_columns(df: pl.DataFrame) -> pl.DataFrame:
@@ -56,53 +42,73 @@ def _without_dlt_columns(df: pl.DataFrame) -> pl.DataFrame:
 
 @dataclass
 class RawCustomers:
-    """The raw customer rows staging reads and the keys among them deleted at the source."""
+    """The raw customer rows of every enabled source, mapped, and the keys deleted at the source."""
 
-    frames: dict[str, pl.DataFrame]
-    """Every raw row per system (``erp``, ``shop``, ``sheets``), dlt's columns dropped."""
+    mapped: dict[str, pl.DataFrame]
+    """Per source name: every raw row (extra tables' rows after the main ones) mapped to the canonical
+    input columns (``mapping.map_customers``)."""
     missing: list[str]
-    """Systems with no raw table yet."""
+    """Sources with no raw table yet."""
+    failed: dict[str, str]
+    """Sources whose raw table does not fit their mapping: source -> one-line error."""
     deleted: pl.DataFrame
     """Deleted keys (``pipelines.staging.deletions.DELETION_SCHEMA``)."""
+    specs: dict[str, SourceSpec]
 
     def live(self) -> dict[str, pl.DataFrame]:
-        """The frames without the rows of deleted keys: what is staged."""
-        from pipelines.staging.deletions import without_deleted
+        """The mapped frames without the rows of deleted keys: what is staged."""
+        if self.deleted.height == 0:
+            return dict(self.mapped)
+        gone = self.deleted.select("source", "source_record_id").unique()
+        return {name: df.join(gone, on=["source", "source_record_id"], how="anti", nulls_equal=False)
+                for name, df in self.mapped.items()}
 
-        return without_deleted(self.frames, self.deleted)
+    def keys(self) -> pl.DataFrame:
+        """``(source, source_record_id, system)`` of every raw row read (reconciliation)."""
+        parts = [df.select("source", "source_record_id", pl.lit(name).alias("system"),
+                           *(["email"] if "email" in df.columns else []))
+                 for name, df in self.mapped.items()]
+        schema = {"source": pl.Utf8, "source_record_id": pl.Utf8, "system": pl.Utf8, "email": pl.Utf8}
+        return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame(schema=schema)
 
 
-def read_raw_customers(wh: Warehouse, *, include_dirty: bool | None = None) -> RawCustomers:
-    """Raw customer frames (ERP rows with the stale copies of ``customers_dirty`` unless
-    ``include_dirty`` is off; default: the ``sources.erp.include_dirty`` setting) and the keys the
-    deletion evidence marks as gone."""
-    from pipelines.staging import with_dirty_copies
-    from pipelines.staging.deletions import DELETION_SCHEMA, key_scan_deletions, sheet_deletions
+def _deleted(spec: SourceSpec, wh: Warehouse, raw: pl.DataFrame) -> pl.DataFrame:
+    evidence = deletion_evidence(spec)
+    if evidence is None:
+        return pl.DataFrame(schema=DELETION_SCHEMA)
+    table = spec.raw(spec.customers_table)
+    found = wh.read_if_exists(evidence.table)
+    if evidence.key is not None:
+        return key_scan_deletions(raw, found, key=evidence.key, source=spec.name, table=table)
+    gone = sheet_deletions(raw, found, table=table).with_columns(pl.lit(spec.name).alias("source_system"))
+    if spec.record_source == "file_stem" or gone.height == 0:
+        return gone
+    return gone.with_columns(pl.concat_str(["source", pl.lit(":"), "source_record_id"]).alias("source_record_id"),
+                             pl.lit(spec.name).alias("source"))
 
-    frames, missing, deleted = {}, [], []
-    for source, (table, _) in RAW_CUSTOMER_TABLES.items():
-        df = wh.read_if_exists(table)
+
+def read_raw_customers(wh: Warehouse, config: SourcesConfig) -> RawCustomers:
+    """Every enabled source's raw customers mapped to the canonical columns, and the keys the deletion
+    evidence marks as gone. A source whose table does not fit its mapping is reported in ``failed``."""
+    mapped, missing, failed, deleted = {}, [], {}, []
+    for spec in config.enabled:
+        df = wh.read_if_exists(spec.raw(spec.customers_table))
         if df is None:
-            missing.append(source)
+            missing.append(spec.name)
             continue
-        evidence_table, key, _ = DELETION_EVIDENCE[source]
-        evidence = wh.read_if_exists(evidence_table)
-        if key is None:
-            deleted.append(sheet_deletions(df, evidence, table=table))
-        else:
-            deleted.append(key_scan_deletions(df, evidence, key=key, source=source, table=table))
-        frames[source] = _without_dlt_columns(df)
-    dirty = erp_include_dirty() if include_dirty is None else include_dirty
-    if "erp" in frames and dirty:
-        frames["erp"] = with_dirty_copies(frames["erp"], wh.read_if_exists(DIRTY_TABLE))
-    return RawCustomers(frames, missing, pl.concat(deleted) if deleted else pl.DataFrame(schema=DELETION_SCHEMA))
-
-
-def read_customer_frames(wh: Warehouse, *, include_dirty: bool | None = None) -> tuple[dict[str, pl.DataFrame], list[str]]:
-    """Every raw customer row staging reads (``{"erp": ..., "shop": ..., "sheets": ...}``, the rows of
-    keys deleted at the source included) and the systems with no raw table yet."""
-    raw = read_raw_customers(wh, include_dirty=include_dirty)
-    return raw.frames, raw.missing
+        extras = [wh.read_if_exists(spec.raw(t)) for t in spec.also_tables]
+        try:
+            parts = [map_customers(_without_dlt_columns(df), spec)]
+            parts += [map_customers(_without_dlt_columns(x), spec, table=spec.raw(t))
+                      for t, x in zip(spec.also_tables, extras, strict=True) if x is not None and x.height]
+        except MappingError as exc:
+            failed[spec.name] = str(exc)
+            continue
+        mapped[spec.name] = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
+        deleted.append(_deleted(spec, wh, df))
+    return RawCustomers(mapped, missing, failed,
+                        pl.concat(deleted) if deleted else pl.DataFrame(schema=DELETION_SCHEMA),
+                        {s.name: s for s in config.enabled})
 
 
 def deletion_ledger(deleted: pl.DataFrame, previous: pl.DataFrame | None, *, run_id: str,
@@ -123,11 +129,11 @@ def deletion_ledger(deleted: pl.DataFrame, previous: pl.DataFrame | None, *, run
 
 
 def rows_read(frames: dict[str, pl.DataFrame]) -> dict[str, int]:
-    """Raw rows per staged source name (sheets by file stem)."""
-    read = {s: df.height for s, df in frames.items() if s != "sheets"}
-    if "sheets" in frames:
-        read.update(frames["sheets"].group_by(pl.col("source").cast(pl.Utf8)).len().sort("source").iter_rows())
-    return read
+    """Raw rows per staged source name (a files source read per file: by file stem)."""
+    read: dict[str, int] = {}
+    for df in frames.values():
+        read.update(df.group_by("source").len().sort("source").iter_rows())
+    return dict(sorted(read.items()))
 
 
 def docs_dir(wh: Warehouse) -> Path:
@@ -145,57 +151,81 @@ def _read_columns(wh: Warehouse, table: str, columns: list[str]) -> pl.DataFrame
     return wh.read(table, columns=[c for c in columns if c in present] or None)
 
 
-def _load_findings(wh: Warehouse, run_id: str) -> pl.DataFrame:
-    """Quarantine rows that are not customer rows: cut shop pages and bad purchase amounts."""
-    from pipelines.staging import purchase_quarantine, truncated_pages
+def _load_findings(wh: Warehouse, run_id: str, config: SourcesConfig) -> pl.DataFrame:
+    """Quarantine rows that are not customer rows: cut API pages and bad purchase amounts."""
+    from pipelines.staging import truncated_pages
+    from pipelines.staging.purchases import amount_rules
 
-    logged = wh.query(f"select * from {INVALID_PAGES} where run_id = ?", [run_id]) \
-        if wh.exists(INVALID_PAGES) else None
-    purchases = {name: _read_columns(wh, table, cols) for name, (table, _, cols) in RAW_PURCHASE_TABLES.items()}
-    return pl.concat([
-        truncated_pages(logged, source="shop", resource="customers"),
-        truncated_pages(logged, source="shop_orders", resource="orders"),
-        purchase_quarantine(**purchases),
-    ])
+    logged = (wh.query(f"select * from {INVALID_PAGES} where run_id = ?", [run_id])
+              if wh.exists(INVALID_PAGES) else None)
+    parts = []
+    for spec in config.enabled:
+        mine = None if logged is None else logged.filter(pl.col("source") == spec.name)
+        parts.append(truncated_pages(mine, source=spec.name, resource=spec.customers_table))
+        if spec.purchases is None:
+            continue
+        source = f"{spec.name}_{spec.purchases_table}"
+        parts.append(truncated_pages(mine, source=source, resource=spec.purchases_table))
+        key, amount = spec.purchases.fields["id"].columns[0], spec.purchases.fields["amount"].columns[0]
+        frame = _read_columns(wh, spec.raw(spec.purchases_table), [key, amount])
+        if frame is not None:
+            parts.append(amount_rules(frame, source=source, key=key, amount=amount))
+    return pl.concat(parts)
 
 
-@dg.asset(
-    key=["staging", "customers"],
-    group_name="staging",
-    deps=[key for _, key in RAW_CUSTOMER_TABLES.values()] + [key for _, key, _ in RAW_PURCHASE_TABLES.values()]
-    + [key for _, _, key in DELETION_EVIDENCE.values() if key is not None],
-    kinds={"polars", "duckdb"},
-    owners=["team:data-engineering"],
-    description="Every source's customers in one canonical schema (staging.customers): names split, "
-    "e-mails case-folded, phones in E.164, countries ISO-2, company suffixes canonical; raw values "
-    "kept beside. Rows that break a row rule (no key, duplicate key incl. the ERP's stale copies, no "
-    "name/e-mail/phone, negative amounts, cut shop pages) go to quality.quarantine, nulled or flagged "
-    "fields to quality.field_issues; rows deleted at the source (ERP key scan, sheets file inventory, "
-    "optional shop key scan) are left out and listed in quality.source_deletions; the metadata holds a "
-    "per-source quality scorecard.",
-)
-def staged_customers(context: AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    from pipelines.staging import QUARANTINE_SCHEMA, scorecard, scorecard_markdown, stage_all
+def staged_customers_asset(config: SourcesConfig):
+    """The ``staging/customers`` asset over the enabled sources of ``config``."""
 
-    wh = warehouse.get()
-    raw = read_raw_customers(wh)
-    frames, missing = raw.live(), raw.missing
-    if missing:
-        context.log.warning(f"no raw table yet for: {', '.join(missing)} (not loaded or load failed)")
-    if not frames:
-        raise dg.Failure("no raw customer tables in the warehouse: load the sources first",
-                         metadata={"warehouse": str(wh.path)})
-    result = stage_all(frames)
+    @dg.asset(
+        key=["staging", "customers"],
+        group_name="staging",
+        deps=staging_deps(config),
+        kinds={"polars", "duckdb"},
+        owners=["team:data-engineering"],
+        description="Every source's customers in one canonical schema (staging.customers), mapped by the "
+        "sources file: names split, e-mails case-folded, phones in E.164, countries ISO-2, company suffixes "
+        "canonical; raw values kept beside. Rows that break a row rule (no key, duplicate key, no "
+        "name/e-mail/phone, negative amounts, cut API pages) go to quality.quarantine, nulled or flagged "
+        "fields to quality.field_issues; rows deleted at the source (key scans, files inventory) are left "
+        "out and listed in quality.source_deletions; a source whose columns do not fit its mapping is "
+        "left out and listed in quality.mapping_errors; the metadata holds a per-source quality scorecard.",
+    )
+    def staged_customers(context: AssetExecutionContext, warehouse: WarehouseResource,
+                         sources: SourcesResource) -> dg.MaterializeResult:
+        return _stage(context, warehouse.get(), sources.config())
+
+    return staged_customers
+
+
+def _stage(context: AssetExecutionContext, wh: Warehouse, config: SourcesConfig) -> dg.MaterializeResult:
     from pipelines.privacy import drop_erased
+    from pipelines.staging import QUARANTINE_SCHEMA, StageResult, scorecard, scorecard_markdown, stage_source
+
+    raw = read_raw_customers(wh, config)
+    run_id = context.run.run_id
+    now = datetime.now(UTC)
+    wh.write_many({MAPPING_ERRORS: pl.DataFrame(
+        {"run_id": [run_id] * len(raw.failed), "source": list(raw.failed), "error": list(raw.failed.values()),
+         "detected_at": [now] * len(raw.failed)},
+        schema={"run_id": pl.Utf8, "source": pl.Utf8, "error": pl.Utf8, "detected_at": pl.Datetime("us", "UTC")})})
+    for name, error in raw.failed.items():
+        context.log.error(f"{error}: source {name} is left out of staging ({MAPPING_ERRORS})")
+    frames = raw.live()
+    if raw.missing:
+        context.log.warning(f"no raw table yet for: {', '.join(raw.missing)} (not loaded or load failed)")
+    if not frames:
+        raise dg.Failure("no raw customer table could be staged: load the sources first"
+                         + (f" ({len(raw.failed)} source(s) do not fit their mapping: {MAPPING_ERRORS})"
+                            if raw.failed else ""), metadata={"warehouse": str(wh.path)})
+    result = StageResult.concat([stage_source(df, date_format=raw.specs[name].date_format, now=now)
+                                 for name, df in frames.items()])
 
     kept, n_erased = drop_erased(wh, {"customers": result.customers, "quarantine": result.quarantine,
                                       "field_issues": result.field_issues})
     result = replace(result, **kept)
     if n_erased:
         context.log.info(f"{n_erased} rows of erased people suppressed (privacy.tombstones)")
-    run_id = context.run.run_id
-    findings = _load_findings(wh, run_id)
-    now = datetime.now(UTC)
+    findings = _load_findings(wh, run_id, config)
     quarantine = pl.concat([result.quarantine, findings.select(list(QUARANTINE_SCHEMA))]).with_columns(
         pl.lit(run_id).alias("run_id"), pl.lit(now).alias("detected_at"))
     issues = result.field_issues.with_columns(
@@ -208,7 +238,7 @@ def staged_customers(context: AssetExecutionContext, warehouse: WarehouseResourc
         "quality.field_issues": issues,
         SOURCE_DELETIONS: ledger,
     })
-    read = rows_read(raw.frames)
+    read = rows_read(raw.mapped)
     card = scorecard(result, rows_read(frames))
     new_deletions = ledger.filter(pl.col("run_id") == run_id)
     if ledger.height:
@@ -222,7 +252,7 @@ def staged_customers(context: AssetExecutionContext, warehouse: WarehouseResourc
                      f"{issues.height} field issues")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": result.customers.height,
-        "rows_read_by_system": dg.MetadataValue.json(read),
+        "rows_read_by_source": dg.MetadataValue.json(read),
         "deleted_at_source": ledger.height,
         "deleted_at_source_this_run": new_deletions.height,
         "deleted_at_source_by_system": dg.MetadataValue.json(
@@ -235,7 +265,8 @@ def staged_customers(context: AssetExecutionContext, warehouse: WarehouseResourc
         "fields_repaired": issues.height,
         "erased_records_suppressed": n_erased,
         "field_issues_by_rule": dg.MetadataValue.json(dict(fixes.iter_rows())),
-        "missing_sources": dg.MetadataValue.json(missing),
+        "missing_sources": dg.MetadataValue.json(raw.missing),
+        "sources_not_fitting_their_mapping": dg.MetadataValue.json(sorted(raw.failed)),
         "quality_scorecard": dg.MetadataValue.md(scorecard_markdown(card)),
         "data_docs": dg.MetadataValue.path(str(docs)),
     })

@@ -18,38 +18,42 @@ from pipelines.privacy.keys import hash_key, purpose_key
 from pipelines.privacy.tombstones import EMAIL, RECORD, _hits, read_tombstones
 from pipelines.warehouse import Warehouse
 
-#: per source system: resource name -> path to the customer key inside a raw item
-KEY_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
-    "erp": {"customers": ("customer_no",), "invoices": ("customer_no",), "customers_dirty": ("customer_no",)},
-    "shop": {"customers": ("id",), "orders": ("customer", "id")},
-}
-#: resources that yield Arrow tables with ``source``/``row_number`` columns
-ARROW_RESOURCES = {"sheets": {"contacts"}}
 #: key scans (Arrow tables of one key column): an erased customer's key must not come back either
-KEY_SCANS: dict[str, dict[str, str]] = {"erp": {"customers_keys": "customer_no"}, "shop": {"customers_keys": "id"}}
+KEY_SCAN_SUFFIX = "_keys"
 
 
-def filter_erased_on_load(dlt_source: Any, system: str, warehouse: Warehouse) -> int:
-    """Add a filter to each known resource of ``dlt_source`` (system ``erp``, ``shop`` or
-    ``sheets``) that drops items of tombstoned records. Returns how many resources got one
-    (0 when the warehouse has no tombstones)."""
+def _key_paths(spec: Any) -> dict[str, tuple[str, ...]]:
+    """Resource name -> path to the customer key inside a raw item, for a configured source."""
+    if spec.kind == "files" or not spec.id:
+        return {}
+    paths = {t: tuple(spec.id[0].split(".")) for t in (spec.customers_table, *spec.also_tables)}
+    if spec.purchases is not None:
+        paths[spec.purchases_table] = tuple(spec.purchases.fields["customer"].columns[0].split("."))
+    return paths
+
+
+def filter_erased_on_load(dlt_source: Any, spec: Any, warehouse: Warehouse) -> int:
+    """Add a filter to each customer-bearing resource of ``dlt_source`` (the configured source ``spec``)
+    that drops items of tombstoned records, whether the resource yields rows or Arrow tables. Returns
+    how many resources got one (0 when the warehouse has no tombstones)."""
     tombs = read_tombstones(warehouse)
     if tombs.height == 0:
         return 0
     key = hash_key(warehouse)
+    system = spec.name
     resources = dlt_source.resources
     n = 0
-    for name, path in KEY_PATHS.get(system, {}).items():
+    for name, path in _key_paths(spec).items():
         if name in resources:
             resources[name].add_filter(_row_filter(system, path, tombs, key))
+            resources[name].add_map(_arrow_key_filter(system, "__".join(path), tombs, key))
             n += 1
-    for name in ARROW_RESOURCES.get(system, set()):
-        if name in resources:
-            resources[name].add_map(_arrow_filter(tombs, key))
-            n += 1
-    for name, column in KEY_SCANS.get(system, {}).items():
-        if name in resources:
-            resources[name].add_map(_key_scan_filter(system, column, tombs, key))
+    if spec.kind == "files" and "contacts" in resources:
+        resources["contacts"].add_map(_arrow_filter(tombs, key))
+        n += 1
+    for name in resources:
+        if name.endswith(KEY_SCAN_SUFFIX) and spec.id:
+            resources[name].add_map(_key_scan_filter(system, spec.id[0], tombs, key))
             n += 1
     return n
 
@@ -91,6 +95,23 @@ def _arrow_filter(tombs: pl.DataFrame, key: bytes) -> Callable[[Any], Any]:
         if "email" not in df.columns:
             df = df.with_columns(email=pl.lit(None, pl.Utf8))
         hit = _hits(df.select("source", "source_record_id", "email"), tombs, key)
+        return item.filter(pa.array((~hit).to_list(), type=pa.bool_()))
+
+    return drop
+
+
+def _arrow_key_filter(system: str, column: str, tombs: pl.DataFrame, key: bytes) -> Callable[[Any], Any]:
+    """Rows of an Arrow table (the SQL arrow backend) whose key or e-mail is tombstoned are dropped."""
+    def drop(item: Any) -> Any:
+        import pyarrow as pa
+
+        if not isinstance(item, pa.Table) or column not in item.column_names:
+            return item
+        cols = [column] + (["email"] if "email" in item.column_names else [])
+        df = pl.from_arrow(item.select(cols)).select(
+            source=pl.lit(system), source_record_id=pl.col(column).cast(pl.Utf8).str.strip_chars(),
+            email=pl.col("email").cast(pl.Utf8) if "email" in cols else pl.lit(None, pl.Utf8))
+        hit = _hits(df, tombs, key)
         return item.filter(pa.array((~hit).to_list(), type=pa.bool_()))
 
     return drop

@@ -15,12 +15,15 @@ from pipelines.staging.result import QUARANTINE_SCHEMA
 PURCHASE_TABLES = {"erp_invoices": ("invoice_no", "amount"), "shop_orders": ("id", "total_price")}
 
 
-def amount_rules(frame: pl.DataFrame, *, source: str) -> pl.DataFrame:
-    """Quarantine rows (``negative_amount``, ``invalid_amount``) of one purchase table."""
-    try:
-        key, amount = PURCHASE_TABLES[source]
-    except KeyError:
-        raise ValueError(f"unknown purchase table {source!r}; expected one of {sorted(PURCHASE_TABLES)}") from None
+def amount_rules(frame: pl.DataFrame, *, source: str, key: str | None = None, amount: str | None = None) -> pl.DataFrame:
+    """Quarantine rows (``negative_amount``, ``invalid_amount``) of one purchase table (``key`` and
+    ``amount`` columns; default: those of the demo's ``erp_invoices`` / ``shop_orders``)."""
+    if key is None or amount is None:
+        try:
+            key, amount = PURCHASE_TABLES[source]
+        except KeyError:
+            raise ValueError(f"unknown purchase table {source!r}; expected one of {sorted(PURCHASE_TABLES)}") \
+                from None
     if amount not in frame.columns:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
     raw = text(frame, amount).str.strip_chars()
