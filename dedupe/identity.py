@@ -82,7 +82,7 @@ def assign_ids(clusters: pl.DataFrame, previous: pl.DataFrame | None = None,
     retired = pl.concat([merged, gone]).cast(HISTORY_SCHEMA).sort("retired_id")
 
     fresh = (clusters.group_by("cluster_id").agg(pl.col(RECORD_ID).min().alias("seed"))
-             .join(keep, on="cluster_id", how="anti").sort("cluster_id"))
+             .join(keep, on="cluster_id", how="anti").sort("seed"))   # salts go by seed, not cluster label
     taken = set(registry["golden_id"].to_list())
     fresh_ids = []
     for seed in fresh["seed"].to_list():  # one hash per new cluster, not per pair

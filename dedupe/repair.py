@@ -90,14 +90,17 @@ def typo_map(values: pl.Series, *, ratio: float = 20.0, rare: int | None = None,
 
     Relative, so the rule means the same at 2 k and at 1 M rows. Compared case-insensitively; the
     correction keeps the frequent value's own spelling. Only the distinct values are compared
-    (rapidfuzz ``cdist`` in batches, OSA distance so a swapped pair of letters is one edit).
+    (rapidfuzz ``cdist`` in batches, OSA distance so a swapped pair of letters is one edit). A
+    value one edit from two equally frequent values (``Abel945``: ``Abel95`` | ``Abel545``) is
+    ambiguous and stays as written: the answer must not depend on row or hash order.
     """
     from rapidfuzz.distance import OSA
     from rapidfuzz.process import cdist
 
     counts = (pl.DataFrame({"value": values}).drop_nulls()
               .with_columns(pl.col("value").str.to_lowercase().alias("key"))
-              .group_by("key").agg(pl.len().alias("n"), pl.col("value").mode().sort().first().alias("form")))
+              .group_by("key").agg(pl.len().alias("n"), pl.col("value").mode().sort().first().alias("form"))
+              .sort("key"))
     cap = counts["n"].max() / ratio if counts.height else 0
     cap = min(cap, rare) if rare is not None else cap
     small = counts.filter((pl.col("n") <= cap) & (pl.col("key").str.len_chars() >= min_len))
@@ -113,7 +116,9 @@ def typo_map(values: pl.Series, *, ratio: float = 20.0, rare: int | None = None,
                   workers=1)
         score = np.where(d == 1, big_n[None, :], 0)
         arg = score.argmax(axis=1)
-        ok = score[np.arange(len(arg)), arg] >= np.maximum(ratio * small_n[lo:lo + batch], min_count)
+        top = score[np.arange(len(arg)), arg]
+        unique_top = (score == top[:, None]).sum(axis=1) == 1
+        ok = unique_top & (top >= np.maximum(ratio * small_n[lo:lo + batch], min_count))
         best_idx[lo:lo + batch] = np.where(ok, arg, -1)
     hit = best_idx >= 0
     if not hit.any():

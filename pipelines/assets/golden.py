@@ -11,6 +11,7 @@ import polars as pl
 from dagster import AssetExecutionContext
 
 from pipelines.assets.matching import MatchingResource
+from pipelines.progress import timed_stage
 from pipelines.resources import PublishResource, WarehouseResource
 from pipelines.warehouse import publish_read_copy
 
@@ -50,6 +51,7 @@ def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
     ],
     can_subset=False,
 )
+@timed_stage
 def golden_tables(context: AssetExecutionContext, warehouse: WarehouseResource,
                   matching: MatchingResource, publishing: PublishResource):
     from dedupe.canonical import GOLDEN_FIELDS
@@ -150,7 +152,7 @@ def review_queue(scored: pl.DataFrame, crosswalk: pl.DataFrame, band: tuple[floa
         .join(gid.rename({"record_id": "id_l", "golden_id": "golden_id_l"}), on="id_l", how="left")
         .join(gid.rename({"record_id": "id_r", "golden_id": "golden_id_r"}), on="id_r", how="left")
         .with_columns(merged=pl.col("golden_id_l") == pl.col("golden_id_r"))
-        .sort("match_probability", descending=True)
+        .sort(["match_probability", "id_l", "id_r"], descending=[True, False, False])  # ties: same order every run
     )
 
 
@@ -166,6 +168,7 @@ def review_queue(scored: pl.DataFrame, crosswalk: pl.DataFrame, band: tuple[floa
     "passed; column comments from docs/golden_schema.md. With destination postgres or parquet "
     "the published tables are then copied there, again all-or-nothing.",
 )
+@timed_stage
 def publish(context: AssetExecutionContext, warehouse: WarehouseResource,
             publishing: PublishResource) -> dg.MaterializeResult:
     from pipelines.schema_docs import apply_duckdb_comments
