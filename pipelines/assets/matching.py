@@ -8,6 +8,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field, PrivateAttr
 
+from pipelines.progress import timed_stage
 from pipelines.resources import WarehouseResource
 
 
@@ -123,6 +124,7 @@ def changed_records(wh, staged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
     "(matching.candidate_pairs). After a first run only pairs touching new, changed or deleted "
     "records are compared again (incremental); metadata shows the mode and the pairs per rule.",
 )
+@timed_stage
 def candidate_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg.MaterializeResult:
     from dedupe import block, prepare
 
@@ -170,6 +172,7 @@ def candidate_pairs(warehouse: WarehouseResource, matching: MatchingResource) ->
     "explanation) and match probability (matching.scored_pairs); the trained model parameters are "
     "kept in matching.model.",
 )
+@timed_stage
 def scored_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg.MaterializeResult:
     from dedupe import score
 
@@ -231,6 +234,7 @@ def scored_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg
     "pairs with strong negative evidence. Steward decisions (golden.steward_decisions) apply "
     "as must-link / cannot-link constraints.",
 )
+@timed_stage
 def clusters(warehouse: WarehouseResource, matching: MatchingResource) -> dg.MaterializeResult:
     from dedupe import cluster
     from dedupe.constraints import apply_constraints
