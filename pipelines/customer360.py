@@ -270,6 +270,7 @@ def _check_unique_keys(crosswalk: pl.DataFrame) -> None:
 def _orders(orders: pl.DataFrame, config: Customer360Config) -> pl.DataFrame:
     _require(orders, ORDER_COLUMNS, ORDERS_TABLE)
     df = orders.select(
+        _channel(orders, "shop"),
         pl.col("id").cast(pl.Utf8).alias("doc_id"),
         pl.col("customer__id").cast(pl.Utf8).alias("customer_ref"),
         _as_date(orders.schema["created_at"], "created_at").alias("date"),
@@ -278,12 +279,13 @@ def _orders(orders: pl.DataFrame, config: Customer360Config) -> pl.DataFrame:
         pl.col("total_price").is_not_null().alias("_has_amount"),
         pl.col("currency").cast(pl.Utf8).str.strip_chars().str.to_uppercase().alias("currency"),
     )
-    return _validated(df, ORDERS_TABLE, "id", "created_at", "total_price", "shop", config)
+    return _validated(df, _table(orders, ORDERS_TABLE), "id", "created_at", "total_price", "order", config)
 
 
 def _invoices(invoices: pl.DataFrame, config: Customer360Config) -> pl.DataFrame:
     _require(invoices, INVOICE_COLUMNS, INVOICES_TABLE)
     df = invoices.select(
+        _channel(invoices, "erp"),
         pl.col("invoice_no").cast(pl.Utf8).alias("doc_id"),
         pl.col("customer_no").cast(pl.Utf8).alias("customer_ref"),
         _as_date(invoices.schema["invoice_date"], "invoice_date").alias("date"),
@@ -292,7 +294,23 @@ def _invoices(invoices: pl.DataFrame, config: Customer360Config) -> pl.DataFrame
         pl.col("amount").is_not_null().alias("_has_amount"),
         pl.col("currency").cast(pl.Utf8).str.strip_chars().str.to_uppercase().alias("currency"),
     )
-    return _validated(df, INVOICES_TABLE, "invoice_no", "invoice_date", "amount", "erp", config)
+    return _validated(df, _table(invoices, INVOICES_TABLE), "invoice_no", "invoice_date", "amount", "invoice",
+                      config)
+
+
+def _channel(frame: pl.DataFrame, default: str) -> pl.Expr:
+    """The source a purchase belongs to (its ``source`` column when the frame has one): the crosswalk's
+    ``source`` its customer reference is looked up under."""
+    if "source" in frame.columns:
+        return pl.col("source").cast(pl.Utf8).alias("channel")
+    return pl.lit(default).alias("channel")
+
+
+def _table(frame: pl.DataFrame, default: str) -> str:
+    """The raw table named in errors: ``table_name`` of the first row when the frame has one."""
+    if "table_name" in frame.columns and frame.height:
+        return str(frame["table_name"][0])
+    return default
 
 
 def _as_date(dtype: pl.DataType, col: str) -> pl.Expr:
@@ -320,7 +338,7 @@ def _as_float(dtype: pl.DataType, col: str) -> pl.Expr:
 
 
 def _validated(df: pl.DataFrame, table: str, id_field: str, date_field: str, amount_field: str,
-               channel: str, config: Customer360Config) -> pl.DataFrame:
+               kind: str, config: Customer360Config) -> pl.DataFrame:
     df = df.with_row_index("_row", offset=1)
 
     def fail(mask: pl.Expr, what: str, field_name: str, value_col: str | None = None) -> None:
@@ -333,7 +351,7 @@ def _validated(df: pl.DataFrame, table: str, id_field: str, date_field: str, amo
                 + (f" ({bad.height} rows in all)" if bad.height > 1 else ""))
 
     fail(pl.col("doc_id").is_null(), "missing id", id_field)
-    fail(pl.col("doc_id").is_duplicated(), "duplicate id", id_field)
+    fail(pl.struct("channel", "doc_id").is_duplicated(), "duplicate id", id_field)
     fail(~pl.col("_has_date"), "missing date", date_field)
     fail(pl.col("date").is_null(), "not a date (expected ISO 8601)", date_field)
     fail(~pl.col("_has_amount"), "missing amount", amount_field)
@@ -346,7 +364,7 @@ def _validated(df: pl.DataFrame, table: str, id_field: str, date_field: str, amo
         fail(pl.col("amount") < 0, "negative amount", amount_field)
     rates = pl.DataFrame({"currency": list(config.rates), "_rate": list(config.rates.values())})
     return df.join(rates, on="currency", how="left").select(
-        pl.lit(channel).alias("channel"), "doc_id", "customer_ref", "date",
+        "channel", pl.lit(kind).alias("kind"), "doc_id", "customer_ref", "date",
         (pl.col("amount") * pl.col("_rate")).round(2).alias("amount"),
     )
 
@@ -373,13 +391,20 @@ def _seen_columns(golden: pl.DataFrame) -> list[pl.Expr]:
 def _per_channel(linked: pl.DataFrame) -> pl.DataFrame:
     purchase = pl.col("amount") >= 0
     aggs = []
-    for channel, count, revenue in (("shop", "order_count", "order_revenue"),
-                                    ("erp", "invoice_count", "invoice_revenue")):
-        mine = pl.col("channel") == channel
+    for kind, count, revenue in (("order", "order_count", "order_revenue"),
+                                 ("invoice", "invoice_count", "invoice_revenue")):
+        mine = pl.col("kind") == kind
         aggs += [(mine & purchase).sum().cast(pl.Int64).alias(count),
                  pl.col("amount").filter(mine).sum().round(2).alias(revenue)]
     aggs.append((~purchase).sum().cast(pl.Int64).alias("credit_note_count"))
-    return linked.group_by("golden_id").agg(aggs)
+    # the source with the most purchases; on a tie the one with more revenue; then the first by name
+    best = (linked.group_by("golden_id", "channel")
+            .agg(purchase.sum().alias("_n"), pl.col("amount").filter(purchase).sum().alias("_rev"))
+            .filter(pl.col("_n") > 0)
+            .sort(["golden_id", "_n", "_rev", "channel"], descending=[False, True, True, False])
+            .unique("golden_id", keep="first", maintain_order=True)
+            .select("golden_id", pl.col("channel").alias("_preferred")))
+    return linked.group_by("golden_id").agg(aggs).join(best, on="golden_id", how="left")
 
 
 def _totals(linked: pl.DataFrame) -> pl.DataFrame:
@@ -426,11 +451,5 @@ def _lifecycle_expr(config: Customer360Config) -> pl.Expr:
 
 
 def _preferred_channel_expr() -> pl.Expr:
-    """The channel with more purchases; on a tie the one with more revenue; then 'erp'."""
-    oc, ic = pl.col("order_count"), pl.col("invoice_count")
-    orv, irv = pl.col("order_revenue"), pl.col("invoice_revenue")
-    return (pl.when((oc + ic) == 0).then(None)
-            .when(oc > ic).then(pl.lit("shop"))
-            .when(ic > oc).then(pl.lit("erp"))
-            .when(orv > irv).then(pl.lit("shop"))
-            .otherwise(pl.lit("erp")))
+    """The source with the most purchases; on a tie the one with more revenue; then the first by name."""
+    return pl.col("_preferred")

@@ -12,7 +12,7 @@ from dagster import AssetExecutionContext
 
 from pipelines.assets.matching import MatchingResource
 from pipelines.progress import timed_stage
-from pipelines.resources import PublishResource, WarehouseResource
+from pipelines.resources import PublishResource, SourcesResource, WarehouseResource
 from pipelines.warehouse import publish_read_copy
 
 GOLDEN_CUSTOMERS = dg.AssetKey(["golden", "customers"])
@@ -53,7 +53,7 @@ def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
 )
 @timed_stage
 def golden_tables(context: AssetExecutionContext, warehouse: WarehouseResource,
-                  matching: MatchingResource, publishing: PublishResource):
+                  matching: MatchingResource, publishing: PublishResource, sources: SourcesResource):
     from dedupe.canonical import GOLDEN_FIELDS
     from dedupe.golden import build_golden
     from dedupe.history import update_history
@@ -72,7 +72,7 @@ def golden_tables(context: AssetExecutionContext, warehouse: WarehouseResource,
                           decided=wh.read_if_exists("golden.steward_decisions"))
     from pipelines.customer360 import customer_360, merge_lists
 
-    orders, invoices = _purchases(wh)
+    orders, invoices = _purchases(wh, sources.config())
     c360 = customer_360(build.customers, build.crosswalk, orders, invoices, config=publishing.customer_360_config())
     lists = {f"golden_build.merge_list_{src}": df for src, df in merge_lists(build.crosswalk).items()}
     from pipelines.privacy import hash_key, masked_tables
@@ -119,16 +119,41 @@ def golden_tables(context: AssetExecutionContext, warehouse: WarehouseResource,
     yield dg.MaterializeResult(asset_key=REVIEW_QUEUE, metadata={"dagster/row_count": review.height})
 
 
-def _purchases(wh) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Shop orders and ERP invoices (empty frames when a source is not loaded)."""
-    from pipelines.customer360 import INVOICE_COLUMNS, INVOICES_TABLE, ORDER_COLUMNS, ORDERS_TABLE
+def _purchases(wh, config) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every configured source's orders and invoices, in the column layout customer_360 reads (plus
+    ``source``, the crosswalk source their customer references belong to); empty when none is loaded."""
+    from pipelines.customer360 import INVOICE_COLUMNS, ORDER_COLUMNS
+    from pipelines.staging.mapping import resolve_column
 
-    def table(name, cols):
-        if wh.exists(name):
-            return wh.read(name, columns=cols)
-        return pl.DataFrame(schema=dict.fromkeys(cols, pl.Utf8))
+    layouts = {"order": ORDER_COLUMNS, "invoice": INVOICE_COLUMNS}
+    frames: dict[str, list[pl.DataFrame]] = {"order": [], "invoice": []}
+    for spec in config.enabled:
+        p = spec.purchases
+        table = spec.raw(spec.purchases_table) if p is not None else None
+        if p is None or not wh.exists(table):
+            continue
+        raw = wh.read(table)
+        target = layouts[p.kind]
+        exprs = [pl.lit(spec.name).alias("source"), pl.lit(table).alias("table_name")]
+        for name, column in zip(("id", "customer", "date", "amount", "currency"), target, strict=True):
+            fmap = p.fields.get(name)
+            found = resolve_column(raw.columns, fmap.columns[0]) if fmap is not None and fmap.columns else None
+            if fmap is not None and fmap.value is not None:
+                exprs.append(pl.lit(fmap.value).alias(column))
+            elif found is None:
+                exprs.append(pl.lit(None, pl.Utf8).alias(column))
+            else:
+                exprs.append(pl.col(found).alias(column))
+        frames[p.kind].append(raw.select(exprs))
 
-    return table(ORDERS_TABLE, ORDER_COLUMNS), table(INVOICES_TABLE, INVOICE_COLUMNS)
+    def stacked(kind: str) -> pl.DataFrame:
+        parts = frames[kind]
+        if not parts:
+            return pl.DataFrame(schema=dict.fromkeys(layouts[kind], pl.Utf8))
+        return pl.concat([f.with_columns(pl.exclude("source", "table_name").cast(pl.Utf8)) for f in parts],
+                         how="diagonal_relaxed")
+
+    return stacked("order"), stacked("invoice")
 
 
 def _now():
