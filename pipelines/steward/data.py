@@ -113,7 +113,8 @@ def facets(queue: pl.DataFrame, filters: dict[str, str]) -> dict[str, list[tuple
                       ("country", ("country_l", "country_r"))):
         q = filter_queue(queue, filters, skip=dim).with_row_index("_pair")
         values = pl.concat([q.select("_pair", pl.col(c).cast(pl.Utf8).alias("v")) for c in cols]).unique()
-        counts = values.drop_nulls("v").group_by("v").len().sort(["len", "v"], descending=[True, False])
+        counts = values.drop_nulls("v").group_by("v").len()
+        counts = counts.sort("v", descending=True) if dim == "band" else counts.sort(["len", "v"], descending=[True, False])
         out[dim] = [(v, n) for v, n in counts.iter_rows()]
     return out
 

@@ -10,6 +10,8 @@ import polars as pl
 from pipelines.steward.data import Snapshot
 
 HIDDEN_FIELDS = ("golden_id",)
+#: fields that identify a record rather than describe the customer: never "different"
+ID_FIELDS = ("record_id", "source", "source_record_id")
 
 
 def show(column: str, value, *, masked: bool) -> str:
@@ -40,8 +42,10 @@ def side_by_side(a: dict, b: dict, *, masked: bool) -> list[dict]:
     out = []
     for f in fields:
         va, vb = a.get(f), b.get(f)
+        compared = f not in ID_FIELDS
         out.append({"field": f, "a": show(f, va, masked=masked), "b": show(f, vb, masked=masked),
-                    "differs": _norm(va) != _norm(vb), "one_missing": (va is None) != (vb is None)})
+                    "differs": compared and _norm(va) != _norm(vb),
+                    "one_missing": compared and (va is None) != (vb is None)})
     return out
 
 
