@@ -18,6 +18,16 @@ EXCEL_ERRORS: tuple[str, ...] = (
 )
 
 
+#: A cell a spreadsheet evaluates: ``=``/``@`` first, or ``+``/``-`` first and not just a number or
+#: phone number (``+49 30 1234``, ``-12.5`` stay). Leading blanks and control characters do not hide it.
+FORMULA = r"^[\s\x00-\x1f]*(?:[=@]|[+\-].*[^\d\s().,/+\-])"
+
+
+def is_formula(expr: pl.Expr | str) -> pl.Expr:
+    """True where a spreadsheet would evaluate the value as a formula (``=HYPERLINK(…)``, ``+cmd|…``)."""
+    return _as_str(expr).str.contains(FORMULA).fill_null(False)
+
+
 def _case_variants(values: tuple[str, ...]) -> list[str]:
     """Each value as written, lower, UPPER and Title: an exact ``is_in`` instead of case-folding every row."""
     return sorted({f(v) for v in values for f in (str, str.lower, str.upper, str.title)})
@@ -26,6 +36,9 @@ def _case_variants(values: tuple[str, ...]) -> list[str]:
 _PLACEHOLDER_SET = _case_variants(PLACEHOLDERS)
 _EXCEL_ERROR_SET = _case_variants(EXCEL_ERRORS)
 _BLANKS = r"[\s\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+"
+#: Control characters (C0 except tab/newline/CR, which become blanks; DEL; C1) and the bidi
+#: embedding, override, isolate and mark characters that make text display other than it reads.
+INVISIBLE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 
 
 def _as_str(expr: pl.Expr | str) -> pl.Expr:
@@ -41,13 +54,15 @@ def _nfkc_non_ascii(s: pl.Series) -> pl.Series:
 
 
 def squish(expr: pl.Expr | str) -> pl.Expr:
-    """NFKC (full-width digits/letters become ASCII), blanks incl. NBSP collapsed, ends trimmed.
+    """NFKC (full-width digits/letters become ASCII), control and bidi characters removed, blanks
+    incl. NBSP collapsed, ends trimmed.
 
     Keeps placeholders as they are; use :func:`clean_text` for the null handling too.
     """
     return keep_name(
         _as_str(expr)
         .map_batches(_nfkc_non_ascii, return_dtype=pl.Utf8, is_elementwise=True)
+        .str.replace_all(INVISIBLE, "")
         .str.replace_all(_BLANKS, " ")
         .str.strip_chars(),
         expr,

@@ -2,7 +2,8 @@
 
 Data stewards (or an import job) use ``merge_list_<source>.csv`` to merge or link duplicates in
 the source system itself. Each file is written to a temporary name and moved into place, so a
-reader never sees half a file.
+reader never sees half a file. Stewards open these files in a spreadsheet: a text cell that a
+spreadsheet would evaluate (``=HYPERLINK(…)``, ``+cmd|…``) is written with a leading ``'``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import polars as pl
+import polars.selectors as cs
 
+from dedupe.normalize.text import is_formula
 from pipelines.publish.tables import PublishError
 
 _SOURCE = re.compile(r"^[A-Za-z0-9_]+$")
@@ -33,9 +36,16 @@ def write_merge_lists(lists: Mapping[str, pl.DataFrame], out_dir: str | Path) ->
         target = out / f"merge_list_{source}.csv"
         tmp = out / f".{target.name}.{uuid.uuid4().hex}.tmp"
         try:
-            df.write_csv(tmp)
+            spreadsheet_safe(df).write_csv(tmp)
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
         paths[source] = target
     return paths
+
+
+def spreadsheet_safe(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with every formula-looking text value prefixed by ``'`` (OWASP CSV injection), so a
+    spreadsheet shows it as text instead of running it; numbers and phone numbers stay as they are."""
+    text = cs.string()
+    return df.with_columns(pl.when(is_formula(text)).then(pl.lit("'") + text).otherwise(text).name.keep())
