@@ -90,11 +90,20 @@ def _plausible(e164: pl.Expr) -> pl.Expr:
     return nsn.str.contains(pattern).fill_null(False) & e164.str.len_chars().is_between(9, 16)
 
 
+#: Chinese mobile numbers: 11 digits, 13x-19x.
+_CN_MOBILE_RE = r"^1[3-9]\d{9}$"
+
+
 def _readings(digits: pl.Expr) -> list[pl.Expr]:
     """E.164 readings of a digit string, most likely first (needs columns intl, code, prefix)."""
     intl, code, prefix = pl.col("intl"), pl.col("code"), pl.col("prefix")
+    # unknown or Chinese region, and not written in the North American layout (1-800-981-0427)
+    china = ((pl.col("region").is_null() | (pl.col("region") == "CN"))
+             & ~pl.col("text").str.contains(_NANP_LAYOUT_RE))
     return [
         pl.when(intl).then("+" + digits),
+        # a Chinese mobile (1[3-9]x, 11 digits) written without +86: not a North American 1-800 number
+        pl.when(~intl & china & digits.str.contains(_CN_MOBILE_RE)).then("+86" + digits),
         pl.when(~intl & (prefix != "") & digits.str.starts_with(prefix)).then(
             "+" + code + digits.str.slice(prefix.str.len_chars())),
         # Excel dropped the "+" of the region's own calling code: 4917712612823 in DE

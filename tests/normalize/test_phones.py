@@ -66,3 +66,12 @@ def test_national_number_and_country_of_e164():
 def test_layout_hint():
     df = pl.DataFrame({"raw": ["(718) 706-1315", "469-617-5823", "１５０８５４２６２６９", "07365 269 949", None]})
     assert df.select(phone_layout_country("raw")).to_series().to_list() == ["US", "US", "CN", None, None]
+
+
+def test_chinese_mobile_without_country_code_is_not_north_american():
+    df = pl.DataFrame({"p": ["180 0981 0427", "18009810427", "138 0013 8000", "180 0981 0427", "1-800-981-0427",
+                             "(800) 981-0427", "+1 800 981 0427"],
+                       "c": ["CN", None, None, "US", None, "US", None]})
+    out = df.select(normalize_phone("p", "c")).to_series().to_list()
+    assert out == ["+8618009810427", "+8618009810427", "+8613800138000", "+18009810427", "+18009810427",
+                   "+18009810427", "+18009810427"]
