@@ -76,7 +76,7 @@ class PublishResource(dg.ConfigurableResource):
 
     def merge_list_dir(self, wh: Warehouse) -> Path:
         """Where the per-source write-back files (merge_list_<source>.csv) go."""
-        return Path(wh.path).parent / "merge_lists"
+        return Path(wh.path).parent / f"{Path(wh.path).stem}_merge_lists"  # one folder per warehouse
 
     def customer_360_config(self):
         from pipelines.customer360 import Customer360Config

@@ -36,7 +36,7 @@ def test_run_succeeds_and_publishes(e2e):
 
 def test_merge_lists_written_for_source_systems(e2e):
     _, wh, tmp = e2e
-    erp = pl.read_csv(tmp / "merge_lists" / "merge_list_erp.csv", infer_schema=False)
+    erp = pl.read_csv(tmp / f"{wh.path.stem}_merge_lists" / "merge_list_erp.csv", infer_schema=False)
     cw = wh.read("golden.crosswalk")
     multi = cw.group_by("golden_id").len().filter(pl.col("len") > 1)
     expected = cw.filter(pl.col("source") == "erp").join(multi, on="golden_id", how="semi")

@@ -138,7 +138,7 @@ def rows_read(frames: dict[str, pl.DataFrame]) -> dict[str, int]:
 
 def docs_dir(wh: Warehouse) -> Path:
     """Where Data Docs of the run's suites go: ``docs/`` beside the warehouse file."""
-    return wh.path.parent / "docs"
+    return wh.path.parent / f"{wh.path.stem}_docs"  # one folder per warehouse
 
 
 def _read_columns(wh: Warehouse, table: str, columns: list[str]) -> pl.DataFrame | None:
