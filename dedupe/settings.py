@@ -295,12 +295,20 @@ def _rule_from(d: Any, where: str) -> BlockingRule:
     return BlockingRule(name=d.get("name") or "&".join(on), on=on, max_block=d.get("max_block"))
 
 
+#: Sections of the settings YAML read by other parts (golden records, customer_360), not by matching.
+OTHER_SECTIONS = ("survivorship", "customer_360")
+
+
 def settings_from_dict(data: dict, *, source: str = "settings") -> Settings:
     """Build settings from plain data (parsed YAML); library comparisons via ``template``."""
     from dedupe.comparisons import comparison_from_template
 
     if not isinstance(data, dict):
         raise SettingsError(f"{source}: expected a mapping at the top level")
+    if "unique_id" not in data and "comparisons" not in data:
+        # a file with only some sections (threshold, survivorship, customer_360 ...) adjusts the defaults
+        text = resources.files("dedupe").joinpath("default_settings.yaml").read_text(encoding="utf-8")
+        data = {**yaml.safe_load(text), **data}
     if "unique_id" not in data:
         raise SettingsError(f"{source}: 'unique_id' is required")
     comps = []
@@ -335,7 +343,7 @@ def settings_from_dict(data: dict, *, source: str = "settings") -> Settings:
     if "review_band" in data:
         simple["review_band"] = tuple(float(x) for x in data["review_band"])
     known = set(simple) | {"unique_id", "comparisons", "blocking_rules", "training_rules", "cannot_link",
-                           "review_band"}
+                           "review_band", *OTHER_SECTIONS}
     unknown = set(data) - known
     if unknown:
         raise SettingsError(f"{source}: unknown keys {sorted(unknown)}")
