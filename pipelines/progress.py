@@ -18,6 +18,8 @@
               ...
           return dg.MaterializeResult(metadata={...})   # stage metadata is added on the way out
 
+* ``mark(name)`` inside such a body ends sub-stage ``name`` where it is called (time and peak since
+  the previous mark), for a long body of sequential steps.
 * ``stage(name)`` also works alone (a library call, a script): it logs one line when the block
   ends (``[stage] name: 3.2 s, peak 812 MB``) and returns the ``StageTiming``.
 * ``LoopProgress(total, "records")`` for a loop that may run longer than ~10 s: call ``advance(n)``
@@ -131,12 +133,14 @@ class _RssSampler(threading.Thread):
     def __init__(self, interval: float = 0.05):
         super().__init__(name="rss-sampler", daemon=True)
         self.interval = interval
-        self.peak = rss_mb()
+        self.peak = self.since_mark = rss_mb()
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         while not self._stop_event.wait(self.interval):
-            self.peak = max(self.peak, rss_mb())
+            now = rss_mb()
+            self.peak = max(self.peak, now)
+            self.since_mark = max(self.since_mark, now)
 
     def stop(self) -> float:
         self._stop_event.set()
@@ -156,7 +160,19 @@ class StageTiming:
     substages: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
     context: Any = dataclasses.field(default=None, repr=False)
     _t0: float = dataclasses.field(default=0.0, repr=False)
+    _last_mark: float = dataclasses.field(default=0.0, repr=False)
     _sampler: _RssSampler | None = dataclasses.field(default=None, repr=False)
+
+    def mark(self, name: str) -> None:
+        """Close the sub-stage that ran since the stage started or since the last mark."""
+        now = time.perf_counter()
+        peak = rss_mb()
+        if self._sampler is not None:
+            peak = max(peak, self._sampler.since_mark)
+            self._sampler.since_mark = rss_mb()
+        self.substages[name if name not in self.substages else f"{name}#{len(self.substages)}"] = {
+            "seconds": round(now - (self._last_mark or self._t0), 3), "peak_rss_mb": round(peak, 1)}
+        self._last_mark = now
 
     def snapshot(self) -> None:
         """Bring ``seconds`` and ``peak_rss_mb`` up to now (the stage may still be running)."""
@@ -217,6 +233,15 @@ def stage(name: str, *, context: Any = None, quiet: bool = False) -> Iterator[St
                 parent._sampler.peak = max(parent._sampler.peak, timing.peak_rss_mb)
         if not quiet:
             _log(timing.line(), context)
+
+
+def mark(name: str) -> None:
+    """End sub-stage ``name`` of the current stage: the time and peak memory since the stage began
+    or since the previous mark (one line per step of a long body, no re-indenting). No-op outside
+    a stage."""
+    timing = _current.get()
+    if timing is not None:
+        timing.mark(name)
 
 
 def _with_stage(result: Any, timing: StageTiming) -> Any:

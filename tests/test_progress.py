@@ -7,7 +7,7 @@ import time
 
 import dagster as dg
 
-from pipelines.progress import LoopProgress, StageTiming, rss_mb, stage, timed_stage
+from pipelines.progress import LoopProgress, StageTiming, mark, rss_mb, stage, timed_stage
 
 
 def test_stage_measures_time_and_the_peak_of_a_freed_allocation(caplog):
@@ -27,7 +27,7 @@ def test_stage_measures_time_and_the_peak_of_a_freed_allocation(caplog):
     assert outer.substages["sleep"]["seconds"] >= 0.1
     assert outer.seconds >= 0.3
     lines = [r.getMessage() for r in caplog.records]
-    assert any(line.startswith("[stage] allocate: 0.") and "peak" in line for line in lines)
+    assert any(line.startswith("[stage] allocate: ") and " s, peak " in line for line in lines)
 
 
 def test_timed_stage_adds_metadata_to_assets_and_multi_assets():
@@ -83,3 +83,19 @@ def test_metadata_of_a_running_stage_is_up_to_date():
     assert isinstance(timing, StageTiming)
     assert meta["stage_seconds"].value >= 0.05
     assert "stages" not in meta
+
+
+def test_marks_split_a_stage_into_sub_stages():
+    with stage("body", quiet=True) as timing:
+        time.sleep(0.05)
+        mark("first")
+        block = bytearray(200 * 1024 * 1024)
+        block[::4096] = b"x" * len(block[::4096])
+        del block
+        mark("second")
+        mark("second")
+    assert list(timing.substages) == ["first", "second", "second#2"]
+    assert timing.substages["first"]["seconds"] >= 0.05
+    assert timing.substages["second"]["peak_rss_mb"] - timing.substages["first"]["peak_rss_mb"] > 150
+    assert timing.substages["second#2"]["peak_rss_mb"] < timing.substages["second"]["peak_rss_mb"] - 150
+    mark("outside a stage: ignored")
