@@ -11,7 +11,7 @@ import polars as pl
 from dagster import AssetExecutionContext
 
 from pipelines.assets.matching import MatchingResource
-from pipelines.progress import timed_stage
+from pipelines.progress import mark, timed_stage
 from pipelines.resources import PublishResource, SourcesResource, WarehouseResource
 from pipelines.warehouse import publish_read_copy
 
@@ -59,26 +59,33 @@ def golden_tables(context: AssetExecutionContext, warehouse: WarehouseResource,
     from dedupe.history import update_history
 
     wh, settings = warehouse.get(), matching.settings()
-    staged = wh.read("staging.customers")
+    staged = wh.read("staging.customers", columns=_golden_inputs(wh))
     clusters = wh.read("matching.clusters")
     previous = wh.read_if_exists("golden.crosswalk")
     now = _now()
+    mark("read")
     build = build_golden(staged, clusters, rules=matching.survivorship(), at=now,
                          previous_crosswalk=previous, registry=wh.read_if_exists("golden.id_registry"))
+    mark("build_golden")
     fields = [f for f in GOLDEN_FIELDS if f in build.customers.columns]
     history, hstats = update_history(wh.read_if_exists("golden.customers_history"), build.customers,
                                      at=now, fields=fields)
-    review = review_queue(wh.read("matching.scored_pairs"), build.crosswalk, settings.review_band,
+    mark("history")
+    review = review_queue(_pairs_in_band(wh, settings.review_band), build.crosswalk, settings.review_band,
                           decided=wh.read_if_exists("golden.steward_decisions"))
+    mark("review_queue")
     from pipelines.customer360 import customer_360, merge_lists
 
     orders, invoices = _purchases(wh, sources.config())
     c360 = customer_360(build.customers, build.crosswalk, orders, invoices, config=publishing.customer_360_config())
+    mark("customer_360")
     lists = {f"golden_build.merge_list_{src}": df for src, df in merge_lists(build.crosswalk).items()}
+    mark("merge_lists")
     from pipelines.privacy import hash_key, masked_tables
 
     masked = masked_tables({"golden_build.customers": build.customers, "golden_build.customer_360": c360},
                            key=hash_key(wh))
+    mark("masked_tables")
     wh.write_many({
         **lists,
         **masked,
@@ -91,6 +98,7 @@ def golden_tables(context: AssetExecutionContext, warehouse: WarehouseResource,
         "golden_build.customers_history": history,
         "golden_build.id_history_new": build.retired,
     })
+    mark("write")
     merged = build.crosswalk.height - build.customers.height
     sizes = build.crosswalk.group_by("golden_id").len()
     yield dg.MaterializeResult(asset_key=GOLDEN_CUSTOMERS, metadata={
@@ -154,6 +162,21 @@ def _purchases(wh, config) -> tuple[pl.DataFrame, pl.DataFrame]:
                          how="diagonal_relaxed")
 
     return stacked("order"), stacked("invoice")
+
+
+def _golden_inputs(wh) -> list[str]:
+    """The staged columns the golden build reads: all but the ``raw_*`` copies of the source values
+    (a third of the table, never used by survivorship, repair or ids)."""
+    cols = wh.query("select column_name from information_schema.columns where table_schema = 'staging' "
+                    "and table_name = 'customers' order by ordinal_position")["column_name"].to_list()
+    return [c for c in cols if not c.startswith("raw_")]
+
+
+def _pairs_in_band(wh, band: tuple[float, float]) -> pl.DataFrame:
+    """Only the scored pairs in the review band (a few percent of them), filtered in DuckDB."""
+    lo, hi = band
+    return wh.query("select * from matching.scored_pairs where match_probability >= ? and match_probability < ?",
+                    [float(lo), float(hi)])
 
 
 def _now():
