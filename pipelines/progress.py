@@ -274,10 +274,14 @@ def timed_stage(fn: Callable) -> Callable:
 
 
 def _context_of(args: tuple, kwargs: dict) -> Any:
+    """The asset's execution context: an argument, else Dagster's current one (None outside a run)."""
     for value in (*args, *kwargs.values()):
         if isinstance(value, dg.OpExecutionContext | dg.AssetExecutionContext):
             return value
-    return None
+    try:
+        return dg.AssetExecutionContext.get()
+    except dg.DagsterInvariantViolationError:
+        return None
 
 
 class LoopProgress:
