@@ -5,9 +5,11 @@ secret ``SOURCES__SHOP__ACCESS_TOKEN`` (sent as ``X-Shopify-Access-Token``, neve
 
 * ``GET {base_url}/admin/api/{api_version}/customers.json?limit=..&updated_at_min=..``, data under
   ``customers``; orders likewise with ``created_at_min`` (``settings.CURSORS``).
-* pages follow the ``Link: <..page_info=..>; rel="next"`` header (dlt ``header_link`` paginator).
+* pages follow the ``Link: <..page_info=..>; rel="next"`` header; each page is parsed once into
+  Arrow (``arrow_pages.py``), so the load's memory stays flat however many customers there are.
 * incremental: the cursor's start value is sent as the ``*_min`` parameter; the latest value is
-  chosen by instant, not by string (offsets differ per city); merge on ``id``.
+  chosen by instant, not by string (offsets differ per city); merge on ``id``. A run that had to
+  salvage a cut page does not move the cursor (the lost objects come next run).
 * retries: dlt's client retries 429 and 5xx with exponential backoff, honouring ``Retry-After``
   (``request_max_attempts``, ``request_backoff_factor``, ``request_timeout`` set them).
 * a 2xx body that is not JSON (a page cut mid-body) is fetched again (``invalid_page_attempts`` in
@@ -23,10 +25,10 @@ secret ``SOURCES__SHOP__ACCESS_TOKEN`` (sent as ``X-Shopify-Access-Token``, neve
   ``updated_at_min`` API cannot show deletions. The pipeline runs the scan at most every
   ``sources.shop.key_scan_hours`` hours (0, the default, never).
 
-Tables in ``raw_shop``: ``customers`` (``default_address`` flattened to ``default_address__*``),
-``orders`` (``customer__id``) and ``orders__line_items`` (child rows, joined on ``_dlt_parent_id``).
-Types: ``id``/``orders_count``/``quantity`` bigint, ``accepts_marketing`` bool, money fields text
-(the API sends strings), ``created_at``/``updated_at`` text as sent, with their UTC offset.
+Tables in ``raw_shop``: ``customers`` (``default_address`` flattened to ``default_address__*``) and
+``orders`` (``customer__id``; ``line_items`` as one JSON text column). Types: ``id``/``orders_count``
+bigint, ``accepts_marketing`` bool, everything else text as the API sent it (money strings,
+``created_at``/``updated_at`` with their UTC offset).
 """
 
 from __future__ import annotations
@@ -35,9 +37,9 @@ from typing import Any
 
 import dlt
 from dlt.sources.helpers.requests import Client
-from dlt.sources.rest_api import rest_api_resources
 
-from .helpers import ShopResponseError, latest_instant
+from .arrow_pages import paged_resource
+from .helpers import ShopResponseError
 from .keyscan import KEYS_RESOURCE, customer_keys_resource
 from .pages import RECOVERED_COLUMN, InvalidPage, OnInvalidPage, invalid_page_hook
 from .server import ShopServer, serve_forever
@@ -70,42 +72,20 @@ def shop_source(
         request_backoff_factor=request_backoff_factor,
         request_timeout=request_timeout,
     ).session
-    resources: list[dict[str, Any]] = []
+    pages_seen: list[InvalidPage] = invalid_pages if invalid_pages is not None else []
+    root = base_url.rstrip("/") + f"/admin/api/{api_version}/"
+    loaded = []
     for name, (cursor, param) in CURSORS.items():
         on_page = invalid_page_hook(
             name, session=session, on_invalid_page=on_invalid_page, attempts=invalid_page_attempts,
-            timeout=request_timeout, record=None if invalid_pages is None else invalid_pages.append,
+            timeout=request_timeout, record=pages_seen.append,
         )
-        resources.append(
-            {
-                "name": name,
-                "primary_key": "id",
-                "write_disposition": "merge",
-                "columns": {col: {"data_type": "text"} for col in TEXT_COLUMNS.get(name, ())},
-                "endpoint": {
-                    "path": f"admin/api/{api_version}/{name}.json",
-                    "data_selector": name,
-                    "params": {"limit": page_size, param: "{incremental.start_value}"},
-                    "incremental": {
-                        "cursor_path": cursor,
-                        "initial_value": initial_updated_at,
-                        "last_value_func": latest_instant,
-                    },
-                    "response_actions": [on_page],
-                },
-            }
-        )
-    loaded = rest_api_resources(
-        {
-            "client": {
-                "base_url": base_url.rstrip("/") + "/",
-                "auth": {"type": "api_key", "name": TOKEN_HEADER, "api_key": access_token, "location": "header"},
-                "paginator": {"type": "header_link"},
-                "session": session,
-            },
-            "resources": resources,
-        }
-    )
+        loaded.append(paged_resource(
+            name, session=session, url=f"{root}{name}.json", headers={TOKEN_HEADER: access_token},
+            cursor=cursor, param=param, initial_value=initial_updated_at, page_size=page_size,
+            timeout=request_timeout, on_page=on_page, invalid_pages=pages_seen,
+            text_columns=TEXT_COLUMNS.get(name, ()),
+        ))
     if key_scan:
         loaded.append(customer_keys_resource(session, base_url, access_token, api_version=api_version,
                                              page_size=page_size, timeout=request_timeout,

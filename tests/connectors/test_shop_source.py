@@ -40,7 +40,8 @@ def test_every_page_is_loaded_once(shop_loaded, synth_2k_clean):
     assert len(customers) == truth_counts(synth_2k_clean)["shop"]
     assert first["customers"] == len(customers)
     assert first["orders"] == len(orders)
-    assert first["orders__line_items"] == sum(len(o["line_items"]) for o in orders)
+    [(items,)] = wh.sql("select sum(json_array_length(line_items)) from raw_shop.orders")
+    assert items == sum(len(o["line_items"]) for o in orders)  # line items kept on the order, as JSON
     n_pages = len(list(shop.glob("*/page-*.json")))
     assert [s for _, s in first_run_requests] == [200] * n_pages
     assert second == {}  # nothing changed: nothing new loaded
@@ -60,11 +61,8 @@ def test_types_and_raw_values(shop_loaded, synth_2k_clean):
     orders = page_objects(synth_2k_clean / "shop" / "orders", "orders")
     linked = dict(wh.sql("select id, customer__id from raw_shop.orders"))
     assert all(linked[o["id"]] == o["customer"]["id"] for o in orders)
-    [(orphans,)] = wh.sql(
-        "select count(*) from raw_shop.orders__line_items li"
-        " left join raw_shop.orders o on li._dlt_parent_id = o._dlt_id where o.id is null"
-    )
-    assert orphans == 0
+    items = dict(wh.sql("select id, line_items from raw_shop.orders"))
+    assert all(json.loads(items[o["id"]]) == o["line_items"] for o in orders[:50])
 
 
 def customer(cid, updated_at, **extra):
@@ -82,7 +80,7 @@ def test_changed_customer_is_merged_by_instant(warehouse: Warehouse, shop_dir_fa
     pipeline = warehouse.pipeline("shop")
     with ShopServer(shop_dir_factory(pages)) as server:
         pipeline.run(shop_source(server.url, TOKEN))
-    assert loaded_rows(pipeline) == {"customers": 3, "orders": 1, "orders__line_items": 1}
+    assert loaded_rows(pipeline) == {"customers": 3, "orders": 1}
     state = pipeline.state["sources"]["shop"]["resources"]["customers"]["incremental"]["updated_at"]
     assert state["last_value"] == "2024-05-01T06:00:00+00:00"  # customer 2 is latest (06:00Z), not 1
 
