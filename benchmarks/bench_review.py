@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from pipelines.steward.app import create_app
 
-    client = TestClient(create_app(warehouse, users={}, masked=args.masked))
+    client = TestClient(create_app(warehouse, users={}, masked=args.masked), client=("127.0.0.1", 50000))
     t0 = time.perf_counter()
     first = client.get("/queue")
     load_s = time.perf_counter() - t0

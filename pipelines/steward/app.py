@@ -33,7 +33,7 @@ from pipelines.steward.store import DecisionStore
 
 log = logging.getLogger("crm_golden.review")
 HERE = Path(__file__).parent
-LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", "testclient"})
+LOCAL_HOSTS = frozenset({"127.0.0.1", "::1"})
 SESSION_COOKIE = "crm_review_session"
 PAGE_SIZE = 50
 USERS_ENV = "CRM_GOLDEN_REVIEW_USERS"

@@ -17,6 +17,8 @@ from pipelines.warehouse import Warehouse
 
 from .conftest import EMAILS, PHONES
 
+LOOPBACK = ("127.0.0.1", 50000)
+
 
 def _token(page: str) -> str:
     return re.search(r'name="token" value="([0-9a-f]+)"', page).group(1)
@@ -47,7 +49,7 @@ def test_credentials_are_required_from_everyone_once_configured(tiny_warehouse):
 
 
 def test_decision_post_needs_the_page_token_and_same_origin(tiny_warehouse):
-    client = TestClient(create_app(tiny_warehouse, users={}))
+    client = TestClient(create_app(tiny_warehouse, users={}), client=LOOPBACK)
     page = client.get("/pair", params={"l": "erp:3", "r": "shop:4"})
     assert page.status_code == 200 and SESSION_COOKIE in client.cookies
     form = {"action": "accept", "id_l": "erp:3", "id_r": "shop:4"}
@@ -56,7 +58,7 @@ def test_decision_post_needs_the_page_token_and_same_origin(tiny_warehouse):
     evil = client.post("/decide", data={**form, "token": _token(page.text)}, follow_redirects=False,
                        headers={"Origin": "http://evil.example"})
     assert evil.status_code == 403
-    other = TestClient(create_app(tiny_warehouse, users={}))  # another session's token does not fit
+    other = TestClient(create_app(tiny_warehouse, users={}), client=LOOPBACK)  # another session's token
     other.get("/queue")
     assert other.post("/decide", data={**form, "token": _token(page.text)}, follow_redirects=False).status_code == 403
     assert DecisionStore.beside(tiny_warehouse).rows() == []
@@ -70,7 +72,7 @@ def test_decision_post_needs_the_page_token_and_same_origin(tiny_warehouse):
 
 
 def test_decided_pairs_leave_the_queue_and_reach_the_warehouse_once(tiny_warehouse):
-    client = TestClient(create_app(tiny_warehouse, users={"bob": "pw-bob-1"}),
+    client = TestClient(create_app(tiny_warehouse, users={"bob": "pw-bob-1"}), client=LOOPBACK,
                         headers={"Authorization": "Basic " + base64.b64encode(b"bob:pw-bob-1").decode()})
     page = client.get("/pair", params={"l": "erp:1", "r": "shop:2"})
     r = client.post("/decide", data={"action": "reject", "id_l": "erp:1", "id_r": "shop:2",
@@ -88,7 +90,7 @@ def test_decided_pairs_leave_the_queue_and_reach_the_warehouse_once(tiny_warehou
 
 
 def test_bulk_decision_previews_then_needs_the_confirmed_count(tiny_warehouse):
-    client = TestClient(create_app(tiny_warehouse, users={}))
+    client = TestClient(create_app(tiny_warehouse, users={}), client=LOOPBACK)
     preview = client.get("/bulk", params={"min_p": "0.5", "max_p": "0.8", "action": "accept"})
     assert 'id="bulk-pairs">2<' in preview.text and 'id="bulk-customers">4<' in preview.text
     form = {"action": "accept", "min_p": "0.5", "max_p": "0.8", "token": _token(preview.text)}
@@ -99,7 +101,7 @@ def test_bulk_decision_previews_then_needs_the_confirmed_count(tiny_warehouse):
 
 
 def test_unmerge_and_merge_from_the_golden_view(tiny_warehouse):
-    client = TestClient(create_app(tiny_warehouse, users={}))
+    client = TestClient(create_app(tiny_warehouse, users={}), client=LOOPBACK)
     page = client.get("/golden/GC-a")
     assert page.status_code == 200 and "erp:1" in page.text and "shop:2" in page.text
     r = client.post("/golden/GC-a/unmerge", data={"record_id": "shop:2", "token": _token(page.text)},
@@ -115,7 +117,7 @@ def test_unmerge_and_merge_from_the_golden_view(tiny_warehouse):
 
 def test_masked_mode_shows_no_contact_data_and_logs_carry_none(tiny_warehouse, caplog):
     caplog.set_level(logging.INFO)
-    client = TestClient(create_app(tiny_warehouse, users={}, masked=True))
+    client = TestClient(create_app(tiny_warehouse, users={}, masked=True), client=LOOPBACK)
     pages = [client.get("/queue").text, client.get("/pair", params={"l": "erp:1", "r": "sheet:5"}).text,
              client.get("/golden/GC-a").text]
     page = pages[1]
@@ -128,12 +130,14 @@ def test_masked_mode_shows_no_contact_data_and_logs_carry_none(tiny_warehouse, c
     assert "decision accept erp:1 ~ sheet:5" in caplog.text
     for secret in [*EMAILS, *PHONES]:
         assert secret not in caplog.text
-    full = TestClient(create_app(tiny_warehouse, users={})).get("/pair", params={"l": "erp:1", "r": "sheet:5"}).text
+    plain = TestClient(create_app(tiny_warehouse, users={}), client=LOOPBACK)
+    full = plain.get("/pair", params={"l": "erp:1", "r": "sheet:5"}).text
     assert EMAILS[0] in full  # unmasked mode does show them: the check above can fail
 
 
 def test_pair_view_highlights_differences_and_draws_the_waterfall(tiny_warehouse):
-    page = TestClient(create_app(tiny_warehouse, users={})).get("/pair", params={"l": "shop:4", "r": "erp:3"}).text
+    client = TestClient(create_app(tiny_warehouse, users={}), client=LOOPBACK)
+    page = client.get("/pair", params={"l": "shop:4", "r": "erp:3"}).text
     assert re.search(r'<tr class="differs"><th>given_name</th><td>Jon</td><td>John</td>', page)
     assert re.search(r'<tr class="same"><th>surname</th>', page)
     bars = re.findall(r'<rect [^>]*class="bar (\w+)"', page)
@@ -142,7 +146,7 @@ def test_pair_view_highlights_differences_and_draws_the_waterfall(tiny_warehouse
 
 
 def test_missing_warehouse_is_one_line(tmp_path):
-    r = TestClient(create_app(tmp_path / "nowhere.duckdb", users={})).get("/queue")
+    r = TestClient(create_app(tmp_path / "nowhere.duckdb", users={}), client=LOOPBACK).get("/queue")
     assert r.status_code == 503 and "warehouse not found" in r.text
 
 
@@ -155,7 +159,7 @@ def test_no_read_while_a_run_holds_the_warehouse(tiny_warehouse):
 
     from pipelines.warehouse import lock_path
 
-    client = TestClient(create_app(tiny_warehouse, users={}))
+    client = TestClient(create_app(tiny_warehouse, users={}), client=LOOPBACK)
     with open(lock_path(tiny_warehouse), "a+") as run:
         fcntl.flock(run, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a "run" in progress
         r = client.get("/queue")
