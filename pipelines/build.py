@@ -65,7 +65,8 @@ def build_definitions(*, warehouse: str | None = None, sources: str | None = Non
         "matching": MatchingResource(settings_path=settings or "", full_rebuild=full_rebuild, retrain=retrain,
                                      engine=engine or os.environ.get(ENGINE_ENV, ""),
                                      spark_master=spark_master or ""),
-        "publishing": PublishResource(destination=destination, parquet_dir=parquet_dir or ""),
+        "publishing": PublishResource(destination=destination, parquet_dir=parquet_dir or "",
+                                      config_path=settings or ""),
     }
     return dg.Definitions.merge(
         *area_definitions(sources_config),

@@ -124,8 +124,8 @@ class Customer360Config:
 
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh) or {}
-        if section is not None and section in data:
-            data = data[section]
+        if section is not None:
+            data = data.get(section) or {}  # a settings file without the section: the defaults
         return cls.from_mapping(data)
 
 

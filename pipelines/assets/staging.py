@@ -26,7 +26,7 @@ from pipelines.assets.raw import INVALID_PAGES
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.sources import deletion_evidence, staging_deps
 from pipelines.staging.deletions import DELETION_SCHEMA, key_scan_deletions, sheet_deletions
-from pipelines.staging.mapping import MappingError, map_customers
+from pipelines.staging.mapping import MappingError, map_customers, single_file
 from pipelines.warehouse import Warehouse
 
 SOURCE_DELETIONS = "quality.source_deletions"
@@ -83,6 +83,8 @@ def _deleted(spec: SourceSpec, wh: Warehouse, raw: pl.DataFrame) -> pl.DataFrame
     gone = sheet_deletions(raw, found, table=table).with_columns(pl.lit(spec.name).alias("source_system"))
     if spec.record_source == "file_stem" or gone.height == 0:
         return gone
+    if single_file(spec):
+        return gone.with_columns(pl.lit(spec.name).alias("source"))
     return gone.with_columns(pl.concat_str(["source", pl.lit(":"), "source_record_id"]).alias("source_record_id"),
                              pl.lit(spec.name).alias("source"))
 

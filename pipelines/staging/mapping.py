@@ -41,14 +41,15 @@ def resolve_column(columns: Iterable[str], name: str, *, header_aliases: bool = 
     """The raw column holding source column ``name``, or None.
 
     Tried in turn: as written; ``a.b`` as dlt flattens it (``a__b``) and dlt's snake_case; for files
-    read with header aliases, the canonical field the header is an alias of, then the header's
-    snake_case name (how the files connector names unknown headers).
+    read with header aliases, the canonical field the header is an alias of; then the header's
+    snake_case name (how the files connector names headers: ``Letzter Kontakt`` -> ``letzter_kontakt``,
+    ``billing.city`` -> ``billing_city``).
     """
     present = set(columns)
     candidates = [name, name.replace(".", "__"), _dlt_name(name)]
     if header_aliases:
-        key = header_key(name)
-        candidates += [_ALIAS.get(key, ""), snake_name(name)]
+        candidates.append(_ALIAS.get(header_key(name), ""))
+    candidates += [snake_name(name), snake_name(name.replace(".", "__"))]
     for candidate in candidates:
         if candidate and candidate in present:
             return candidate
@@ -124,12 +125,13 @@ def _source_expr(raw: pl.DataFrame, spec: SourceSpec) -> pl.Expr:
 
 def _id_expr(raw: pl.DataFrame, spec: SourceSpec, *, table: str) -> pl.Expr:
     """The record id: the configured id column(s) joined by ``:``; for files without one, the data row
-    number (prefixed by the file stem when every file of the source shares one name)."""
+    number, prefixed by the file stem when the source's path may match several files (a glob or a
+    list) and they share one source name."""
     if not spec.id:
         if spec.kind != "files":
             raise MappingError(f"source {spec.name!r}: key 'id' is missing")
         row = text(raw, "row_number").str.strip_chars()
-        if spec.record_source == "file_stem":
+        if spec.record_source == "file_stem" or single_file(spec):
             return row
         return pl.concat_str([text(raw, "source"), pl.lit(":"), row])
     parts = []
@@ -140,6 +142,11 @@ def _id_expr(raw: pl.DataFrame, spec: SourceSpec, *, table: str) -> pl.Expr:
                                f"{', '.join(c for c in raw.columns if not c.startswith('_dlt'))})")
         parts.append(text(raw, resolved).str.strip_chars())
     return parts[0] if len(parts) == 1 else pl.concat_str(parts, separator=":")
+
+
+def single_file(spec: SourceSpec) -> bool:
+    """A files source whose path names one file (no wildcard, no list)."""
+    return len(spec.paths) == 1 and not any(c in spec.paths[0] for c in "*?[")
 
 
 def raw_id_columns(raw_columns: Iterable[str], spec: SourceSpec) -> list[str]:

@@ -110,7 +110,7 @@ def test_rows_reconcile_per_source(first_run):
     # the same, counted independently in SQL: dirty duplicate copies are rows read too
     rules = ", ".join(f"'{r}'" for r in RECORD_RULES)
     read = wh.query("select (select count(*) from raw_erp.customers) + (select count(*) from "
-                    "raw_erp.customers_dirty where source_table = 'customers_dirty') as n")["n"][0]
+                    "raw_erp.customers_dirty) as n")["n"][0]
     crosswalk = wh.query("select count(*) as n from golden.crosswalk where source = 'erp'")["n"][0]
     quarantined = wh.query(f"select count(*) as n from quality.quarantine where source = 'erp' "
                            f"and rule in ({rules})")["n"][0]

@@ -128,7 +128,7 @@ def _materialize_matching(warehouse, engine: str):
     from pipelines.build import build_definitions
 
     defs = build_definitions(warehouse=str(warehouse), engine=engine)
-    resources = {k: defs.resources[k] for k in ("warehouse", "matching", "publishing")}
+    resources = {k: defs.resources[k] for k in ("warehouse", "matching", "publishing", "sources")}
     assert resources["matching"].engine == engine
     with dg.instance_for_test() as instance:
         result = dg.materialize([matching.candidate_pairs, matching.scored_pairs, matching.clusters,
