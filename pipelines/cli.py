@@ -15,6 +15,7 @@ from pipelines.warehouse import WarehouseBusy
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     parser = argparse.ArgumentParser(prog="crm-golden", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks of unexpected errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="build the demo sources and run the whole pipeline on them")
@@ -95,6 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     except WarehouseBusy as exc:
         print(f"crm-golden: error: {exc}", file=sys.stderr)
         return 4
+    except Exception as exc:  # an unexpected failure: one masked line; --debug shows the traceback
+        if args.debug:
+            raise
+        from connectors.common import describe_load_error
+
+        print(f"crm-golden: error: {describe_load_error(exc)} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 class UserError(Exception):
@@ -166,7 +175,7 @@ def _run(args) -> int:
                            full_rebuild=args.full_rebuild, retrain=args.retrain,
                            engine=args.engine, spark_master=args.spark_master)
     print(summary.render())
-    return 0 if summary.success else 1
+    return summary.exit_code
 
 
 def _sources_check(args) -> int:
@@ -191,7 +200,7 @@ def _demo(args) -> int:
     summary = run_pipeline(sources=out, warehouse=warehouse, truth=out / "truth")
     print(summary.render())
     print("Open the Dagster UI on the materialised assets with:  make ui   (http://127.0.0.1:3000)")
-    return 0 if summary.success else 1
+    return summary.exit_code
 
 
 def _review(args) -> int:

@@ -15,6 +15,10 @@ import polars as pl
 from pipelines.paths import dagster_home
 from pipelines.warehouse import Warehouse, holds_run_lock
 
+EXIT_OK = 0
+EXIT_NOT_PUBLISHED = 1
+EXIT_PUBLISHED_WITH_GAPS = 3
+
 
 @dataclass
 class RunSummary:
@@ -41,6 +45,21 @@ class RunSummary:
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
     quality: dict | None = None
     destination: str = "duckdb"
+    #: one line per failed step or source: ``name: cause`` (masked)
+    errors: dict[str, str] = field(default_factory=dict)
+    #: API pages cut mid-body this run, and the objects on them not read (None: unknown, a last page)
+    cut_pages: int = 0
+    objects_not_read: int | None = 0
+
+    @property
+    def exit_code(self) -> int:
+        """0: every source loaded and the tables published; 3: published, but a source failed to load or
+        a page was cut (its rows come next run); 1: nothing published (the last good tables stay)."""
+        if not self.published:
+            return EXIT_NOT_PUBLISHED
+        if self.failed_sources or self.cut_pages or not self.success:
+            return EXIT_PUBLISHED_WITH_GAPS
+        return EXIT_OK
 
     def render(self) -> str:
         ok = sum(1 for _, passed, _ in self.checks if passed)
@@ -63,6 +82,12 @@ class RunSummary:
         ]
         if self.failed_steps:
             lines.append("  failed steps: " + ", ".join(self.failed_steps))
+        for name, cause in self.errors.items():
+            lines.append(f"    {name}: {cause}")
+        if self.cut_pages:
+            lost = "an unknown number of" if self.objects_not_read is None else f"{self.objects_not_read:,}"
+            lines.append(f"  cut API pages           {self.cut_pages:>9,}   ({lost} records not read yet: asked for "
+                         "again next run; quality.invalid_pages)")
         if self.failed_sources:
             kept = [s for s in self.failed_sources if any(t.startswith(f"raw_{s}.") for t in self.rows_read)]
             lines.append("  sources NOT loaded this run: " + ", ".join(self.failed_sources)
@@ -113,6 +138,7 @@ def run_pipeline(*, warehouse: Path, sources: Path | None = None, config: Path |
     summary = RunSummary(run_id=result.run_id, success=result.success,
                          seconds=time.perf_counter() - t0, warehouse=warehouse, checks=handler.checks)
     summary.failed_steps = sorted({e.step_key for e in result.all_events if e.is_step_failure})
+    summary.errors = step_errors(result.all_events)
     published = any(e.is_step_success and e.step_key and "publish" in e.step_key for e in result.all_events)
     summary.published = published
     summary.destination = destination
@@ -127,11 +153,36 @@ def run_pipeline(*, warehouse: Path, sources: Path | None = None, config: Path |
     return summary
 
 
+def step_errors(events) -> dict[str, str]:
+    """``step: cause`` for each failed step: the innermost error's message, one line, masked."""
+    from connectors.common import mask_error
+
+    out = {}
+    for event in events:
+        if not event.is_step_failure or event.step_key in out:
+            continue
+        error = getattr(event.event_specific_data, "error", None)
+        while error is not None and getattr(error, "cause", None) is not None:
+            error = error.cause
+        message = (getattr(error, "message", "") or "").strip()
+        line = next((ln for ln in reversed(message.splitlines()) if ln.strip()), "") if message else ""
+        out[event.step_key] = mask_error(line or "failed (see the Dagster run log)", limit=300)
+    return out
+
+
 def _fill_counts(summary: RunSummary, wh: Warehouse, run_id: str, tables: list[str]) -> None:
     if wh.exists("quality.load_failures"):
-        failed = wh.query("select distinct source from quality.load_failures where run_id = ? order by source",
-                          [run_id])
+        failed = wh.query("select source, min(error) as error from quality.load_failures where run_id = ? "
+                          "group by source order by source", [run_id])
         summary.failed_sources = failed["source"].to_list()
+        for source, error in failed.iter_rows():
+            summary.errors[f"source {source}"] = error
+    if wh.exists("quality.invalid_pages"):
+        pages = wh.query("select * from quality.invalid_pages where run_id = ?", [run_id])
+        summary.cut_pages = pages.height
+        if pages.height:
+            lost = pages["objects_lost"] if "objects_lost" in pages.columns else None
+            summary.objects_not_read = None if lost is None or lost.null_count() else int(lost.sum())
     for table in tables:
         if wh.exists(table):
             summary.rows_read[table] = _count(wh, table)

@@ -41,6 +41,9 @@ class InvalidPage:
     bytes: int
     objects_recovered: int
     error: str
+    objects_lost: int | None = None
+    """Objects the page should have held beyond those recovered: a page with a next page is full
+    (``limit`` objects); None for a last page, whose size cannot be known."""
 
 
 def page_label(url: str) -> str:
@@ -138,8 +141,11 @@ def invalid_page_hook(
             obj[RECOVERED_COLUMN] = label
         response._content = json.dumps({resource: objects}, ensure_ascii=False).encode("utf-8")
         response.encoding = "utf-8"
+        limit = parse_qs(urlsplit(url or "").query).get("limit", [""])[-1]
+        full = bool(response.links.get("next")) and limit.isdigit()
         page = InvalidPage(resource=resource, page=label, request_path=where, bytes=size,
-                           objects_recovered=len(objects), error=reason)
+                           objects_recovered=len(objects), error=reason,
+                           objects_lost=max(int(limit) - len(objects), 0) if full else None)
         log.warning("shop API %s %s: body of %d bytes cut (%s) after %d attempt(s); %d complete objects"
                     " recovered, the rest of the page is lost", resource, label, size, reason, tries,
                     len(objects))

@@ -124,12 +124,13 @@ def record_invalid_pages(wh: Warehouse, pages: list[InvalidPage], *, run_id: str
     """Append the salvaged pages of one load to ``quality.invalid_pages``."""
     if not pages:
         return
-    frame = pl.DataFrame([asdict(p) for p in pages]).with_columns(
+    frame = pl.DataFrame([asdict(p) for p in pages], schema_overrides={"objects_lost": pl.Int64}).with_columns(
         pl.lit(run_id).alias("run_id"), pl.lit(source).alias("source"),
         pl.lit(datetime.now(UTC)).cast(pl.Datetime("us", "UTC")).alias("detected_at"),
     )
     wh.append(INVALID_PAGES, frame.select("run_id", "source", "resource", "page", "request_path", "bytes",
-                                          "objects_recovered", "error", "detected_at"))
+                                          "objects_recovered", "objects_lost", "error",
+                                          "detected_at"))
 
 
 def raw_columns(wh: Warehouse, source: str) -> dict[str, set[str]]:
@@ -234,7 +235,8 @@ def _raw_assets(spec: SourceSpec):
             shown = [p for p in pages if p.resource == key.path[-1]]
             if shown:
                 meta["invalid_pages_salvaged"] = dg.MetadataValue.json(
-                    [{"page": p.page, "bytes": p.bytes, "objects_recovered": p.objects_recovered} for p in shown])
+                    [{"page": p.page, "bytes": p.bytes, "objects_recovered": p.objects_recovered,
+                      "objects_lost": p.objects_lost} for p in shown])
             yield dg.MaterializeResult(asset_key=key, metadata=meta)
 
     return _assets

@@ -39,21 +39,27 @@ def truncated_pages(logged: pl.DataFrame | None, *, source: str = "shop", resour
 
     ``logged`` holds the run's ``quality.invalid_pages`` rows (``resource``, ``page``, ``bytes``,
     ``objects_recovered``). The page is named as the client asked for it (``page:<page_info>``);
-    ``raw_value`` says how much was recovered: the customers after the cut are lost, unnamed.
+    ``raw_value`` says how much was recovered and how many were not read (a full page holds ``limit``
+    objects); those are asked for again next run, since the cursor does not move past the page.
     The rows kept from the page carry their own ``recovered_from_truncated_page`` issues.
     """
     if logged is None or logged.height == 0:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
     pages = (logged.filter(pl.col("resource") == resource)
-             .group_by("page").agg(pl.col("objects_recovered").max().alias("kept"), pl.col("bytes").max())
+             .group_by("page").agg(pl.col("objects_recovered").max().alias("kept"), pl.col("bytes").max(),
+                                   (pl.col("objects_lost").max() if "objects_lost" in logged.columns
+                                    else pl.lit(None, pl.Int64)).alias("lost"))
              .sort("page"))
     return pages.select(
         pl.lit(source).alias("source"),
         pl.col("page").alias("source_record_id"),
         pl.lit("truncated_json_page").alias("rule"),
         pl.lit("page").alias("field"),
-        pl.format("{} page cut mid-body ({} bytes received): {} complete objects recovered, the rest lost",
-                  pl.lit(resource), "bytes", "kept").alias("raw_value"),
+        pl.format("{} page cut mid-body ({} bytes received): {} complete objects recovered, {} "
+                  "(the cursor stays: they are asked for again next run)",
+                  pl.lit(resource), "bytes", "kept",
+                  pl.when(pl.col("lost").is_not_null()).then(pl.format("{} not read", "lost"))
+                  .otherwise(pl.lit("an unknown number after them not read (last page)"))).alias("raw_value"),
     ).cast(QUARANTINE_SCHEMA)
 
 

@@ -150,8 +150,14 @@ def test_shop_server_serves_only_the_fields_asked_for(tmp_path):
 
 
 def test_shop_key_scan_runs_when_due(tmp_path, monkeypatch):
-    from pipelines.assets.raw import shop_key_scan_due
+    from connectors.config import demo_layout
+    from pipelines.assets.raw import key_scan_due
     from pipelines.warehouse import Warehouse as Wh
+
+    shop = demo_layout(tmp_path).get("shop")
+
+    def shop_key_scan_due(wh, **kw):
+        return key_scan_due(shop, wh, **kw)
 
     wh = Wh(tmp_path / "w.duckdb")
     assert not shop_key_scan_due(wh)  # off by default

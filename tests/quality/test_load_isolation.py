@@ -13,9 +13,10 @@ import polars as pl
 import pytest
 from dagster_dlt import DagsterDltResource
 
-from pipelines.assets.raw import RAW_ASSETS
-from pipelines.assets.staging import staged_customers
-from pipelines.checks import LOAD_CHECKS
+from connectors.config import demo_layout
+from pipelines.assets.raw import raw_assets
+from pipelines.assets.staging import staged_customers_asset
+from pipelines.checks import load_checks
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.warehouse import Warehouse
 
@@ -26,8 +27,9 @@ ERP_COLUMNS = ("customer_no", "company_name", "contact_name", "street", "postal_
 
 
 def materialize(sources: Path, warehouse: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    config = demo_layout(sources)
     return dg.materialize(
-        [*RAW_ASSETS, staged_customers, *LOAD_CHECKS],
+        [*raw_assets(config), staged_customers_asset(config), *load_checks(config)],
         resources={"dlt": DagsterDltResource(), "warehouse": WarehouseResource(path=str(warehouse)),
                    "sources": SourcesResource(directory=str(sources))},
         instance=instance,
