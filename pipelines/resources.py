@@ -76,7 +76,9 @@ class PublishResource(dg.ConfigurableResource):
 
     def merge_list_dir(self, wh: Warehouse) -> Path:
         """Where the per-source write-back files (merge_list_<source>.csv) go."""
-        return Path(wh.path).parent / f"{Path(wh.path).stem}_merge_lists"  # one folder per warehouse
+        from pipelines.publish.writeback import merge_list_dir
+
+        return merge_list_dir(wh.path)
 
     def customer_360_config(self):
         from pipelines.customer360 import Customer360Config

@@ -25,6 +25,9 @@ def add_erase_parser(sub) -> None:
                      help="instead of erasing: lift tombstones of ERP/shop records that the sources "
                      "folder no longer holds")
     p.add_argument("--warehouse", default=None, help="DuckDB file (default data/warehouse.duckdb)")
+    p.add_argument("--parquet-dir", action="append", default=None,
+                   help="Parquet publication to remove the person from (repeatable; default: published/ "
+                   "beside the warehouse, when it exists)")
     p.add_argument("--reason", default="erasure request", help="recorded with the tombstone (no personal data)")
     p.add_argument("--postgres", choices=("auto", "yes", "no"), default="auto",
                    help="also erase in PostgreSQL: auto = when DESTINATION__POSTGRES__CREDENTIALS "
@@ -48,7 +51,8 @@ def run_erase(args) -> int:
 
         url = _postgres_url(args.postgres)
         report = erase(wh, email=args.email, golden_id=args.golden_id,
-                       source_record=args.source_record, reason=args.reason, postgres_url=url)
+                       source_record=args.source_record, reason=args.reason, postgres_url=url,
+                       parquet_dirs=args.parquet_dir)
     except PrivacyError as exc:
         print(f"crm-golden: error: {exc}", file=sys.stderr)
         return 2

@@ -14,8 +14,11 @@ covered too:
   tables (``orders__line_items``) through ``_dlt_root_id``; the dlt ``*_staging`` datasets alike.
 
 All of it, the tombstones and the audit row happen in one DuckDB transaction. dlt's archived
-load packages (which hold raw rows) are removed afterwards, and every text column of every
-table is scanned for the person's e-mails and phones (``residual`` in the report).
+load packages (which hold raw rows) are removed afterwards; so are the person's rows in files
+published earlier: the merge-list CSVs (``<stem>_merge_lists/``, and the older shared
+``merge_lists/``), the Parquet publication (``published/`` beside the warehouse, or the folders
+given) and the BI read copy, which is published again. Every text column of every table and
+Parquet file is scanned for the person's e-mails and phones (``residual`` in the report).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from pipelines.privacy.tombstones import (
     record_hashes,
     write_tombstones,
 )
-from pipelines.warehouse import Warehouse
+from pipelines.warehouse import Warehouse, publish_read_copy, read_copy_path
 
 ERASURES = "privacy.erasures"
 _RECORD_COLUMNS = ("record_id", "cluster_id", "id_l", "id_r")
@@ -59,6 +62,8 @@ class ErasureReport:
     deleted: dict[str, int] = field(default_factory=dict)
     tombstones: int = 0
     files_removed: int = 0
+    #: published files (merge-list CSVs, Parquet tables) rewritten without the person
+    files_rewritten: int = 0
     pending_load_packages: int = 0
     residual: dict[str, int] = field(default_factory=dict)
     postgres: dict[str, int] | None = None
@@ -86,6 +91,8 @@ class ErasureReport:
             lines.append(f"  PostgreSQL NOT erased: {self.postgres_error}")
         lines.append(f"  tombstones written: {self.tombstones} (privacy.tombstones, hashed identifiers)")
         lines.append(f"  dlt load-package files removed: {self.files_removed}")
+        lines.append(f"  published files rewritten without the person: {self.files_rewritten} "
+                     "(merge lists, Parquet)")
         if self.file_rewritten:
             lines.append("  warehouse file rewritten (deleted rows no longer readable in free blocks)")
         if self.pending_load_packages:
@@ -101,7 +108,8 @@ class ErasureReport:
 
 def erase(warehouse: Warehouse, *, email: str | None = None, golden_id: str | None = None,
           source_record: str | None = None, reason: str = "erasure request",
-          postgres_url: str | None = None, verify: bool = True, rewrite: bool = True) -> ErasureReport:
+          postgres_url: str | None = None, verify: bool = True, rewrite: bool = True,
+          parquet_dirs: list[str | Path] | None = None) -> ErasureReport:
     """Erase the person identified by exactly one of ``email``, ``golden_id`` or
     ``source_record`` (``SOURCE:ID``) from ``warehouse`` (and the PostgreSQL database at
     ``postgres_url``), and tombstone their records. With ``rewrite`` the DuckDB file is then
@@ -155,11 +163,18 @@ def erase(warehouse: Warehouse, *, email: str | None = None, golden_id: str | No
     report = ErasureReport(erasure_id=erasure_id, requested_by=kind, records=n_records,
                            golden_customers=n_golden, deleted=deleted, tombstones=n_tombs)
     report.files_removed, report.pending_load_packages = purge_load_packages(warehouse.path)
+    folders = _parquet_folders(warehouse.path, parquet_dirs)
+    report.files_rewritten = (erase_merge_list_files(warehouse.path, records, golden)
+                              + sum(erase_parquet(d, records, golden) for d in folders))
     if rewrite:
         rewrite_file(warehouse)
         report.file_rewritten = True
+    if read_copy_path(warehouse.path).exists():
+        publish_read_copy(warehouse.path)
     if verify:
         report.residual = find_values(warehouse, [*emails, *phones])
+        for folder in folders:
+            report.residual |= find_in_parquet(folder, [*emails, *phones])
     if postgres_url:
         from pipelines.privacy.postgres import erase_postgres
 
@@ -498,4 +513,99 @@ def find_values(warehouse: Warehouse, values: list[str]) -> dict[str, int]:
             sql = ", ".join(f"count(*) filter (where {match.format(c=c)})" for c in text)
             counts = con.execute(f"select {sql} from {_q(schema, name)} t", needles * len(text)).fetchall()[0]
             hits |= {f"{schema}.{name}.{c}": int(n) for c, n in zip(text, counts, strict=True) if n}
+    return hits
+
+
+# -- published files ---------------------------------------------------------------------------
+
+def _parquet_folders(warehouse_path: Path, given: list[str | Path] | None) -> list[Path]:
+    """Parquet publications to clean: the folders given, else ``published/`` beside the warehouse."""
+    from pipelines.publish.parquet import MANIFEST
+
+    folders = [Path(d) for d in given] if given else [warehouse_path.parent / "published"]
+    return [d for d in folders if (d / MANIFEST).is_file()]
+
+
+def _person_rows(df: pl.DataFrame, records: pl.DataFrame, golden: list[str], *,
+                 source: str | None = None) -> pl.Expr:
+    """True on rows of ``df`` that refer to the erased records or golden ids (by column name, as
+    in the warehouse); ``source`` for files that hold one source's ids."""
+    ids = records["record_id"].to_list()
+    hit = pl.lit(False)
+    for c in _RECORD_COLUMNS:
+        if c in df.columns:
+            hit = hit | pl.col(c).cast(pl.Utf8).is_in(ids)
+    for c in _GOLDEN_COLUMNS:
+        if c in df.columns:
+            hit = hit | pl.col(c).cast(pl.Utf8).is_in(golden)
+    if "source_record_id" in df.columns:
+        pairs = records.select(pl.col("source").cast(pl.Utf8), pl.col("source_record_id").cast(pl.Utf8))
+        if "source" in df.columns:
+            keys = (pairs["source"] + "\x1f" + pairs["source_record_id"]).to_list()
+            hit = hit | (pl.col("source").cast(pl.Utf8) + "\x1f" + pl.col("source_record_id").cast(pl.Utf8)).is_in(keys)
+        elif source is not None:
+            own = pairs.filter(pl.col("source") == source)["source_record_id"].to_list()
+            hit = hit | pl.col("source_record_id").cast(pl.Utf8).is_in(own)
+    return hit.fill_null(False)
+
+
+def erase_merge_list_files(warehouse_path: Path, records: pl.DataFrame, golden: list[str]) -> int:
+    """Drop the person's rows from the merge-list CSVs beside the warehouse; files rewritten."""
+    from pipelines.publish.writeback import merge_list_dir
+
+    rewritten = 0
+    for folder in dict.fromkeys((merge_list_dir(warehouse_path), warehouse_path.parent / "merge_lists")):
+        for path in sorted(folder.glob("merge_list_*.csv")) if folder.is_dir() else []:
+            source = path.stem.removeprefix("merge_list_")
+            df = pl.read_csv(path, infer_schema=False)
+            kept = df.filter(~_person_rows(df, records, golden, source=source))
+            if kept.height == df.height:
+                continue
+            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+            try:
+                kept.write_csv(tmp)   # values as they were read: already spreadsheet-safe
+                tmp.replace(path)
+            finally:
+                tmp.unlink(missing_ok=True)
+            rewritten += 1
+    return rewritten
+
+
+def erase_parquet(out_dir: Path, records: pl.DataFrame, golden: list[str]) -> int:
+    """Drop the person's rows from every table of a Parquet publication (all-or-nothing, manifest
+    updated); returns the number of files rewritten."""
+    from pipelines.publish.parquet import publish_parquet, read_manifest
+
+    changed = {}
+    for table, entry in read_manifest(out_dir).get("tables", {}).items():
+        path = out_dir / entry["path"]
+        if not path.is_file():
+            continue
+        df = pl.read_parquet(path)
+        kept = df.filter(~_person_rows(df, records, golden))
+        if kept.height != df.height:
+            changed[table] = kept
+    if changed:
+        publish_parquet(changed, out_dir)
+    return len(changed)
+
+
+def find_in_parquet(out_dir: Path, values: list[str]) -> dict[str, int]:
+    """Rows per ``parquet:<table>.<column>`` of a Parquet publication that contain any of ``values``."""
+    from pipelines.publish.parquet import read_manifest
+
+    needles = sorted({v.lower() for v in values if v})
+    hits: dict[str, int] = {}
+    if not needles:
+        return hits
+    for table, entry in read_manifest(out_dir).get("tables", {}).items():
+        path = out_dir / entry["path"]
+        if not path.is_file():
+            continue
+        df = pl.read_parquet(path).select(pl.col(pl.Utf8))
+        for c in df.columns:
+            n = df.select(pl.any_horizontal([pl.col(c).str.to_lowercase().str.contains(v, literal=True)
+                                             for v in needles]).fill_null(False).sum()).item()
+            if n:
+                hits[f"parquet:{table}.{c}"] = int(n)
     return hits

@@ -23,6 +23,12 @@ from pipelines.publish.tables import PublishError
 _SOURCE = re.compile(r"^[A-Za-z0-9_]+$")
 
 
+def merge_list_dir(warehouse_path: str | Path) -> Path:
+    """``<stem>_merge_lists/`` beside the warehouse: one folder per warehouse."""
+    path = Path(warehouse_path)
+    return path.parent / f"{path.stem}_merge_lists"
+
+
 def write_merge_lists(lists: Mapping[str, pl.DataFrame], out_dir: str | Path) -> dict[str, Path]:
     """Write ``{source: merge list}`` (from ``customer360.merge_lists``) as
     ``<out_dir>/merge_list_<source>.csv`` (UTF-8, comma-separated, header row); returns the paths."""
