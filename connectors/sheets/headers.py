@@ -73,7 +73,7 @@ def column_names(
             n += 1
             unique = f"{name}_{n}"
         if unique != name:
-            log.warning("%s: header %d (%r) repeats column %r: loaded as %r", where, position, header, name, unique)
+            log.warning("%s: header %d repeats column %r: loaded as %r", where, position, name, unique)
         taken.add(unique)
         names.append(unique)
     return names

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import logging
+import re
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from .settings import CSV_SUFFIXES, XLSX_SUFFIXES
 log = logging.getLogger(__name__)
 
 _DELIMITERS = (",", ";", "\t", "|")
+ROW_ERROR = "_row_error"
+"""Column marking a row whose shape does not fit its header (staging quarantines it, rule ``malformed_row``)."""
 
 
 class SheetFormatError(ValueError):
@@ -78,6 +81,33 @@ def sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
+def sniff_delimiters(text: str, *, sample_lines: int = 50) -> tuple[str, str]:
+    """(header delimiter, row delimiter): the delimiter that splits the data rows into the same number
+    of fields most consistently (more fields on a tie), and the one that splits the header into that
+    many fields (a header written with ``;`` over rows written with ``,``)."""
+    lines = [ln for ln in text.splitlines()[: sample_lines + 1] if ln.strip()]
+    if len(lines) < 2:
+        return (sniff_delimiter(lines[0]),) * 2 if lines else (",", ",")
+    header, rows = lines[0], lines[1:]
+
+    def fields(line: str, d: str) -> int:
+        return len(next(csv.reader([line], delimiter=d), []))
+
+    def score(d: str) -> tuple[int, int]:
+        counts = [fields(r, d) for r in rows]
+        modal = max(set(counts), key=counts.count)
+        return (counts.count(modal) if modal > 1 else 0, modal)
+
+    row_delim = max(_DELIMITERS, key=score)
+    if score(row_delim)[0] == 0:
+        row_delim = sniff_delimiter(header)
+    width = score(row_delim)[1]
+    if fields(header, row_delim) == width:
+        return row_delim, row_delim
+    header_delim = next((d for d in _DELIMITERS if fields(header, d) == width), row_delim)
+    return header_delim, row_delim
+
+
 def csv_blocks(data: bytes, *, where: str) -> Iterator[Block]:
     """One block for a CSV file: encoding and delimiter detected, CRLF/quoted newlines handled.
 
@@ -88,11 +118,16 @@ def csv_blocks(data: bytes, *, where: str) -> Iterator[Block]:
     if encoding != "utf-8":
         log.info("%s: read as %s", where, encoding)
     text = text.removeprefix("\ufeff")
-    delimiter = sniff_delimiter(text.split("\n", 1)[0])
+    header_delim, delimiter = sniff_delimiters(text)
+    if header_delim != delimiter:
+        log.warning("%s: the header is separated by %r, the rows by %r: each read with its own", where,
+                    header_delim, delimiter)
     try:
+        if header_delim != delimiter:
+            raise pl.exceptions.ComputeError("mixed delimiters")
         block = _csv_block_polars(text, delimiter)
     except pl.exceptions.PolarsError:
-        block = _csv_block_python(text, delimiter, where=where)
+        block = _csv_block_python(text, delimiter, where=where, header_delimiter=header_delim)
     if block is not None:
         block.encoding = encoding
         yield block
@@ -113,21 +148,43 @@ def _csv_block_polars(text: str, delimiter: str) -> Block | None:
     return Block(None, headers, cells.filter(~pl.all_horizontal(pl.exclude("row_number").is_null())))
 
 
-def _csv_block_python(text: str, delimiter: str, *, where: str) -> Block | None:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows, numbers = [], []
+def _csv_block_python(text: str, delimiter: str, *, where: str, header_delimiter: str | None = None) -> Block | None:
+    """The csv module's reading of a ragged or loosely quoted file; a row with more fields than the
+    header is kept but marked (``ROW_ERROR``): its values may have shifted, so staging quarantines it."""
+    stream = io.StringIO(text, newline="")
+    if header_delimiter is not None and header_delimiter != delimiter:
+        first = stream.readline()
+        header = next(csv.reader([first], delimiter=header_delimiter), None)
+        reader = csv.reader(stream, delimiter=delimiter)
+    else:
+        reader = csv.reader(stream, delimiter=delimiter)
+        header = None
+    rows, numbers, errors = [], [], []
     try:
-        header = next(reader, None)
+        if header is None:
+            header = next(reader, None)
         if header is None:
             return None
         for number, record in enumerate(reader, start=1):
             if any(record):
                 rows.append([v or None for v in record])
                 numbers.append(number)
+                errors.append(f"{len(record)} fields where the header has {len(header)}: values may have "
+                              "shifted (an unquoted delimiter in a value?)" if len(record) > len(header) else None)
     except csv.Error as exc:
         raise SheetFormatError(f"{where}: line {reader.line_num}: {exc}") from None
     width = max(len(header), *map(len, rows)) if rows else len(header)
-    return Block(None, header, rows_frame(rows, numbers, width))
+    frame = rows_frame(rows, numbers, width)
+    if any(errors):
+        frame = frame.with_columns(pl.Series(ROW_ERROR, errors, pl.String))
+    return Block(None, header, frame)
+
+
+def _is_title(first: list, second: list) -> bool:
+    """A first row with one filled cell above a row with three or more: a title, not the header."""
+    filled = sum(1 for v in first if v is not None and str(v).strip())
+    below = sum(1 for v in second if v is not None and str(v).strip())
+    return filled == 1 and below >= 3
 
 
 def xlsx_blocks(data: bytes, *, where: str) -> Iterator[Block]:
@@ -159,6 +216,11 @@ def xlsx_blocks(data: bytes, *, where: str) -> Iterator[Block]:
                     if headers is None:
                         headers, header_at = list(values), index
                         continue
+                    if not rows and _is_title(headers, cells):
+                        log.info("%s: sheet %r row %d is a title above the header: skipped", where, sheet.title,
+                                 header_at)
+                        headers, header_at = list(values), index
+                        continue
                     last = index - header_at
                     rows.append(cells)
                     numbers.append(offset + last)
@@ -188,12 +250,14 @@ def blocks_frame(
     """
     frames = []
     for block in blocks:
+        label = where if block.sheet_name is None else f"{where} sheet {block.sheet_name!r}"
+        if looks_like_data(block.headers):
+            block = _headerless(block, where=label)
         cells = block.cells
         if cells.height == 0:
             continue
-        width = cells.width - 1
-        headers = block.headers + [None] * (width - len(block.headers))
-        label = where if block.sheet_name is None else f"{where} sheet {block.sheet_name!r}"
+        width = sum(1 for c in cells.columns if c[:1] == "c" and c[1:].isdigit())
+        headers = list(block.headers) + [None] * (width - len(block.headers))
         names = column_names(headers, overrides=overrides, where=label, aliases=aliases)
         nulls = cells.null_count().row(0, named=True)
         keep = [
@@ -209,11 +273,46 @@ def blocks_frame(
                 pl.lit(block.sheet_name, pl.String).alias("sheet_name"),
                 pl.lit(block.encoding, pl.String).alias("file_encoding"),
                 *keep,
+                *([pl.col(ROW_ERROR)] if ROW_ERROR in cells.columns else []),
             )
         )
     if not frames:
         return None
     return pl.concat(frames, how="diagonal") if len(frames) > 1 else frames[0]
+
+
+_EMAIL_LIKE = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", re.IGNORECASE)
+_PHONE_LIKE = re.compile(r"^\+?[\d ()./-]{7,}$")
+_DATE_LIKE = re.compile(r"^\d{1,4}[-./]\d{1,2}[-./]\d{1,4}")
+
+
+def looks_like_data(headers: list) -> bool:
+    """A first row that holds values, not names: an e-mail address, a phone number or a date in it, and
+    no cell that is a known header (``E-Mail``, ``Tel`` ...)."""
+    from .headers import _ALIAS_TO_FIELD, header_key
+
+    cells = [str(h).strip() for h in headers if h is not None and str(h).strip()]
+    if not cells or any(header_key(c) in _ALIAS_TO_FIELD for c in cells):
+        return False
+    return any(_EMAIL_LIKE.search(c) or _PHONE_LIKE.match(c) or _DATE_LIKE.match(c) for c in cells)
+
+
+def _headerless(block: Block, *, where: str) -> Block:
+    """A block whose first row is data: that row is data row 1, the columns get positional names
+    (``column_<n>``: no cell value becomes a column name) and every row is marked for quarantine, since
+    which column holds what cannot be told."""
+    log.warning("%s: the first row holds values, not column names (no header row): its %d rows are "
+                "quarantined until a header is added", where, block.cells.height + 1)
+    positional = [c for c in block.cells.columns if c[:1] == "c" and c[1:].isdigit()]
+    first = pl.DataFrame([[None if v is None or str(v) == "" else cell_text(v) for v in block.headers]
+                          + [None] * (len(positional) - len(block.headers))],
+                         schema=[(c, pl.String) for c in positional[: max(len(block.headers), len(positional))]],
+                         orient="row")
+    rest = block.cells.with_columns(pl.col("row_number") + 1)
+    cells = pl.concat([first.with_columns(pl.lit(1, pl.Int64).alias("row_number")), rest], how="diagonal_relaxed")
+    cells = cells.with_columns(pl.lit("the file has no header row: its columns cannot be named")
+                               .alias(ROW_ERROR))
+    return Block(block.sheet_name, [None] * len(positional), cells, block.encoding)
 
 
 def table_blocks(data: bytes, *, fmt: str, where: str) -> Iterator[Block]:

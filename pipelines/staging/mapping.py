@@ -23,7 +23,7 @@ from pipelines.staging.dates import raw_text
 from pipelines.staging.result import StagingError
 
 #: Marker columns the connectors set, carried through to staging when present.
-MARKERS: tuple[str, ...] = ("_recovered_from_page", "file_encoding")
+MARKERS: tuple[str, ...] = ("_recovered_from_page", "file_encoding", "_row_error")
 _NAMING = NamingConvention()
 _ALIAS = {alias: f for f, aliases in FIELD_ALIASES.items() for alias in aliases}
 

@@ -40,7 +40,7 @@ from dedupe.normalize.names import hanzi_surname_first, pinyin_surname_first
 from pipelines.staging.columns import contact_fields
 from pipelines.staging.dates import _text_timestamp, raw_text, slash_evidence, text_date, timestamp_utc
 from pipelines.staging.loads import file_encoding_issues, recovered_record_issues
-from pipelines.staging.result import StageResult
+from pipelines.staging.result import QUARANTINE_SCHEMA, StageResult
 from pipelines.staging.rules import apply_rules
 
 DAY_FIRST, MONTH_FIRST = "%d/%m/%Y", "%m/%d/%Y"
@@ -118,7 +118,7 @@ def _names(df: pl.DataFrame) -> pl.DataFrame:
 def stage_source(mapped: pl.DataFrame, *, date_format: str | None = None, now: datetime | None = None) -> StageResult:
     """Stage one source's mapped customers (see the module docstring); ``mapped`` is what
     ``mapping.map_customers`` returns (``source``, ``source_record_id`` and the canonical fields)."""
-    m = mapped
+    m, malformed = _split_malformed(mapped)
     df = m.select(
         pl.col("source").cast(pl.Utf8),
         pl.col("source_record_id").cast(pl.Utf8).str.strip_chars(),
@@ -162,7 +162,21 @@ def stage_source(mapped: pl.DataFrame, *, date_format: str | None = None, now: d
     if "file_encoding" in m.columns:
         extra.append(file_encoding_issues(m))
     extra = [e for e in extra if e.height]
-    if not extra:
+    if not extra and malformed.height == 0:
         return result
-    return StageResult(customers=result.customers, quarantine=result.quarantine,
+    return StageResult(customers=result.customers, quarantine=pl.concat([result.quarantine, malformed]),
                        field_issues=pl.concat([result.field_issues, *extra]))
+
+
+def _split_malformed(mapped: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows the connector marked as not fitting their header (``_row_error``: extra fields, no header
+    row) go to quarantine whole, rule ``malformed_row``: their values may sit in the wrong fields."""
+    if "_row_error" not in mapped.columns:
+        return mapped, pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    bad = pl.col("_row_error").is_not_null()
+    quarantine = mapped.filter(bad).select(
+        pl.col("source").cast(pl.Utf8), pl.col("source_record_id").cast(pl.Utf8).str.strip_chars(),
+        pl.lit("malformed_row").alias("rule"), pl.lit("row").alias("field"),
+        pl.col("_row_error").cast(pl.Utf8).alias("raw_value"),
+    ).cast(QUARANTINE_SCHEMA)
+    return mapped.filter(~bad).drop("_row_error"), quarantine
