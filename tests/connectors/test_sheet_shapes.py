@@ -64,6 +64,6 @@ def test_an_xlsx_title_row_above_the_header_is_skipped():
 
 
 def test_well_formed_files_are_read_as_before():
-    result = staged("name,email\nAnna Berg,anna@x.de\n".encode(), "ok.csv")
+    result = staged(b"name,email\nAnna Berg,anna@x.de\n", "ok.csv")
     assert result.customers.height == 1 and result.quarantine.height == 0
     assert pl.Series(result.customers["full_name"]).to_list() == ["Anna Berg"]

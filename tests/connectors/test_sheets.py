@@ -253,5 +253,5 @@ def test_csv_parsers_agree_and_ragged_rows_are_kept():
         (1, "Al", "a@x.org", "extra"), (2, 'B"o', "b@x.org", None),
     ]
     # the row with more fields than the header is kept in raw, marked for quarantine (values may have shifted)
-    assert ragged["_row_error"].to_list() == ["3 fields where the header has 2: values may have shifted "
-                                              "(an unquoted delimiter in a value?)", None]
+    assert ragged["_row_error"].to_list() == [("3 fields where the header has 2: values may have shifted "
+                                              "(an unquoted delimiter in a value?)"), None]
