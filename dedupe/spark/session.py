@@ -17,6 +17,23 @@ MASTER_ENV = "CRM_GOLDEN_SPARK_MASTER"
 DEFAULT_MASTER = "local[2]"
 
 
+#: pyspark 4.x warns at every pandas entry point (pandas UDFs, ``mapInArrow``, Spark Connect's
+#: dependency check, Great Expectations' Spark probe) that it "does not yet fully support pandas >=
+#: 3.0.0". The engine hands data to Spark as Arrow record batches, never as pandas frames, so the
+#: warning does not apply; it is filtered by its exact text, for this process and the workers.
+PANDAS3_WARNING = "PySpark does not yet fully support pandas"
+_WORKER_FILTER = f"ignore:{PANDAS3_WARNING}:FutureWarning"
+
+
+def ignore_pandas3_warning() -> None:
+    """Filter pyspark's pandas-3 warning here and in the Python workers Spark starts (they read
+    ``PYTHONWARNINGS``); every other warning stays visible."""
+    warnings.filterwarnings("ignore", message=PANDAS3_WARNING, category=FutureWarning)
+    current = os.environ.get("PYTHONWARNINGS", "")
+    if _WORKER_FILTER not in current.split(","):
+        os.environ["PYTHONWARNINGS"] = ",".join(f for f in (current, _WORKER_FILTER) if f)
+
+
 class SparkUnavailable(RuntimeError):
     """pyspark or a Java runtime is missing."""
 
@@ -52,6 +69,8 @@ def local_session(*, master: str = "local[2]", shuffle_partitions: int = 4, driv
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.adaptive.enabled": "true",
     }
+    ignore_pandas3_warning()
+    options["spark.executorEnv.PYTHONWARNINGS"] = os.environ["PYTHONWARNINGS"]
     options.update(conf or {})
     # pyspark reads the workers' interpreter from the environment when the context starts
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -69,8 +88,7 @@ def quiet():
     """Silence pyspark's warning that it does not fully support pandas 3 (the engine exchanges
     data as Arrow, not pandas)."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
-                                category=FutureWarning)
+        warnings.filterwarnings("ignore", message=PANDAS3_WARNING, category=FutureWarning)
         yield
 
 
