@@ -168,6 +168,10 @@ def mapping_check(spec: SourceSpec):
             rows = wh.query(f"select error from {MAPPING_ERRORS} where run_id = ? and source = ?",
                             [context.run.run_id, spec.name])
             error = rows["error"][0] if rows.height else None
+        if error is None and wh.exists(LOAD_FAILURES):  # the load found the source's columns changed
+            rows = wh.query(f"select error from {LOAD_FAILURES} where run_id = ? and source = ? "
+                            "and error like 'SourceSchemaError:%'", [context.run.run_id, spec.name])
+            error = rows["error"][0] if rows.height else None
         return dg.AssetCheckResult(
             passed=error is None, severity=dg.AssetCheckSeverity.ERROR,
             description=error or f"{spec.name}: every mapped column found",

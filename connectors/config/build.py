@@ -52,6 +52,50 @@ def _require_sqlite_file(spec: SourceSpec, url: str) -> None:
         raise FileNotFoundError(f"source {spec.name!r}: database file {parsed.database} not found")
 
 
+class SourceSchemaError(ValueError):
+    """The source system lacks a column the sources file names (renamed or dropped at the source)."""
+
+
+def _sql_columns(url: str, *, table: str | None, query: str | None) -> list[str]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        if table is not None:
+            return [c["name"] for c in sa.inspect(engine).get_columns(table)]
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text(f"SELECT * FROM ({query.strip().rstrip(';')}) AS q LIMIT 0")).keys())
+    finally:
+        engine.dispose()
+
+
+def check_sql_columns(spec: SourceSpec, url: str) -> None:
+    """Before anything is read: every column the file names for this SQL source (id, cursor, mapped
+    fields, purchases) exists, so a renamed column stops this source's load with one line naming it
+    instead of loading rows that silently lack the field."""
+    import sqlalchemy as sa
+
+    checks = [(spec.table, spec.query, spec.customers_table,
+               [("id", c) for c in spec.id] + ([("cursor", spec.cursor)] if spec.cursor else [])
+               + [(f"fields.{f}", c) for f, m in spec.fields.items() if not m.optional for c in m.columns])]
+    if spec.purchases is not None:
+        p = spec.purchases
+        checks.append((None if p.query else p.table, p.query, spec.purchases_table,
+                       [(f"purchases.{f}", c) for f, m in p.fields.items() for c in m.columns]
+                       + ([("purchases.cursor", p.cursor)] if p.cursor else [])))
+    for table, query, label, wanted in checks:
+        try:
+            present = _sql_columns(url, table=table, query=query)
+        except sa.exc.NoSuchTableError:
+            raise SourceSchemaError(f"source {spec.name!r}: the database has no table {table!r}") from None
+        lower = {c.lower() for c in present}
+        missing = [(key, col) for key, col in wanted if col.lower() not in lower]
+        if missing:
+            named = ", ".join(f"{col!r} ({key})" for key, col in missing)
+            raise SourceSchemaError(f"source {spec.name!r}: {label} has no column {named}; it has "
+                                    f"{', '.join(present)}. Renamed at the source? Update the sources file.")
+
+
 def _purchases_args(spec: SourceSpec) -> list[dict[str, Any]]:
     p = spec.purchases
     if p is None:
@@ -71,6 +115,8 @@ def build_source(spec: SourceSpec, *, definitions: bool = False, invalid_pages: 
     """
     if spec.kind == "sql":
         url = "sqlite:///:memory:" if definitions else sql_credentials(spec)
+        if not definitions:
+            check_sql_columns(spec, url)
         source = sql_source(url, table=spec.table, query=spec.query, key=spec.id, cursor=spec.cursor,
                             also_tables=spec.also_tables, key_scan=spec.key_scan,
                             purchases=_purchases_args(spec))

@@ -141,6 +141,10 @@ def _purchases(wh, config) -> tuple[pl.DataFrame, pl.DataFrame]:
         if p is None or not wh.exists(table):
             continue
         raw = wh.read(table)
+        quarantined = _quarantined_ids(wh, f"{spec.name}_{spec.purchases_table}")
+        key = resolve_column(raw.columns, p.fields["id"].columns[0]) if p.fields["id"].columns else None
+        if quarantined is not None and key is not None:  # a quarantined invoice counts nowhere
+            raw = raw.filter(~pl.col(key).cast(pl.Utf8).str.strip_chars().is_in(quarantined.implode()))
         target = layouts[p.kind]
         exprs = [pl.lit(spec.name).alias("source"), pl.lit(table).alias("table_name")]
         for name, column in zip(("id", "customer", "date", "amount", "currency"), target, strict=True):
@@ -177,6 +181,14 @@ def _pairs_in_band(wh, band: tuple[float, float]) -> pl.DataFrame:
     lo, hi = band
     return wh.query("select * from matching.scored_pairs where match_probability >= ? and match_probability < ?",
                     [float(lo), float(hi)])
+
+
+def _quarantined_ids(wh, source: str) -> pl.Series | None:
+    """Ids of ``source``'s rows in ``quality.quarantine`` (purchases: ``<source>_<table>``)."""
+    if not wh.exists("quality.quarantine"):
+        return None
+    return wh.query("select source_record_id from quality.quarantine where source = ?", [source])[
+        "source_record_id"]
 
 
 def _now():

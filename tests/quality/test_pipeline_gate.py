@@ -132,6 +132,8 @@ def test_quarantine_rows_name_run_rule_and_key(first_run, synth_2k):
     quarantined = q.filter(pl.col("rule") == "negative_amount")
     assert set(quarantined["source"]) == {"erp_invoices"}
     assert sorted(quarantined["source_record_id"]) == sorted(negative) and negative.len() > 0
+    # a quarantined invoice counts nowhere: customer_360 sees no negative amount (no credit notes)
+    assert wh.query("select sum(credit_note_count) as n from golden.customer_360")["n"][0] == 0
     # the cut shop page, named by its page_info token
     page = q.filter(pl.col("rule") == "truncated_json_page").row(0, named=True)
     index = json.loads((synth_2k / "shop" / "customers" / "_index.json").read_text())
