@@ -42,7 +42,7 @@ class DagsterUI:
     def graphql(self, query: str) -> dict:
         request = urllib.request.Request(f"{self.url}/graphql", data=json.dumps({"query": query}).encode(),
                                          headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:  # slow on a loaded machine
             body = json.load(response)
         assert "errors" not in body, body["errors"]
         return body["data"]
@@ -120,11 +120,21 @@ def _wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> 
                 f"{log.read_text(errors='replace')[-3000:]}")
 
 
+def _create_instance_storage(home: Path) -> None:
+    """Create the instance's SQLite tables before ``dagster dev`` and the in-process run open them:
+    two processes creating them at once fail with "table alembic_version already exists"."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.event_log_storage.get_asset_records()  # the event log's index is created on first use
+
+
 @pytest.fixture(scope="module")
 def dagster_ui(tmp_path_factory) -> Iterator[DagsterUI]:
     """Demo sources -> full job in-process -> ``dagster dev`` on a free port, all under tmp.
 
-    The server starts first so its start-up overlaps the run; both share the instance folder.
+    The server starts first so its start-up overlaps the run; both share the instance folder, whose
+    storage exists before either starts.
     """
     from pipelines import demo_data
     from pipelines.runner import run_pipeline
@@ -133,6 +143,7 @@ def dagster_ui(tmp_path_factory) -> Iterator[DagsterUI]:
     home, sources, warehouse, log = tmp / "dagster_home", tmp / "sources", tmp / "warehouse.duckdb", tmp / "dev.log"
     home.mkdir()
     (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    _create_instance_storage(home)
     demo_data.generate(sources)
 
     port = _free_port()
