@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.paths import dagster_home
-from pipelines.warehouse import Warehouse, holds_run_lock
+from pipelines.warehouse import Warehouse, holds_run_lock, read_copy_path
 
 EXIT_OK = 0
 EXIT_NOT_PUBLISHED = 1
@@ -102,8 +102,11 @@ class RunSummary:
             f"  published: {'golden.customers, golden.crosswalk, golden.customer_360, golden.review_queue' if self.published else 'no (last published tables left as they were)'}"
             + (f" (also to {self.destination})" if self.published and self.destination != "duckdb" else ""),
             f"  warehouse: {self.warehouse}",
+            (f"  read copy: {read_copy_path(self.warehouse)}   (BI tools and notebooks: open this one; it never "
+            "blocks a run)"),
             "  query it:  .venv/bin/python -c \"import duckdb; print(duckdb.connect('"
-            + str(self.warehouse) + "', read_only=True).sql('select * from golden.customers limit 10'))\"",
+            + str(read_copy_path(self.warehouse)) + "', read_only=True).sql('select * from golden.customers "
+            "limit 10'))\"",
         ]
         return "\n".join(lines)
 
