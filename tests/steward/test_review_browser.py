@@ -1,7 +1,8 @@
 """The review app in headless Chromium against a real pipeline warehouse (demo generator, 300 people):
 settle 20 pairs with the keyboard, reject a merged pair, unmerge a record, bulk-accept a filter;
 the next run and a full rebuild carry every decision into the golden tables and golden.id_history.
-Screenshots for docs/reviewing.md are saved to docs/img/."""
+Screenshots go to test-artifacts/steward/ (and to docs/img/ for docs/reviewing.md with
+CRM_GOLDEN_UPDATE_DOCS_IMG=1)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ import pytest
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-IMG = REPO / "docs" / "img"
+#: screenshots go here on every run; with CRM_GOLDEN_UPDATE_DOCS_IMG=1 also to docs/img/ for the docs
+ARTIFACTS, DOCS_IMG = REPO / "test-artifacts" / "steward", REPO / "docs" / "img"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--window-size=1280,860")
@@ -144,8 +146,10 @@ def _press(driver, key: str) -> None:
 
 
 def _shot(driver, name: str) -> None:
-    IMG.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(IMG / name))
+    folders = [ARTIFACTS, DOCS_IMG] if os.environ.get("CRM_GOLDEN_UPDATE_DOCS_IMG") == "1" else [ARTIFACTS]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(folder / name))
 
 
 def _store(warehouse: Path) -> pl.DataFrame:
@@ -274,7 +278,7 @@ def test_settle_pairs_in_the_browser_and_the_next_runs_keep_them(site, browser):
     assert gone and gone <= retired, "golden ids retired by accepted pairs are missing from golden.id_history"
 
     # 6. a full rebuild keeps them all
-    _run(site["sources"], warehouse, site["settings"], full_rebuild=True, retrain=True)
+    _run(site["sources"], warehouse, site["settings"], full_rebuild=True)
     assert _golden_ids(warehouse) == gid1
     _check_constraints_hold(warehouse)
 
