@@ -38,6 +38,7 @@ from connectors.config.build import build_source
 from connectors.shop import KEYS_RESOURCE, InvalidPage
 from pipelines.paths import default_warehouse, pipelines_dir
 from pipelines.privacy import filter_erased_on_load
+from pipelines.progress import timed_stage
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.sources import customers_key
 from pipelines.warehouse import Warehouse
@@ -178,6 +179,7 @@ def _raw_assets(spec: SourceSpec):
         name=f"raw_{source}",
         dagster_dlt_translator=RawTranslator(spec=spec),
     )
+    @timed_stage
     def _assets(context: AssetExecutionContext, dlt: DagsterDltResource,
                 warehouse: WarehouseResource, sources: SourcesResource):
         wh = warehouse.get()

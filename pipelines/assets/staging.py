@@ -23,6 +23,7 @@ from dagster import AssetExecutionContext
 
 from connectors.config import SourcesConfig, SourceSpec
 from pipelines.assets.raw import INVALID_PAGES
+from pipelines.progress import mark, timed_stage
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.sources import deletion_evidence, staging_deps
 from pipelines.staging.deletions import DELETION_SCHEMA, key_scan_deletions, sheet_deletions
@@ -192,6 +193,7 @@ def staged_customers_asset(config: SourcesConfig):
         "out and listed in quality.source_deletions; a source whose columns do not fit its mapping is "
         "left out and listed in quality.mapping_errors; the metadata holds a per-source quality scorecard.",
     )
+    @timed_stage
     def staged_customers(context: AssetExecutionContext, warehouse: WarehouseResource,
                          sources: SourcesResource) -> dg.MaterializeResult:
         return _stage(context, warehouse.get(), sources.config())
@@ -204,6 +206,7 @@ def _stage(context: AssetExecutionContext, wh: Warehouse, config: SourcesConfig)
     from pipelines.staging import QUARANTINE_SCHEMA, StageResult, scorecard, scorecard_markdown, stage_source
 
     raw = read_raw_customers(wh, config)
+    mark("read_and_map")
     run_id = context.run.run_id
     now = datetime.now(UTC)
     wh.write_many({MAPPING_ERRORS: pl.DataFrame(
@@ -221,6 +224,7 @@ def _stage(context: AssetExecutionContext, wh: Warehouse, config: SourcesConfig)
                             if raw.failed else ""), metadata={"warehouse": str(wh.path)})
     result = StageResult.concat([stage_source(df, date_format=raw.specs[name].date_format, now=now)
                                  for name, df in frames.items()])
+    mark("stage")
 
     kept, n_erased = drop_erased(wh, {"customers": result.customers, "quarantine": result.quarantine,
                                       "field_issues": result.field_issues})
@@ -240,6 +244,7 @@ def _stage(context: AssetExecutionContext, wh: Warehouse, config: SourcesConfig)
         "quality.field_issues": issues,
         SOURCE_DELETIONS: ledger,
     })
+    mark("write")
     read = rows_read(raw.mapped)
     card = scorecard(result, rows_read(frames))
     new_deletions = ledger.filter(pl.col("run_id") == run_id)
