@@ -239,14 +239,18 @@ def publish(context: AssetExecutionContext, warehouse: WarehouseResource,
     tables = [*BUILD_TABLES.values(), *SIDE_TABLES, *extra]
     mapping = {table.replace("golden_build.", "golden."): table for table in tables}
     wh.publish(mapping, append=APPEND_TABLES)
+    mark("swap_tables")
     with wh.connect() as con:
         comments = apply_duckdb_comments(con, tables=[*mapping, *APPEND_TABLES])
+    mark("column_comments")
     read_copy = publish_read_copy(wh.path)
+    mark("read_copy")
     counts = {t: int(wh.query(f"select count(*) as n from {t}")["n"][0]) for t in mapping}
     from pipelines.publish import write_merge_lists
 
     lists = {t.split("merge_list_", 1)[1]: wh.read(t) for t in mapping if ".merge_list_" in t}
     files = write_merge_lists(lists, publishing.merge_list_dir(wh))
+    mark("merge_list_files")
     meta = {"published_tables": dg.MetadataValue.json(counts), "warehouse": str(wh.path),
             "column_comments": comments, "destination": publishing.destination, "read_copy": str(read_copy),
             "merge_list_files": dg.MetadataValue.json({s: str(p) for s, p in files.items()})}
