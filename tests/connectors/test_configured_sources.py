@@ -158,7 +158,7 @@ def layouts(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("layouts")
     os.environ["DAGSTER_HOME"] = str(tmp / "dagster_home")
     demo = tmp / "demo"
-    generate(demo, entities=300, seed=42)
+    generate(demo, entities=150, seed=42)
     convert(demo, tmp / "german")
     return tmp, demo, tmp / "german"
 
