@@ -11,6 +11,8 @@ import datetime as dt
 import math
 from functools import cache
 
+import polars as pl
+
 _EMAIL_MARKERS = ("email", "e_mail", "e-mail", "mail")
 _PHONE_MARKERS = ("phone", "tel", "mobile", "fax")
 
@@ -63,6 +65,36 @@ def mask_phone(value: object) -> str:
         cc = next((digits[:k] for k in (1, 2, 3) if digits[:k] in codes), "")
         return f"+{cc} *** ** {tail}" if cc else f"+*** ** {tail}"
     return f"*** ** {tail}"
+
+
+def mask_phones(values: pl.Series) -> pl.Series:
+    """:func:`mask_phone` of every value of a text column, vectorised (nulls stay null).
+
+    Printable-ASCII values (nearly all) are masked with polars expressions; any other value
+    (Unicode digits or spaces, control characters) goes through :func:`mask_phone` itself, so
+    the result is the same value for value.
+    """
+    text = values.cast(pl.Utf8)
+    frame = pl.DataFrame({"v": text})
+    ascii_ok = pl.col("v").str.contains(r"^[\x20-\x7E]*$")
+    stripped = pl.col("v").str.strip_chars(" ")
+    digits = stripped.str.replace_all(r"[^0-9]", "")
+    tail = digits.str.slice(-2)
+    codes = sorted(_calling_codes())
+    cc = (pl.when(digits.str.slice(0, 1).is_in(codes)).then(digits.str.slice(0, 1))
+          .when(digits.str.slice(0, 2).is_in(codes)).then(digits.str.slice(0, 2))
+          .when(digits.str.slice(0, 3).is_in(codes)).then(digits.str.slice(0, 3)))
+    fast = (pl.when(digits.str.len_chars() < 6).then(pl.lit("***"))
+            .when(stripped.str.starts_with("+") & cc.is_not_null()).then(pl.format("+{} *** ** {}", cc, tail))
+            .when(stripped.str.starts_with("+")).then(pl.format("+*** ** {}", tail))
+            .otherwise(pl.format("*** ** {}", tail)))
+    out = frame.select(pl.when(pl.col("v").is_not_null() & ascii_ok).then(fast).alias("m"), ascii_ok.alias("a"))
+    other = frame.filter(pl.col("v").is_not_null() & ~ascii_ok.fill_null(True))["v"].unique()
+    masked = out["m"]
+    if other.len():
+        slow = pl.Series([mask_phone(v) for v in other.to_list()], dtype=pl.Utf8)
+        masked = masked.fill_null(text.replace_strict(other, slow, default=None, return_dtype=pl.Utf8))
+    return masked.alias(values.name)
 
 
 def column_kind(column: str) -> str:

@@ -62,3 +62,16 @@ def test_mask_for_column_routes_by_column_and_drops_missing():
     assert mask_for_column("country", "XX") == "XX"
     assert mask_for_column("email", None) is None
     assert mask_for_column("email", math.nan) is None
+
+
+def test_vectorised_phone_masks_equal_the_per_value_ones():
+    import polars as pl
+
+    from expectations.masking import mask_phone, mask_phones
+
+    values = ["+49 170 1234512", "+14155550132", " +86 138 1234 5678 ", "0049 170 1234512", "+4912", "12345",
+              "+999 123 4567", "+7 912 345 67 89", "tel. 030-1234567 ext 12", "", "   ", "+",
+              "＋４９ １７０ １２３４５１２", "+49\u00a0170 1234512", "+٤٩١٧٠١٢٣٤٥١٢", "+49 170 12345\x1f", None,
+              "+1 (212) 555-0100", "+353 1 234 5678", "+880 1712 345678"]
+    got = mask_phones(pl.Series("phone", values)).to_list()
+    assert got == [None if v is None else mask_phone(v) for v in values]
