@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 #: A check computed outside Great Expectations: (checked frame, related frames, thresholds) -> outcome.
 Evaluator = Callable[["pl.DataFrame", Mapping[str, "pl.DataFrame"], "Thresholds"], ExpectationOutcome]
+#: The same check on warehouse tables, in SQL: (DuckDB connection, checked table, related tables by
+#: name, thresholds) -> outcome. Optional; without it the table's key columns are read into a frame.
+SqlEvaluator = Callable[[Any, str, Mapping[str, str], "Thresholds"], ExpectationOutcome]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -34,6 +37,7 @@ class CheckDef:
     expectation: str | None = None
     kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     evaluate: Evaluator | None = None
+    evaluate_sql: SqlEvaluator | None = None
     requires: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:

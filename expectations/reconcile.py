@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import polars as pl
 
@@ -53,11 +54,52 @@ def staged_records_appear_once(
         .collect()
     )
     n_staged = staged_ids.select(pl.len()).collect().item()
-    bad = checked.height
-    sample = [
-        f"{key} (missing)" if n == 0 else f"{key} ({n} rows)"
-        for key, n in checked.head(sample_size).iter_rows()
-    ]
+    head = list(checked.head(sample_size).iter_rows())
+    return _appear_once_outcome(check_name, n_staged, checked.height, head)
+
+
+def evaluate_staged_records_appear_once(
+    crosswalk: pl.DataFrame, related: Mapping[str, pl.DataFrame], thresholds: Thresholds
+) -> ExpectationOutcome:
+    """Suite adapter: reads the staged frame from ``related["staged"]``."""
+    return staged_records_appear_once(crosswalk, related["staged"], sample_size=thresholds.sample_size)
+
+
+def _record_key_sql(columns: list[str], *, table: str) -> str:
+    if "record_id" in columns:
+        return 'cast("record_id" as varchar)'
+    if {"source", "source_record_id"} <= set(columns):
+        return """cast("source" as varchar) || ':' || cast("source_record_id" as varchar)"""
+    raise SuiteInputError(f"{table}: needs a record_id column or source and source_record_id columns; has {columns}")
+
+
+def staged_records_appear_once_sql(
+    con: Any,
+    crosswalk_table: str,
+    staged_table: str,
+    *,
+    check_name: str = STAGED_APPEAR_ONCE,
+    sample_size: int = 10,
+) -> ExpectationOutcome:
+    """:func:`staged_records_appear_once` on two DuckDB tables, computed in SQL (the same outcome;
+    only the offending keys leave the database)."""
+    from expectations.sources import TableSource, quote_table
+
+    staged_key = _record_key_sql(TableSource(con, staged_table).columns, table="staged customers")
+    xw_key = _record_key_sql(TableSource(con, crosswalk_table).columns, table="golden crosswalk")
+    base = f"""
+        with staged as (select distinct {staged_key} as key from {quote_table(staged_table)}
+                        where {staged_key} is not null),
+             xw as (select {xw_key} as key, count(*) as n from {quote_table(crosswalk_table)} group by all),
+             checked as (select s.key, coalesce(x.n, 0) as n from staged s left join xw x using (key)
+                         where coalesce(x.n, 0) <> 1)"""
+    n_staged, bad = con.execute(base + " select (select count(*) from staged), (select count(*) from checked)") \
+        .fetchone()
+    head = con.execute(base + " select key, n from checked order by n, key limit ?", [sample_size]).fetchall()
+    return _appear_once_outcome(check_name, int(n_staged), int(bad), head)
+
+
+def _appear_once_outcome(check_name: str, n_staged: int, bad: int, head: list[tuple[str, int]]) -> ExpectationOutcome:
     return ExpectationOutcome(
         check_name=check_name,
         expectation_type="reconcile_staged_records_appear_once",
@@ -68,17 +110,16 @@ def staged_records_appear_once(
         element_count=n_staged,
         unexpected_count=bad,
         unexpected_percent=100.0 * bad / n_staged if n_staged else 0.0,
-        sample=sample,
-        row_keys=[key for key, _ in checked.head(sample_size).iter_rows()],
+        sample=[f"{key} (missing)" if n == 0 else f"{key} ({n} rows)" for key, n in head],
+        row_keys=[key for key, _ in head],
         description="every staged record id appears exactly once in the crosswalk",
     )
 
 
-def evaluate_staged_records_appear_once(
-    crosswalk: pl.DataFrame, related: Mapping[str, pl.DataFrame], thresholds: Thresholds
-) -> ExpectationOutcome:
-    """Suite adapter: reads the staged frame from ``related["staged"]``."""
-    return staged_records_appear_once(crosswalk, related["staged"], sample_size=thresholds.sample_size)
+def evaluate_staged_records_appear_once_sql(con: Any, table: str, related: Mapping[str, str],
+                                            thresholds: Thresholds) -> ExpectationOutcome:
+    """Suite adapter (tables): the staged table is ``related["staged"]``."""
+    return staged_records_appear_once_sql(con, table, related["staged"], sample_size=thresholds.sample_size)
 
 
 def rows_reconcile(

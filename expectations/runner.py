@@ -284,11 +284,21 @@ def run_suite_on_table(
     t = resolve_thresholds(thresholds)
     spec = suite_spec(name, thresholds=t)
     source = TableSource(con, table)
-    related: dict[str, pl.DataFrame] = {}
-    if staged_table is not None:
-        related["staged"] = TableSource(con, staged_table).read(_KEY_COLUMNS)
-    validation, outcomes = _run(spec, source, t, lambda: source.read(_KEY_COLUMNS), related)
-    return _finish(spec, validation, outcomes, data_docs_dir)
+    tables = {"staged": staged_table} if staged_table is not None else {}
+    absent = [r for r in spec.requires if r not in tables]
+    if absent:
+        raise SuiteInputError(f"suite {spec.name} reconciles against other tables: pass {', '.join(absent)}_table=")
+    # cross-table checks run in SQL where they can; otherwise on the key columns read into frames
+    in_sql = {c.name for c in spec.checks if c.evaluate_sql is not None}
+    related = {} if all(c.name in in_sql for c in spec.checks if c.evaluate) else \
+        {r: TableSource(con, tab).read(_KEY_COLUMNS) for r, tab in tables.items()}
+    sql_spec = dataclasses.replace(spec, checks=tuple(c for c in spec.checks if c.name not in in_sql))
+    validation, outcomes = _run(sql_spec, source, t, lambda: source.read(_KEY_COLUMNS), related)
+    by_name = {o.check_name: o for o in outcomes}
+    for check in spec.checks:
+        if check.name in in_sql:
+            by_name[check.name] = check.evaluate_sql(con, table, tables, t)
+    return _finish(spec, validation, [by_name[c.name] for c in spec.checks], data_docs_dir)
 
 
 #: The columns a cross-table check reads from a table (whichever exist): record keys only.

@@ -16,7 +16,11 @@ import polars as pl
 from expectations.definitions import CheckDef, SuiteSpec
 from expectations.outcomes import SuiteInputError
 from expectations.raw_suites import RAW_SUITES
-from expectations.reconcile import STAGED_APPEAR_ONCE, evaluate_staged_records_appear_once
+from expectations.reconcile import (
+    STAGED_APPEAR_ONCE,
+    evaluate_staged_records_appear_once,
+    evaluate_staged_records_appear_once_sql,
+)
 from expectations.thresholds import Thresholds, resolve_thresholds
 
 if TYPE_CHECKING:
@@ -143,7 +147,8 @@ def golden_crosswalk(thresholds: Thresholds) -> SuiteSpec:
             _not_null("golden_ids_are_present", "golden_id", blocking=True,
                       description="every crosswalk row points to a golden_id"),
             CheckDef(name=STAGED_APPEAR_ONCE, column="record_id", blocking=True,
-                     evaluate=evaluate_staged_records_appear_once, requires=("staged",),
+                     evaluate=evaluate_staged_records_appear_once,
+                     evaluate_sql=evaluate_staged_records_appear_once_sql, requires=("staged",),
                      description="every staged record id appears exactly once in the crosswalk"),
         ),
     )

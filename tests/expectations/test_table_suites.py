@@ -56,6 +56,15 @@ def test_crosswalk_table_reconciles_against_the_staged_table(con):
     recon = outcome.outcome("staged_records_appear_once_in_crosswalk")
     assert recon.unexpected_count == 5  # of 6 staged ids: erp:C100001 twice, four missing
     assert "erp:C100001 (2 rows)" in recon.sample
+    # computed in SQL on the tables, the same outcomes as on the frames in memory
+    in_memory = run_suite("golden_crosswalk", con.sql("select * from golden_build.crosswalk").pl(),
+                          staged=con.sql("select record_id from staging.customers").pl(),
+                          thresholds={"sample_size": 3})
+    assert _fields(run_suite_on_table("golden_crosswalk", con, "golden_build.crosswalk",
+                                      staged_table="staging.customers", thresholds={"sample_size": 3})) == \
+        _fields(in_memory)
+    with pytest.raises(SuiteInputError, match="golden_crosswalk reconciles against other tables: pass staged_table="):
+        run_suite_on_table("golden_crosswalk", con, "golden_build.crosswalk")
 
 
 def test_missing_table_column_names_the_table(con):
