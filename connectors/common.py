@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets
 from collections.abc import Callable
@@ -17,8 +18,11 @@ log = logging.getLogger(__name__)
 def make_pipeline(source_name: str, warehouse: str | Path, *, pipelines_dir: str | Path) -> dlt.Pipeline:
     """``crm_golden_<source>`` loading dataset ``raw_<source>`` of the DuckDB file ``warehouse``.
 
-    ``pipelines_dir`` holds dlt's local state (keep it under the project's data/ folder).
+    ``pipelines_dir`` holds dlt's local state (keep it under the project's data/ folder). Rows that
+    arrive as Arrow tables get ``_dlt_load_id`` like row dicts do (the deletion detectors compare
+    each row's load with the key scan's).
     """
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
     return dlt.pipeline(
         pipeline_name=f"crm_golden_{source_name}",
         destination=dlt.destinations.duckdb(str(warehouse)),

@@ -32,8 +32,9 @@ def setting(spec: SourceSpec, key: str, kind: type = str) -> Any:
 
 
 def sql_credentials(spec: SourceSpec) -> str:
-    """The SQLAlchemy URL: ``url`` of the file, else ``sources.<name>.credentials``."""
-    url = spec.url or setting(spec, "credentials")
+    """The SQLAlchemy URL: ``sources.<name>.credentials`` (environment, secrets.toml), else the file's ``url``:
+    the same sources file can be pointed at another database by configuration."""
+    url = setting(spec, "credentials") or spec.url
     if not url:
         raise ConfigError(f"source {spec.name!r}: no database URL; set 'url' (without a password) in the sources "
                           f"file, or sources.{spec.name}.credentials in .dlt/secrets.toml, or "
@@ -122,6 +123,8 @@ def build_source(spec: SourceSpec, *, definitions: bool = False, invalid_pages: 
                             purchases=_purchases_args(spec))
         yield source.clone(with_name=spec.name)
     elif spec.kind == "files":
+        if not definitions:
+            _require_folders(spec)
         yield files_source(list(spec.paths), file_format=spec.format, header_aliases=spec.header_aliases) \
             .clone(with_name=spec.name)
     elif spec.preset == "shopify":
@@ -139,8 +142,27 @@ def build_source(spec: SourceSpec, *, definitions: bool = False, invalid_pages: 
         yield _rest_source(spec, _plain_rest_config(spec, definitions=definitions))
 
 
+def _require_folders(spec: SourceSpec) -> None:
+    """A local path whose folder is missing is a misconfiguration (an empty folder is not: no files yet)."""
+    from connectors.sheets import split_glob
+
+    for path in spec.paths:
+        if "://" in path:
+            continue
+        folder = Path(split_glob(path)[0])
+        if not folder.is_dir():
+            raise FileNotFoundError(f"source {spec.name!r}: folder {folder} not found")
+        if not any(c in path for c in "*?[") and not Path(path).is_file():
+            raise FileNotFoundError(f"source {spec.name!r}: file {path} not found")
+
+
+def _configured_base_url(spec: SourceSpec) -> str | None:
+    """``--base-url``, else ``sources.<name>.base_url`` (environment, config.toml), else the file's."""
+    return spec.base_url_override or setting(spec, "base_url") or spec.base_url
+
+
 def _base_url(spec: SourceSpec) -> str:
-    url = spec.base_url or setting(spec, "base_url")
+    url = _configured_base_url(spec)
     if not url:
         raise ConfigError(f"source {spec.name!r}: no base_url; set it in the sources file, with --base-url, or "
                           f"as sources.{spec.name}.base_url (SOURCES__{spec.name.upper()}__BASE_URL)")
@@ -153,7 +175,7 @@ def _shop_endpoint(spec: SourceSpec, *, definitions: bool) -> Iterator[tuple[str
     if definitions:
         yield "http://127.0.0.1:9", "-"
         return
-    url = spec.base_url or setting(spec, "base_url")
+    url = _configured_base_url(spec)
     if url or spec.serve_pages is None:
         yield _base_url(spec), setting(spec, "access_token")
         return
@@ -208,7 +230,7 @@ def _plain_rest_config(spec: SourceSpec, *, definitions: bool) -> dict[str, Any]
         client["base_url"] = "http://127.0.0.1:9/"
         client.pop("auth", None)
     else:
-        client["base_url"] = spec.base_url or client.get("base_url") or _base_url(spec)
+        client["base_url"] = _configured_base_url(spec) or client.get("base_url") or _base_url(spec)
         auth = dict(client.get("auth") or {})
         for secret in ("token", "api_key", "password"):
             if auth.get("type") and secret not in auth and setting(spec, secret):

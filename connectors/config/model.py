@@ -105,6 +105,8 @@ class SourceSpec:
     # rest
     preset: str | None = None
     base_url: str | None = None
+    base_url_override: str | None = None
+    """``--base-url NAME=URL``: wins over the environment and dlt configuration, which win over ``base_url``."""
     serve_pages: Path | None = None
     rest_api: Mapping[str, Any] | None = None
     resource: str | None = None
@@ -170,7 +172,7 @@ class SourcesConfig:
         """The same file with source ``name``'s REST ``base_url`` replaced (CLI ``--base-url``)."""
         out = []
         for s in self.sources:
-            out.append(replace(s, base_url=url, serve_pages=None) if s.name == name else s)
+            out.append(replace(s, base_url_override=url, serve_pages=None) if s.name == name else s)
         return replace(self, sources=tuple(out))
 
 

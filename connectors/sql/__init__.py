@@ -51,7 +51,7 @@ def table_resource(credentials: Any, table: str, *, key: Sequence[str] = (), cur
         chunk_size=chunk_size,
         backend="pyarrow",
         defer_table_reflect=True,
-        reflection_level="minimal",
+        reflection_level="full",
         type_adapter_callback=as_text_type,
         query_adapter_callback=select_as_text,
         incremental=dlt.sources.incremental(cursor, on_cursor_value_missing="include") if cursor else None,
