@@ -28,7 +28,7 @@ test: $(STAMP)
 
 ui: $(STAMP)
 	@$(BIN)/python -c "from pipelines.paths import dagster_home; dagster_home()"
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(BIN)/dg dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,9 +7,10 @@ import os
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
-from connectors.config import SourcesConfig
+from connectors.config import CONFIG_ENV, SourcesConfig
 from pipelines.assets import golden, matching, raw, staging
 from pipelines.assets.matching import MatchingResource
+from pipelines.paths import WAREHOUSE_ENV
 from pipelines.resources import PublishResource, SourcesResource, WarehouseResource
 
 JOB_NAME = "crm_golden_job"
@@ -57,13 +58,18 @@ def build_definitions(*, warehouse: str | None = None, sources: str | None = Non
         config_path=str(config or ""), base_urls=dict(base_urls or {}),
         **({"directory": sources} if sources else {}),
     )
-    sources_config = source_resource.config()
+    sources_config = source_resource.config()  # the assets and checks are made from it
+    if not config and not sources and os.environ.get(CONFIG_ENV):
+        # a code location configured by its environment: the UI shows the variable, resolved per run
+        source_resource = SourcesResource(config_path=dg.EnvVar(CONFIG_ENV), base_urls=dict(base_urls or {}))
     resources = {
         "dlt": DagsterDltResource(),
-        "warehouse": WarehouseResource(path=warehouse) if warehouse else WarehouseResource(),
+        "warehouse": (WarehouseResource(path=warehouse) if warehouse
+                      else WarehouseResource(path=dg.EnvVar(WAREHOUSE_ENV)) if os.environ.get(WAREHOUSE_ENV)
+                      else WarehouseResource()),
         "sources": source_resource,
         "matching": MatchingResource(settings_path=settings or "", full_rebuild=full_rebuild, retrain=retrain,
-                                     engine=engine or os.environ.get(ENGINE_ENV, ""),
+                                     engine=engine or (dg.EnvVar(ENGINE_ENV) if os.environ.get(ENGINE_ENV) else ""),
                                      spark_master=spark_master or ""),
         "publishing": PublishResource(destination=destination, parquet_dir=parquet_dir or "",
                                       config_path=settings or ""),
