@@ -18,6 +18,28 @@ from pipelines.warehouse import publish_read_copy
 GOLDEN_CUSTOMERS = dg.AssetKey(["golden", "customers"])
 GOLDEN_CROSSWALK = dg.AssetKey(["golden", "crosswalk"])
 REVIEW_QUEUE = dg.AssetKey(["golden", "review_queue"])
+#: the other tables the golden build writes, each an asset of its own: key -> (build table, description)
+SIDE_ASSETS: dict[dg.AssetKey, tuple[str, str]] = {
+    dg.AssetKey(["golden", "customer_lineage"]): (
+        "golden_build.customer_lineage", "Which source record supplied each golden field."),
+    dg.AssetKey(["golden", "customers_history"]): (
+        "golden_build.customers_history", "SCD type 2 history of golden.customers (valid_from, valid_to)."),
+    dg.AssetKey(["golden", "id_registry"]): (
+        "golden_build.id_registry", "Every golden id ever issued; retired ids with when and why."),
+    dg.AssetKey(["golden", "id_history"]): (
+        "golden_build.id_history_new", "Retired golden ids and the id that replaced each (appended by publish)."),
+    dg.AssetKey(["golden", "customer_360"]): (
+        "golden_build.customer_360", ("Identity, sources, orders and invoices in one currency, RFM, lifecycle, "
+        "CLV and preferred channel per golden customer.")),
+    dg.AssetKey(["golden", "customers_masked"]): (
+        "golden_build.customers_masked", ("golden.customers for BI readers who may not see contact data: keyed "
+        "e-mail hash and domain, masked phone, postal district; no names or street.")),
+    dg.AssetKey(["golden", "customer_360_masked"]): (
+        "golden_build.customer_360_masked", "golden.customer_360 with the same masking."),
+    dg.AssetKey(["golden", "merge_lists"]): (
+        "golden_build.merge_list_*", ("Per source (golden.merge_list_<source>), the records that are the same "
+        "customer, for the source system to converge (also written as CSV files).")),
+}
 BUILD_TABLES = {
     GOLDEN_CUSTOMERS: "golden_build.customers",
     GOLDEN_CROSSWALK: "golden_build.crosswalk",
@@ -30,11 +52,25 @@ SIDE_TABLES = ["golden_build.customer_lineage", "golden_build.id_registry", "gol
 APPEND_TABLES = {"golden.id_history": "golden_build.id_history_new"}
 
 
+def column_schema(table: str) -> dg.TableSchema | None:
+    """The documented columns of a published table (``pipelines.schema_docs``), for the asset catalog."""
+    from pipelines.schema_docs import COLUMN_DOCS, doc_key
+
+    docs = COLUMN_DOCS.get(doc_key(table))
+    if not docs:
+        return None
+    return dg.TableSchema(columns=[dg.TableColumn(name, description=text) for name, text in docs.items()
+                                   if "*" not in name])
+
+
 def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
+    name = key.path[-1]
+    schema = column_schema("golden.merge_list" if name == "merge_lists" else f"golden.{name}")
     return dg.AssetSpec(
         key, group_name="golden", kinds={"polars", "duckdb"}, owners=["team:data-engineering"],
         deps=[dg.AssetKey(["matching", "clusters"]), dg.AssetKey(["staging", "customers"])],
         description=description,
+        metadata={"dagster/column_schema": schema} if schema is not None else None,
     )
 
 
@@ -48,6 +84,8 @@ def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
               "(source, source_record_id, golden_id)."),
         _spec(REVIEW_QUEUE, "Pairs in the uncertain probability band, with the per-comparison "
               "explanation, for a data steward to accept or reject."),
+        *(_spec(key, f"{text} Built in {table}, published to golden.{key.path[-1]}.")
+          for key, (table, text) in SIDE_ASSETS.items()),
     ],
     can_subset=False,
 )
@@ -125,6 +163,18 @@ def golden_tables(context: AssetExecutionContext, warehouse: WarehouseResource,
         "by_source": dg.MetadataValue.json(dict(build.crosswalk.group_by("source").len().sort("source").iter_rows())),
     })
     yield dg.MaterializeResult(asset_key=REVIEW_QUEUE, metadata={"dagster/row_count": review.height})
+    built = {"golden_build.customer_lineage": build.lineage, "golden_build.customers_history": history,
+             "golden_build.id_registry": build.registry, "golden_build.id_history_new": build.retired,
+             "golden_build.customer_360": c360, **masked}
+    for key, (table, _) in SIDE_ASSETS.items():
+        if key.path[-1] == "merge_lists":
+            rows = sum(df.height for df in lists.values())
+            yield dg.MaterializeResult(asset_key=key, metadata={
+                "dagster/row_count": rows, "tables": dg.MetadataValue.json(sorted(lists))})
+        else:
+            frame = built.get(table)
+            yield dg.MaterializeResult(asset_key=key, metadata={
+                "dagster/row_count": frame.height if frame is not None else 0, "table": table})
 
 
 def _purchases(wh, config) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -218,7 +268,7 @@ def review_queue(scored: pl.DataFrame, crosswalk: pl.DataFrame, band: tuple[floa
 
 @dg.asset(
     key=["golden", "published"],
-    deps=list(BUILD_TABLES),
+    deps=[*BUILD_TABLES, *SIDE_ASSETS],
     group_name="golden",
     kinds={"duckdb"},
     owners=["team:data-engineering"],

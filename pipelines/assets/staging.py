@@ -176,27 +176,52 @@ def _load_findings(wh: Warehouse, run_id: str, config: SourcesConfig) -> pl.Data
     return pl.concat(parts)
 
 
-def staged_customers_asset(config: SourcesConfig):
-    """The ``staging/customers`` asset over the enabled sources of ``config``."""
+STAGED_CUSTOMERS = dg.AssetKey(["staging", "customers"])
+#: the quality ledger staging rebuilds every run, each table an asset of its own
+QUALITY_ASSETS: dict[dg.AssetKey, tuple[str, str]] = {
+    dg.AssetKey(["quality", "quarantine"]): (
+        "quality.quarantine", ("Rows that break a row rule (no key, duplicate key, no name/e-mail/phone, a "
+        "malformed row, a value over its length limit, negative or unreadable amounts, cut API pages): source, "
+        "source_record_id, rule, field and the raw value (short samples only).")),
+    dg.AssetKey(["quality", "field_issues"]): (
+        "quality.field_issues", ("Field values staging nulled or flagged while keeping the record (malformed "
+        "e-mail, invalid phone, impossible date, formula-like text, legacy encoding ...).")),
+    dg.AssetKey(["quality", "source_deletions"]): (
+        "quality.source_deletions", ("Source records deleted at the source (key scans, files inventory) whose "
+        "raw rows are still loaded: left out of staging, with the run that first saw them gone.")),
+    dg.AssetKey(["quality", "mapping_errors"]): (
+        "quality.mapping_errors", ("Sources whose raw table lacks a column the sources file maps, this run "
+        "(the source is left out of staging and its <source>_columns_are_mapped check fails).")),
+}
 
-    @dg.asset(
-        key=["staging", "customers"],
-        group_name="staging",
-        deps=staging_deps(config),
-        kinds={"polars", "duckdb"},
-        owners=["team:data-engineering"],
-        description="Every source's customers in one canonical schema (staging.customers), mapped by the "
-        "sources file: names split, e-mails case-folded, phones in E.164, countries ISO-2, company suffixes "
-        "canonical; raw values kept beside. Rows that break a row rule (no key, duplicate key, no "
-        "name/e-mail/phone, negative amounts, cut API pages) go to quality.quarantine, nulled or flagged "
-        "fields to quality.field_issues; rows deleted at the source (key scans, files inventory) are left "
-        "out and listed in quality.source_deletions; a source whose columns do not fit its mapping is "
-        "left out and listed in quality.mapping_errors; the metadata holds a per-source quality scorecard.",
+
+def staged_customers_asset(config: SourcesConfig):
+    """The ``staging/customers`` asset (and the quality tables it writes) over the enabled sources of ``config``."""
+    common = {"group_name": "staging", "deps": staging_deps(config), "kinds": {"polars", "duckdb"},
+              "owners": ["team:data-engineering"]}
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(STAGED_CUSTOMERS, **common, description=(
+                "Every source's customers in one canonical schema (staging.customers), mapped by the sources "
+                "file: names split, e-mails case-folded, phones in E.164, countries ISO-2, company suffixes "
+                "canonical; raw values kept beside. Rows that break a row rule go to quality.quarantine, "
+                "nulled or flagged fields to quality.field_issues, rows deleted at the source to "
+                "quality.source_deletions, sources that do not fit their mapping to quality.mapping_errors; "
+                "the metadata holds a per-source quality scorecard.")),
+            *(dg.AssetSpec(key, **{**common, "group_name": "quality"}, description=text)
+              for key, (_, text) in QUALITY_ASSETS.items()),
+        ],
+        can_subset=False,
+        name="staging__customers",
     )
     @timed_stage
-    def staged_customers(context: AssetExecutionContext, warehouse: WarehouseResource,
-                         sources: SourcesResource) -> dg.MaterializeResult:
-        return _stage(context, warehouse.get(), sources.config())
+    def staged_customers(context: AssetExecutionContext, warehouse: WarehouseResource, sources: SourcesResource):
+        wh = warehouse.get()
+        yield _stage(context, wh, sources.config())
+        for key, (table, _) in QUALITY_ASSETS.items():
+            rows = int(wh.query(f"select count(*) as n from {table}")["n"][0]) if wh.exists(table) else 0
+            yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": rows, "table": table})
 
     return staged_customers
 
@@ -257,7 +282,7 @@ def _stage(context: AssetExecutionContext, wh: Warehouse, config: SourcesConfig)
     docs = docs_dir(wh) / "index.html"
     context.log.info(f"staged {result.customers.height} records; quarantined {quarantine.height} rows, "
                      f"{issues.height} field issues")
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(asset_key=STAGED_CUSTOMERS, metadata={
         "dagster/row_count": result.customers.height,
         "rows_read_by_source": dg.MetadataValue.json(read),
         "deleted_at_source": ledger.height,
