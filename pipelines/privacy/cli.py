@@ -9,6 +9,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from pipelines.paths import default_warehouse
+from pipelines.privacy.erase import erase
+from pipelines.privacy.keys import PrivacyError
+from pipelines.privacy.tombstones import current_source_keys, lift_tombstones
+from pipelines.publish import PublishError, postgres_url_from_config
+from pipelines.warehouse import Warehouse
+
 
 def add_erase_parser(sub) -> None:
     """Register ``erase`` on an argparse sub-parsers object (``func`` is :func:`run_erase`)."""
@@ -37,18 +44,12 @@ def add_erase_parser(sub) -> None:
 
 def run_erase(args) -> int:
     """Carry out ``crm-golden erase``; 0 done, 1 done but traces left, 2 refused."""
-    from pipelines.paths import default_warehouse
-    from pipelines.privacy.keys import PrivacyError
-    from pipelines.warehouse import Warehouse
-
     wh = Warehouse(Path(args.warehouse or default_warehouse()).absolute())
     try:
         if not wh.path.exists():
             raise PrivacyError(f"warehouse not found: {wh.path} (run the pipeline first)")
         if args.lift_from:
             return _lift(wh, Path(args.lift_from))
-        from pipelines.privacy.erase import erase
-
         url = _postgres_url(args.postgres)
         report = erase(wh, email=args.email, golden_id=args.golden_id,
                        source_record=args.source_record, reason=args.reason, postgres_url=url,
@@ -61,9 +62,6 @@ def run_erase(args) -> int:
 
 
 def _lift(wh, folder: Path) -> int:
-    from pipelines.privacy.keys import PrivacyError
-    from pipelines.privacy.tombstones import current_source_keys, lift_tombstones
-
     if not folder.is_dir():
         raise PrivacyError(f"sources folder not found: {folder}")
     keys, systems = current_source_keys(folder)
@@ -78,9 +76,6 @@ def _lift(wh, folder: Path) -> int:
 def _postgres_url(mode: str) -> str | None:
     if mode == "no":
         return None
-    from pipelines.privacy.keys import PrivacyError
-    from pipelines.publish import PublishError, postgres_url_from_config
-
     try:
         return postgres_url_from_config()
     except PublishError as exc:

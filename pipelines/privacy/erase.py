@@ -32,8 +32,18 @@ from pathlib import Path
 
 import polars as pl
 
+from expectations.masking import mask_email
 from pipelines.paths import pipelines_dir
 from pipelines.privacy.keys import PrivacyError, hash_key
+from pipelines.privacy.plan import (
+    GOLDEN_COLUMNS,
+    RECORD_COLUMNS,
+    Tables,
+    delete_plan,
+    record_key,
+    row_condition,
+)
+from pipelines.privacy.postgres import connect, erase_postgres
 from pipelines.privacy.tombstones import (
     EMAIL,
     RECORD,
@@ -42,11 +52,11 @@ from pipelines.privacy.tombstones import (
     record_hashes,
     write_tombstones,
 )
+from pipelines.publish.parquet import MANIFEST, publish_parquet, read_manifest
+from pipelines.publish.writeback import merge_list_dir
 from pipelines.warehouse import Warehouse, publish_read_copy, read_copy_path
 
 ERASURES = "privacy.erasures"
-_RECORD_COLUMNS = ("record_id", "cluster_id", "id_l", "id_r")
-_GOLDEN_COLUMNS = ("golden_id", "golden_id_l", "golden_id_r", "retired_id", "surviving_id")
 _EMAIL_RE = re.compile(r"[^\s@]+@[^\s@]+")
 _PRIVATE_SCHEMAS = ("privacy",)
 
@@ -129,8 +139,6 @@ def erase(warehouse: Warehouse, *, email: str | None = None, golden_id: str | No
     if kind == "source_record" and ":" not in value:
         raise PrivacyError("--source-record must be SOURCE:ID (e.g. erp:C100123)")
     if postgres_url:  # fail before anything is deleted when the database cannot be reached
-        from pipelines.privacy.postgres import connect
-
         connect(postgres_url).close()
     key = hash_key(warehouse)
     erasure_id = "ER-" + uuid.uuid4().hex[:12]
@@ -176,8 +184,6 @@ def erase(warehouse: Warehouse, *, email: str | None = None, golden_id: str | No
         for folder in folders:
             report.residual |= find_in_parquet(folder, [*emails, *phones])
     if postgres_url:
-        from pipelines.privacy.postgres import erase_postgres
-
         try:
             report.postgres = erase_postgres(postgres_url, records, golden)
         except PrivacyError as exc:
@@ -187,7 +193,7 @@ def erase(warehouse: Warehouse, *, email: str | None = None, golden_id: str | No
 
 # -- finding the person ------------------------------------------------------------------------
 
-Tables = dict[tuple[str, str], dict[str, str]]
+
 
 
 def _tables(con) -> Tables:
@@ -225,41 +231,6 @@ def _norm_email(value: str) -> str:
     return value.replace("\u00a0", " ").strip().lower()
 
 
-def _record_key(schema: str, cols: dict[str, str]) -> tuple[str, str] | None:
-    """SQL for (source, source_record_id) of a row of this table, when it holds one record."""
-    if schema.startswith("raw_"):
-        system = schema.removeprefix("raw_").removesuffix("_staging")
-        if system == "erp" and "customer_no" in cols:
-            return "'erp'", 'cast(t."customer_no" as varchar)'
-        if system == "shop" and "customer__id" in cols:
-            return "'shop'", 'cast(t."customer__id" as varchar)'
-        if system == "shop" and "id" in cols and "email" in cols:
-            return "'shop'", 'cast(t."id" as varchar)'
-        if "source" in cols and "row_number" in cols:
-            return 't."source"', 'cast(t."row_number" as varchar)'
-        return None
-    if "source" in cols and "source_record_id" in cols:
-        return 't."source"', 'cast(t."source_record_id" as varchar)'
-    return None
-
-
-_IN_RECORDS = "exists (select 1 from erase_records r where r.source = {0} and r.source_record_id = {1})"
-
-
-def _condition(schema: str, name: str, cols: dict[str, str]) -> str | None:
-    """The WHERE clause (alias ``t``) selecting this table's rows of the erased person."""
-    if name.startswith("_dlt_"):
-        return None
-    conds = []
-    key = _record_key(schema, cols)
-    if key:
-        conds.append(_IN_RECORDS.format(*key))
-    if not schema.startswith("raw_"):
-        conds += [f't."{c}" in (select record_id from erase_records)' for c in _RECORD_COLUMNS if c in cols]
-        conds += [f't."{c}" in (select golden_id from erase_golden)' for c in _GOLDEN_COLUMNS if c in cols]
-    return " or ".join(conds) or None
-
-
 def _insert_records(con, select_sql: str) -> None:
     """Add (source, source_record_id) pairs selected as ``src, srid`` to ``erase_records``."""
     con.execute(
@@ -282,7 +253,7 @@ def _resolve(con, tables: Tables, kind: str, value: str) -> None:
     if kind == "email":
         email = _norm_email(value)
         for (schema, name), cols in tables.items():
-            key = _record_key(schema, cols)
+            key = record_key(schema, cols)
             if key is None or name.startswith("_dlt_"):
                 continue
             conds = [f"{_norm_sql(c)} = ?" for c in ("email", "raw_email") if c in cols]
@@ -305,7 +276,7 @@ def _resolve(con, tables: Tables, kind: str, value: str) -> None:
         con.execute("create or replace temp table erase_seed as select ? as src, ? as srid", [source, srid])
         present = 0
         for (schema, name), cols in tables.items():
-            key = _record_key(schema, cols)
+            key = record_key(schema, cols)
             if key and not name.startswith("_dlt_"):
                 present += con.execute(f"select count(*) from {_q(schema, name)} t where exists (select 1 from "
                                        f"erase_seed e where e.src = {key[0]} and e.srid = {key[1]})").fetchall()[0][0]
@@ -341,8 +312,6 @@ def _expand(con, tables: Tables) -> None:
 
 def _describe(kind: str, value: str) -> str:
     if kind == "email":
-        from expectations.masking import mask_email
-
         return f"e-mail {mask_email(value)}"
     return f"{kind.replace('_', ' ')} {value}"
 
@@ -357,7 +326,7 @@ def _contact_values(con, tables: Tables) -> tuple[set[str], set[str]]:
     emails: set[str] = set()
     phones: set[str] = set()
     for (schema, name), cols in tables.items():
-        cond = _condition(schema, name, cols)
+        cond = row_condition(schema, name, cols)
         if not cond:
             continue
         for columns, bucket in ((_EMAIL_COLUMNS, emails), (_PHONE_COLUMNS, phones)):
@@ -393,18 +362,6 @@ def _exclusive(con, tables: Tables, emails: set[str], phones: set[str]) -> tuple
 
 # -- deleting ----------------------------------------------------------------------------------
 
-def delete_plan(tables: Tables) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
-    """(tables with their own condition, raw child tables deleted through ``_dlt_root_id``)."""
-    roots, children = [], []
-    for (schema, name), cols in sorted(tables.items()):
-        cond = _condition(schema, name, cols)
-        if cond:
-            roots.append((schema, name, cond))
-        elif schema.startswith("raw_") and "_dlt_root_id" in cols and not name.startswith("_dlt_"):
-            children.append((schema, name, 't."_dlt_root_id" in (select _dlt_id from erase_roots)'))
-    return roots, children
-
-
 def _delete(con, tables: Tables) -> dict[str, int]:
     roots, children = delete_plan(tables)
     deleted: dict[str, int] = {}
@@ -436,8 +393,6 @@ def _tombstone_rows(records: pl.DataFrame, emails: list[str], *, key: bytes, era
 
 def _safe_reason(reason: str) -> str:
     """The reason as given, with any e-mail address in it masked."""
-    from expectations.masking import mask_email
-
     return _EMAIL_RE.sub(lambda m: mask_email(m.group()), reason)[:500]
 
 
@@ -520,8 +475,6 @@ def find_values(warehouse: Warehouse, values: list[str]) -> dict[str, int]:
 
 def _parquet_folders(warehouse_path: Path, given: list[str | Path] | None) -> list[Path]:
     """Parquet publications to clean: the folders given, else ``published/`` beside the warehouse."""
-    from pipelines.publish.parquet import MANIFEST
-
     folders = [Path(d) for d in given] if given else [warehouse_path.parent / "published"]
     return [d for d in folders if (d / MANIFEST).is_file()]
 
@@ -532,10 +485,10 @@ def _person_rows(df: pl.DataFrame, records: pl.DataFrame, golden: list[str], *,
     in the warehouse); ``source`` for files that hold one source's ids."""
     ids = records["record_id"].to_list()
     hit = pl.lit(False)
-    for c in _RECORD_COLUMNS:
+    for c in RECORD_COLUMNS:
         if c in df.columns:
             hit = hit | pl.col(c).cast(pl.Utf8).is_in(ids)
-    for c in _GOLDEN_COLUMNS:
+    for c in GOLDEN_COLUMNS:
         if c in df.columns:
             hit = hit | pl.col(c).cast(pl.Utf8).is_in(golden)
     if "source_record_id" in df.columns:
@@ -551,8 +504,6 @@ def _person_rows(df: pl.DataFrame, records: pl.DataFrame, golden: list[str], *,
 
 def erase_merge_list_files(warehouse_path: Path, records: pl.DataFrame, golden: list[str]) -> int:
     """Drop the person's rows from the merge-list CSVs beside the warehouse; files rewritten."""
-    from pipelines.publish.writeback import merge_list_dir
-
     rewritten = 0
     for folder in dict.fromkeys((merge_list_dir(warehouse_path), warehouse_path.parent / "merge_lists")):
         for path in sorted(folder.glob("merge_list_*.csv")) if folder.is_dir() else []:
@@ -574,8 +525,6 @@ def erase_merge_list_files(warehouse_path: Path, records: pl.DataFrame, golden: 
 def erase_parquet(out_dir: Path, records: pl.DataFrame, golden: list[str]) -> int:
     """Drop the person's rows from every table of a Parquet publication (all-or-nothing, manifest
     updated); returns the number of files rewritten."""
-    from pipelines.publish.parquet import publish_parquet, read_manifest
-
     changed = {}
     for table, entry in read_manifest(out_dir).get("tables", {}).items():
         path = out_dir / entry["path"]
@@ -592,8 +541,6 @@ def erase_parquet(out_dir: Path, records: pl.DataFrame, golden: list[str]) -> in
 
 def find_in_parquet(out_dir: Path, values: list[str]) -> dict[str, int]:
     """Rows per ``parquet:<table>.<column>`` of a Parquet publication that contain any of ``values``."""
-    from pipelines.publish.parquet import read_manifest
-
     needles = sorted({v.lower() for v in values if v})
     hits: dict[str, int] = {}
     if not needles:

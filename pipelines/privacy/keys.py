@@ -31,7 +31,7 @@ def configured_key() -> bytes | None:
     """The key from the environment or dlt secrets, or None when none is configured."""
     value = os.environ.get(KEY_ENV)
     if not value:
-        import dlt
+        import dlt  # lazy: dlt (slow to import) only when the environment has no key
 
         value = dlt.secrets.get(_SECRET_NAME)
     return str(value).encode() if value else None

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 from pipelines.privacy.keys import hash_key, purpose_key
-from pipelines.privacy.tombstones import EMAIL, RECORD, _hits, read_tombstones
+from pipelines.privacy.tombstones import EMAIL, RECORD, read_tombstones, tombstone_hits
 from pipelines.warehouse import Warehouse
 
 #: key scans (Arrow tables of one key column): an erased customer's key must not come back either
@@ -87,14 +88,12 @@ def _row_filter(system: str, path: tuple[str, ...], tombs: pl.DataFrame, key: by
 
 def _arrow_filter(tombs: pl.DataFrame, key: bytes) -> Callable[[Any], Any]:
     def drop(item: Any) -> Any:
-        import pyarrow as pa
-
         if not isinstance(item, pa.Table) or not {"source", "row_number"} <= set(item.column_names):
             return item
         df = pl.from_arrow(item).with_columns(source_record_id=pl.col("row_number").cast(pl.Utf8))
         if "email" not in df.columns:
             df = df.with_columns(email=pl.lit(None, pl.Utf8))
-        hit = _hits(df.select("source", "source_record_id", "email"), tombs, key)
+        hit = tombstone_hits(df.select("source", "source_record_id", "email"), tombs, key)
         return item.filter(pa.array((~hit).to_list(), type=pa.bool_()))
 
     return drop
@@ -103,15 +102,13 @@ def _arrow_filter(tombs: pl.DataFrame, key: bytes) -> Callable[[Any], Any]:
 def _arrow_key_filter(system: str, column: str, tombs: pl.DataFrame, key: bytes) -> Callable[[Any], Any]:
     """Rows of an Arrow table (the SQL arrow backend) whose key or e-mail is tombstoned are dropped."""
     def drop(item: Any) -> Any:
-        import pyarrow as pa
-
         if not isinstance(item, pa.Table) or column not in item.column_names:
             return item
         cols = [column] + (["email"] if "email" in item.column_names else [])
         df = pl.from_arrow(item.select(cols)).select(
             source=pl.lit(system), source_record_id=pl.col(column).cast(pl.Utf8).str.strip_chars(),
             email=pl.col("email").cast(pl.Utf8) if "email" in cols else pl.lit(None, pl.Utf8))
-        hit = _hits(df, tombs, key)
+        hit = tombstone_hits(df, tombs, key)
         return item.filter(pa.array((~hit).to_list(), type=pa.bool_()))
 
     return drop
@@ -119,13 +116,11 @@ def _arrow_key_filter(system: str, column: str, tombs: pl.DataFrame, key: bytes)
 
 def _key_scan_filter(system: str, column: str, tombs: pl.DataFrame, key: bytes) -> Callable[[Any], Any]:
     def drop(item: Any) -> Any:
-        import pyarrow as pa
-
         if not isinstance(item, pa.Table) or column not in item.column_names:
             return item
         ids = pl.from_arrow(item.select([column])).select(
             source=pl.lit(system), source_record_id=pl.col(column).cast(pl.Utf8))
-        hit = _hits(ids, tombs, key)
+        hit = tombstone_hits(ids, tombs, key)
         return item.filter(pa.array((~hit).to_list(), type=pa.bool_()))
 
     return drop

@@ -2,7 +2,7 @@
 
 The published database mirrors warehouse tables by name (``golden.*``, and ``raw_*``, ``staging``,
 ``quality`` when those layers are published), so the rows to delete are found exactly as in
-DuckDB (:func:`pipelines.privacy.erase.delete_plan`). Connection errors show the URL masked.
+DuckDB (:func:`pipelines.privacy.plan.delete_plan`). Connection errors show the URL masked.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ import re
 import polars as pl
 
 from pipelines.privacy.keys import PrivacyError
+from pipelines.privacy.plan import delete_plan
+from pipelines.publish import mask_url
 
 _SYSTEM = ("pg_catalog", "information_schema", "pg_toast")
 
 
 def connect(url: str, *, connect_timeout: int = 10):
     """A psycopg connection (autocommit off); failures raise :class:`PrivacyError` without the password."""
-    import psycopg
-
-    from pipelines.publish import mask_url
+    import psycopg  # lazy: the PostgreSQL driver loads only when a database is given
 
     m = re.match(r"^(postgres(?:ql)?)(\+[A-Za-z0-9_]+)?://", url.strip())
     if not m:
@@ -40,10 +40,7 @@ def erase_postgres(url: str, records: pl.DataFrame, golden_ids: list[str]) -> di
     """Delete the rows of ``records`` (``record_id``, ``source``, ``source_record_id``) and
     ``golden_ids`` from every table of the database at ``url``, in one transaction. Returns
     rows deleted per table."""
-    import psycopg
-
-    from pipelines.privacy.erase import delete_plan
-    from pipelines.publish import mask_url
+    import psycopg  # lazy: the PostgreSQL driver loads only when a database is given
 
     con = connect(url)
     try:

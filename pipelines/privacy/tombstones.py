@@ -59,11 +59,12 @@ def suppressed(staged: pl.DataFrame, tombstones: pl.DataFrame, key: bytes) -> tu
     (kept, suppressed): a row is suppressed when its record id or e-mail hashes to a tombstone."""
     if staged.height == 0 or tombstones.height == 0:
         return staged, staged.clear()
-    hit = _hits(staged, tombstones, key)
+    hit = tombstone_hits(staged, tombstones, key)
     return staged.filter(~hit), staged.filter(hit)
 
 
-def _hits(df: pl.DataFrame, tombstones: pl.DataFrame, key: bytes) -> pl.Series:
+def tombstone_hits(df: pl.DataFrame, tombstones: pl.DataFrame, key: bytes) -> pl.Series:
+    """True for each row of ``df`` whose record or e-mail has a tombstone (hashed with ``key``)."""
     rec = set(tombstones.filter(pl.col("kind") == RECORD)["identifier_hash"].to_list())
     mail = set(tombstones.filter(pl.col("kind") == EMAIL)["identifier_hash"].to_list())
     hit = record_hashes(df["source"], df["source_record_id"], key=key).is_in(list(rec)).fill_null(False)
@@ -83,7 +84,7 @@ def drop_erased(warehouse: Warehouse, tables: Mapping[str, pl.DataFrame]) -> tup
         return dict(tables), 0
     key = hash_key(warehouse)
     keyed = [df for df in tables.values() if {"source", "source_record_id"} <= set(df.columns) and df.height]
-    gone = sorted({k for df in keyed for k in df.filter(_hits(df, tombs, key)).select(_pair_key()).to_series().to_list()})
+    gone = sorted({k for df in keyed for k in df.filter(tombstone_hits(df, tombs, key)).select(_pair_key()).to_series().to_list()})
     out = {}
     for name, df in tables.items():
         if gone and {"source", "source_record_id"} <= set(df.columns):

@@ -37,7 +37,10 @@ from collections.abc import Iterable, Mapping
 import polars as pl
 import polars.selectors as cs
 
+from expectations.masking import column_kind, mask_phones
 from pipelines.privacy.keys import hash_key, hmac_hex, normalise_email
+from pipelines.privacy.postgres import connect
+from pipelines.publish.tables import split_table
 from pipelines.warehouse import Warehouse
 
 MASKED_TABLES = {"golden.customers": "golden.customers_masked",
@@ -56,8 +59,6 @@ _PURPOSE = "masked:email"
 
 def mask_customers(df: pl.DataFrame, *, key: bytes) -> pl.DataFrame:
     """The analyst's form of a golden customer table (see the module docstring)."""
-    from expectations.masking import column_kind
-
     out = df
     if "email" in df.columns:
         norm = df.select(normalise_email(pl.col("email"))).to_series()
@@ -83,8 +84,6 @@ def mask_customers(df: pl.DataFrame, *, key: bytes) -> pl.DataFrame:
 
 
 def _masked_phones(phones: pl.Series) -> pl.Series:
-    from expectations.masking import mask_phones
-
     return mask_phones(phones.cast(pl.Utf8))
 
 
@@ -135,10 +134,7 @@ def grant_bi_access(url: str, *, masked_role: str = "bi_reader", full_role: str 
     """In the PostgreSQL database at ``url``: ``masked_role`` may read ``masked`` and none of the
     other ``full`` tables; ``full_role`` (created NOLOGIN when missing; grant it to people) may
     read ``full``. Returns what was granted and what is missing."""
-    from psycopg import sql
-
-    from pipelines.privacy.postgres import connect
-    from pipelines.publish.tables import split_table
+    from psycopg import sql  # lazy: the PostgreSQL driver loads only when a database is given
 
     masked, full = list(masked), list(full)
     split_table(f"x.{masked_role}")
