@@ -132,12 +132,18 @@ def test_unreadable_cursor_treats_files_as_new(sources):
     assert len(_tick(sources, "not json").run_requests) == 1
 
 
-def test_explicit_sheets_url_and_remote_location(tmp_path, sources):
+def test_the_files_source_of_a_sources_file_and_remote_location(tmp_path, sources):
     other = tmp_path / "elsewhere"
     other.mkdir()
     _write_csv(other / "x.csv", 1)
-    assert len(_tick(sources, sheets_url=str(other)).run_requests) == 1
-    remote = _tick(sources, sheets_url="s3://bucket/crm")
+
+    def config(path: str) -> str:
+        file = tmp_path / f"sources_{abs(hash(path))}.yaml"
+        file.write_text(f"sources:\n  - name: leads\n    kind: files\n    path: '{path}'\n")
+        return str(file)
+
+    assert len(_tick(sources, config_path=config(str(other / "*.csv"))).run_requests) == 1
+    remote = _tick(sources, config_path=config("s3://bucket/crm/*.csv"))
     assert not remote.run_requests and "not a local folder" in remote.skip_message
 
 
