@@ -8,20 +8,19 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource
 
 from connectors.config import CONFIG_ENV, SourcesConfig
+from pipelines import checks, sensors
 from pipelines.assets import golden, matching, raw, staging
 from pipelines.assets.matching import MatchingResource
+from pipelines.job import JOB_NAME
 from pipelines.paths import WAREHOUSE_ENV
 from pipelines.resources import PublishResource, SourcesResource, WarehouseResource
 
-JOB_NAME = "crm_golden_job"
 #: matching engine of a code location (e.g. a Kubernetes deployment) that no command line starts
 ENGINE_ENV = "CRM_GOLDEN_ENGINE"
 
 
 def area_definitions(config: SourcesConfig) -> list[dg.Definitions]:
     """Per-area definitions over the sources of ``config``, merged by the root."""
-    from pipelines import checks, sensors
-
     return [
         dg.Definitions(assets=raw.raw_assets(config)),
         dg.Definitions(assets=[staging.staged_customers_asset(config)]),

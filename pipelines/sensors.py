@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from connectors.sheets.settings import CSV_SUFFIXES, XLSX_SUFFIXES
-from pipelines.build import JOB_NAME
+from pipelines.job import JOB_NAME
 from pipelines.resources import SourcesResource
 
 __all__ = ["changed_sheets", "sheets_folder_sensor", "snapshot_sheets"]
