@@ -76,15 +76,17 @@ def shop_source(
     root = base_url.rstrip("/") + f"/admin/api/{api_version}/"
     loaded = []
     for name, (cursor, param) in CURSORS.items():
+        sizes: list[int] = []
         on_page = invalid_page_hook(
             name, session=session, on_invalid_page=on_invalid_page, attempts=invalid_page_attempts,
             timeout=request_timeout, record=pages_seen.append,
+            page_size=lambda sizes=sizes: max(sizes, default=None),
         )
         loaded.append(paged_resource(
             name, session=session, url=f"{root}{name}.json", headers={TOKEN_HEADER: access_token},
             cursor=cursor, param=param, initial_value=initial_updated_at, page_size=page_size,
             timeout=request_timeout, on_page=on_page, invalid_pages=pages_seen,
-            text_columns=TEXT_COLUMNS.get(name, ()),
+            text_columns=TEXT_COLUMNS.get(name, ()), page_sizes=sizes,
         ))
     if key_scan:
         loaded.append(customer_keys_resource(session, base_url, access_token, api_version=api_version,

@@ -88,6 +88,7 @@ def paged_resource(
     invalid_pages: list[InvalidPage] | None,
     text_columns: tuple[str, ...] = (),
     batch_rows: int = BATCH_ROWS,
+    page_sizes: list[int] | None = None,
 ) -> Any:
     """A merge-on-``id`` resource over ``GET url?limit=..&<param>=<cursor start>`` and its ``Link`` pages."""
     columns = {c: {"data_type": "text"} for c in text_columns}
@@ -107,6 +108,7 @@ def paged_resource(
             response = session.get(next_url, params=params, headers=headers, timeout=timeout)
             if not response.ok:
                 response.raise_for_status()
+            salvaged_so_far = len(invalid_pages) if invalid_pages is not None else 0
             response = on_page(response)
             try:
                 objects = response.json()[name]
@@ -125,6 +127,8 @@ def paged_resource(
                 elif moment is not None and moment == latest:
                     at_latest.add(str(obj["id"]))
                 buffer.append(obj)
+            if page_sizes is not None and (invalid_pages is None or len(invalid_pages) == salvaged_so_far):
+                page_sizes.append(len(objects))  # a complete page: how full the pages of this API are
             if len(buffer) >= batch_rows:
                 yield objects_table(buffer)
                 buffer = []

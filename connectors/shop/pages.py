@@ -42,8 +42,8 @@ class InvalidPage:
     objects_recovered: int
     error: str
     objects_lost: int | None = None
-    """Objects the page should have held beyond those recovered: a page with a next page is full
-    (``limit`` objects); None for a last page, whose size cannot be known."""
+    """Objects the page should have held beyond those recovered: a page with a next page is as full as
+    the complete pages before it (``limit`` when it is the first); None for a last page."""
 
 
 def page_label(url: str) -> str:
@@ -101,6 +101,7 @@ def invalid_page_hook(
     attempts: int,
     timeout: float,
     record: Callable[[InvalidPage], None] | None = None,
+    page_size: Callable[[], int | None] | None = None,
 ) -> Callable[..., Response]:
     """Response hook for one resource: a 2xx page that is not JSON is fetched again up to
     ``attempts`` times in all, then fails or is salvaged (see the module docstring)."""
@@ -142,10 +143,12 @@ def invalid_page_hook(
         response._content = json.dumps({resource: objects}, ensure_ascii=False).encode("utf-8")
         response.encoding = "utf-8"
         limit = parse_qs(urlsplit(url or "").query).get("limit", [""])[-1]
-        full = bool(response.links.get("next")) and limit.isdigit()
+        # a page with a next page is full: as full as the complete pages before it, else `limit`
+        expected = (page_size() if page_size is not None else None) or (int(limit) if limit.isdigit() else None)
+        full = bool(response.links.get("next")) and expected is not None
         page = InvalidPage(resource=resource, page=label, request_path=where, bytes=size,
                            objects_recovered=len(objects), error=reason,
-                           objects_lost=max(int(limit) - len(objects), 0) if full else None)
+                           objects_lost=max(expected - len(objects), 0) if full else None)
         log.warning("shop API %s %s: body of %d bytes cut (%s) after %d attempt(s); %d complete objects"
                     " recovered, the rest of the page is lost", resource, label, size, reason, tries,
                     len(objects))
