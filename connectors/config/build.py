@@ -129,7 +129,8 @@ def build_source(spec: SourceSpec, *, definitions: bool = False, invalid_pages: 
             .clone(with_name=spec.name)
     elif spec.preset == "shopify":
         with _shop_endpoint(spec, definitions=definitions) as (url, token):
-            options = {"on_invalid_page": on_invalid_page, "invalid_pages": invalid_pages, "key_scan": key_scan}
+            options = {"on_invalid_page": on_invalid_page, "invalid_pages": invalid_pages, "key_scan": key_scan,
+                       "request_timeout": request_timeout(spec)}
             source = (shop_source(base_url=url, access_token=token, **options) if token
                       else shop_source(base_url=url, access_token="", **options))
             source = source.clone(with_name=spec.name)
@@ -140,6 +141,29 @@ def build_source(spec: SourceSpec, *, definitions: bool = False, invalid_pages: 
         yield _rest_source(spec, woocommerce_config(spec, base, definitions=definitions))
     else:
         yield _rest_source(spec, _plain_rest_config(spec, definitions=definitions))
+
+
+def describe_location(spec: SourceSpec) -> str:
+    """Where a source is read from, for error lines: the database URL (password masked), the API root or
+    the files; never a secret."""
+    from connectors.common import mask_error
+
+    try:
+        if spec.kind == "sql":
+            return mask_error(setting(spec, "credentials") or spec.url or "no database URL")
+        if spec.kind == "rest":
+            url = _configured_base_url(spec)
+            return mask_error(url) if url else f"pages served from {spec.serve_pages}"
+    except Exception:  # noqa: BLE001 - configuration that cannot be read is itself the error reported
+        return f"source {spec.name}"
+    return ", ".join(spec.paths)
+
+
+def request_timeout(spec: SourceSpec) -> float:
+    """Seconds a REST request may take before the source fails naming it (``sources.<name>.request_timeout``,
+    default 30)."""
+    value = setting(spec, "request_timeout", float)
+    return float(value) if value else 30.0
 
 
 def _require_folders(spec: SourceSpec) -> None:

@@ -34,7 +34,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from connectors import make_pipeline
 from connectors.common import describe_load_error
 from connectors.config import SourcesConfig, SourceSpec
-from connectors.config.build import build_source
+from connectors.config.build import build_source, describe_location
 from connectors.shop import KEYS_RESOURCE, InvalidPage
 from pipelines.paths import default_warehouse, pipelines_dir
 from pipelines.privacy import filter_erased_on_load
@@ -200,6 +200,8 @@ def _raw_assets(spec: SourceSpec):
                 pages = list(collected)
         except Exception as exc:  # noqa: BLE001 - one source failing must not stop the others
             error = describe_load_error(exc)
+            if f"source {source!r}" not in error:  # the library's own messages name source and place
+                error = f"{error} (source {source}, reading {describe_location(run_spec)})"
             context.log.error(f"raw load {source} failed: {error}"
                               + ("; later steps use the raw tables of earlier runs" if before else
                                  "; there are no raw tables of earlier runs for it")
