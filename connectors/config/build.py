@@ -125,8 +125,9 @@ def build_source(spec: SourceSpec, *, definitions: bool = False, invalid_pages: 
     elif spec.kind == "files":
         if not definitions:
             _require_folders(spec)
-        yield files_source(list(spec.paths), file_format=spec.format, header_aliases=spec.header_aliases) \
-            .clone(with_name=spec.name)
+        purchases = [spec.purchases.table] if spec.purchases is not None else None
+        yield files_source(list(spec.paths), file_format=spec.format, header_aliases=spec.header_aliases,
+                           purchases_paths=purchases).clone(with_name=spec.name)
     elif spec.preset == "shopify":
         with _shop_endpoint(spec, definitions=definitions) as (url, token):
             options = {"on_invalid_page": on_invalid_page, "invalid_pages": invalid_pages, "key_scan": key_scan,

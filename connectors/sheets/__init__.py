@@ -77,24 +77,46 @@ def split_glob(path: str) -> tuple[str, str]:
     return "/".join(parts[:-1]) or "/", parts[-1]
 
 
-@dlt.source(name="files")
-def files_source(
-    paths: list[str] = dlt.config.value,
-    file_format: str = "auto",
-    header_aliases: bool = True,
-    column_mapping: dict[str, dict[str, str]] | None = None,
-) -> Any:
-    """The ``contacts`` resource over every file matching ``paths`` (paths or globs, local or fsspec
-    URLs): CSV, XLSX, Parquet, JSON or JSONL by ending (or all of ``file_format``)."""
-    dlt.current.source_schema().remove_type_detection("iso_timestamp")
+def _listing(paths: list[str]) -> Callable[[], Iterator[FileItemDict]]:
     listings = [filesystem(bucket_url=folder, file_glob=glob) for folder, glob in map(split_glob, paths)]
 
     def listing() -> Iterator[FileItemDict]:
         for one in listings:
             yield from one
 
-    return read_contacts(lambda: listing(), column_mapping=column_mapping, file_format=file_format,
-                         header_aliases=header_aliases)
+    return listing
+
+
+@dlt.source(name="files")
+def files_source(
+    paths: list[str] = dlt.config.value,
+    file_format: str = "auto",
+    header_aliases: bool = True,
+    column_mapping: dict[str, dict[str, str]] | None = None,
+    purchases_paths: list[str] | None = None,
+) -> Any:
+    """The ``contacts`` resource over every file matching ``paths`` (paths or globs, local or fsspec
+    URLs): CSV, XLSX, Parquet, JSON or JSONL by ending (or all of ``file_format``); with
+    ``purchases_paths`` also ``purchases`` (orders or invoices files, read whole every run)."""
+    dlt.current.source_schema().remove_type_detection("iso_timestamp")
+    resources = [read_contacts(_listing(paths), column_mapping=column_mapping, file_format=file_format,
+                               header_aliases=header_aliases)]
+    if purchases_paths:
+        resources.append(read_purchases(_listing(purchases_paths)))
+    return resources
+
+
+@dlt.resource(name="purchases", write_disposition="replace")
+def read_purchases(listing: Callable[[], Iterable[FileItemDict]]) -> Iterator[Any]:
+    """Every purchases file as text columns named by their headers (``billing.total`` -> ``billing_total``,
+    no aliases), with ``file_name`` and ``row_number``; replaced whole every run."""
+    for item in listing():
+        name = PurePosixPath(item["relative_path"]).name
+        if name.startswith(("~$", ".")):
+            continue
+        frame = file_frame(item.read_bytes(), item["relative_path"], aliases=False)
+        if frame is not None:
+            yield _arrow_for_dlt(frame.drop("source", "sheet_name", "file_encoding").to_arrow())
 
 
 _KEY = ("source", "row_number")

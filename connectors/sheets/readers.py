@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import logging
 import re
 import zipfile
@@ -342,8 +343,6 @@ def table_blocks(data: bytes, *, fmt: str, where: str) -> Iterator[Block]:
 
 
 def _json_frame(data: bytes, *, where: str) -> pl.DataFrame:
-    import json
-
     try:
         value = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -355,6 +354,11 @@ def _json_frame(data: bytes, *, where: str) -> pl.DataFrame:
         value = lists[0]
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise SheetFormatError(f"{where}: expected an array of objects")
+    # nested lists (order line items ...) stay one JSON text value; nested objects are flattened
+    lists = {k for v in value for k, x in v.items() if isinstance(x, list)}
+    if lists:
+        value = [{k: (json.dumps(x, ensure_ascii=False) if k in lists and x is not None else x) for k, x in v.items()}
+                 for v in value]
     return pl.from_dicts(value, infer_schema_length=None) if value else pl.DataFrame()
 
 

@@ -27,7 +27,7 @@ from pipelines.progress import mark, timed_stage
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.sources import deletion_evidence, staging_deps
 from pipelines.staging.deletions import DELETION_SCHEMA, key_scan_deletions, sheet_deletions
-from pipelines.staging.mapping import MappingError, map_customers, single_file
+from pipelines.staging.mapping import MappingError, map_customers, resolve_column, single_file
 from pipelines.warehouse import Warehouse
 
 SOURCE_DELETIONS = "quality.source_deletions"
@@ -144,16 +144,6 @@ def docs_dir(wh: Warehouse) -> Path:
     return wh.path.parent / f"{wh.path.stem}_docs"  # one folder per warehouse
 
 
-def _read_columns(wh: Warehouse, table: str, columns: list[str]) -> pl.DataFrame | None:
-    """The given columns of ``table`` that exist (None when the table does not)."""
-    if not wh.exists(table):
-        return None
-    schema, name = table.split(".")
-    present = set(wh.query("select column_name from information_schema.columns where table_schema = ? "
-                           "and table_name = ?", [schema, name])["column_name"].to_list())
-    return wh.read(table, columns=[c for c in columns if c in present] or None)
-
-
 def _load_findings(wh: Warehouse, run_id: str, config: SourcesConfig) -> pl.DataFrame:
     """Quarantine rows that are not customer rows: cut API pages and bad purchase amounts."""
     from pipelines.staging import truncated_pages
@@ -169,9 +159,16 @@ def _load_findings(wh: Warehouse, run_id: str, config: SourcesConfig) -> pl.Data
             continue
         source = f"{spec.name}_{spec.purchases_table}"
         parts.append(truncated_pages(mine, source=source, resource=spec.purchases_table))
-        key, amount = spec.purchases.fields["id"].columns[0], spec.purchases.fields["amount"].columns[0]
-        frame = _read_columns(wh, spec.raw(spec.purchases_table), [key, amount])
-        if frame is not None:
+        table = spec.raw(spec.purchases_table)
+        if not wh.exists(table):
+            continue
+        schema, name = table.split(".")
+        present = wh.query("select column_name from information_schema.columns where table_schema = ? and "
+                           "table_name = ?", [schema, name])["column_name"].to_list()
+        key = resolve_column(present, spec.purchases.fields["id"].columns[0])
+        amount = resolve_column(present, spec.purchases.fields["amount"].columns[0])
+        if key is not None and amount is not None:
+            frame = wh.read(table, columns=[key, amount])
             parts.append(amount_rules(frame, source=source, key=key, amount=amount))
     return pl.concat(parts)
 
