@@ -36,8 +36,12 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+if TYPE_CHECKING:  # the warehouse uses this module (through the schema docs): no import at run time
+    from pipelines.warehouse import Warehouse
 
 ORDERS_TABLE = "raw_shop.orders"
 INVOICES_TABLE = "raw_erp.invoices"
@@ -191,13 +195,10 @@ def customer_360(golden: pl.DataFrame, crosswalk: pl.DataFrame, orders: pl.DataF
     ).sort("golden_id")
 
 
-def customer_360_from_warehouse(warehouse, *, config: Customer360Config | None = None,
+def customer_360_from_warehouse(wh: Warehouse, *, config: Customer360Config | None = None,
                                 golden_schema: str = "golden") -> pl.DataFrame:
-    """``customer_360`` on the tables of a DuckDB ``Warehouse`` (or its path): golden customers
+    """``customer_360`` on the tables of a DuckDB ``Warehouse``: golden customers
     and crosswalk from ``golden_schema``; a missing orders/invoices table counts as empty."""
-    from pipelines.warehouse import Warehouse
-
-    wh = warehouse if isinstance(warehouse, Warehouse) else Warehouse(warehouse)
     golden = wh.read(f"{golden_schema}.customers")
     crosswalk = wh.read(f"{golden_schema}.crosswalk")
 

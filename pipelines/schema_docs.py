@@ -15,6 +15,9 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from pipelines.customer360 import PROSPECT, SEGMENT_RULES, Customer360Config
+from pipelines.sql_text import quote_ident, sql_literal
+
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "golden_schema.md"
 MERGE_LIST = "golden.merge_list"
 
@@ -225,8 +228,6 @@ def apply_duckdb_comments(con, *, tables: Iterable[str] | None = None) -> int:
     columns: dict[str, list[str]] = {}
     for table, column in rows:
         columns.setdefault(table, []).append(column)
-    from pipelines.publish.tables import quote_ident, sql_literal
-
     wanted = set(tables) if tables is not None else None
     n = 0
     for table, cols in columns.items():
@@ -268,8 +269,6 @@ def render_markdown() -> str:
 
 def _customer_360_rules() -> list[str]:
     """The segment table, lifecycle thresholds and default rates, from the code that applies them."""
-    from pipelines.customer360 import PROSPECT, SEGMENT_RULES, Customer360Config
-
     cfg = Customer360Config()
     lines = [
         "## Customer 360 rules",

@@ -26,6 +26,8 @@ import duckdb
 import polars as pl
 import polars.selectors as cs
 
+from pipelines.schema_docs import apply_duckdb_comments
+
 #: schemas BI tools read, copied to the read copy on every publish
 READ_COPY_SCHEMAS = ("golden",)
 #: seconds a run waits for another run on the same warehouse (``CRM_GOLDEN_LOCK_WAIT``)
@@ -158,8 +160,6 @@ def publish_read_copy(warehouse_path: str | Path, *, schemas: tuple[str, ...] = 
 
 
 def _copy_schemas(con: duckdb.DuckDBPyConnection, source: Path, schemas: tuple[str, ...]) -> None:
-    from pipelines.schema_docs import apply_duckdb_comments
-
     con.execute(f"attach {_literal(str(source))} as src (read_only)")
     wanted = ", ".join(_literal(s) for s in schemas)
     tables = con.execute(

@@ -273,7 +273,7 @@ def test_from_a_duckdb_warehouse(tmp_path):
     wh.write_many({"golden.customers": _golden(), "golden.crosswalk": _crosswalk(), "raw_shop.orders": _orders()})
     with wh.connect() as con:  # as dlt would type a timestamp column
         con.execute("alter table raw_shop.orders alter created_at type timestamptz using created_at::timestamptz")
-    out = customer_360_from_warehouse(wh.path, config=Customer360Config(as_of=AS_OF))
+    out = customer_360_from_warehouse(wh, config=Customer360Config(as_of=AS_OF))
     expected = _run(invoices=_invoices().clear())
     assert out.equals(expected)
     assert _by_id(out)["G3"]["lifecycle_status"] == "prospect"  # only ERP invoices, none loaded

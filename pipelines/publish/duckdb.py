@@ -17,10 +17,9 @@ from pipelines.publish.tables import (
     call,
     check_tables,
     descriptions,
-    quote_ident,
     split_table,
-    sql_literal,
 )
+from pipelines.sql_text import quote_ident, sql_literal
 from pipelines.warehouse import Warehouse
 
 

@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 
 import polars as pl
 
+from pipelines import schema_docs
+
 #: Called with a stage name during a publish ("written:<table>", "before_swap", "before_commit");
 #: raising from it aborts the publish (tests use it to simulate a crash at that point).
 Hook = Callable[[str], None]
@@ -42,21 +44,9 @@ def descriptions(tables: Mapping[str, pl.DataFrame],
                  comments: Mapping[str, Mapping[str, str]] | None,
                  table_comments: Mapping[str, str] | None) -> tuple[dict, dict]:
     """Column and table descriptions: the given ones, or those of ``pipelines.schema_docs``."""
-    from pipelines import schema_docs
-
     cols = dict(comments) if comments is not None else schema_docs.comments_for(tables)
     tabs = dict(table_comments) if table_comments is not None else schema_docs.table_comments_for(tables)
     return cols, tabs
-
-
-def quote_ident(name: str) -> str:
-    """A SQL identifier in double quotes (embedded quotes doubled)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def sql_literal(text: str) -> str:
-    """A SQL string literal (single quotes doubled)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def call(hook: Hook | None, stage: str) -> None:
