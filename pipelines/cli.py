@@ -210,6 +210,10 @@ def _review(args) -> int:
     if not warehouse.exists():
         raise UserError(f"warehouse not found: {warehouse} (run the pipeline first)")
     try:
+        if args.review_command == "serve":
+            from pipelines.steward.serve import serve  # starlette/uvicorn only for the review app
+
+            return serve(warehouse, host=args.host, port=args.port, masked=args.masked)
         return run_review(args, warehouse)
     except ReviewError as exc:
         raise UserError(str(exc)) from exc

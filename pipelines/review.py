@@ -20,6 +20,8 @@ from pathlib import Path
 
 import polars as pl
 
+from expectations.masking import mask_for_column
+from pipelines.steward.store import DecisionStore
 from pipelines.warehouse import Warehouse
 
 DECISIONS = "golden.steward_decisions"
@@ -66,11 +68,7 @@ def add_review_parser(sub) -> None:
 
 def run_review(args, warehouse: Path) -> int:
     wh = Warehouse(warehouse)
-    cmd = args.review_command
-    if cmd == "serve":
-        from pipelines.steward.serve import serve
-
-        return serve(warehouse, host=args.host, port=args.port, masked=args.masked)
+    cmd = args.review_command  # "serve" (the review app) is started by pipelines/cli.py
     if cmd == "list":
         print(render_queue(pending(wh).head(args.limit)))
     elif cmd == "show":
@@ -102,8 +100,6 @@ def decisions(wh: Warehouse) -> pl.DataFrame:
 
 def store_decisions(warehouse_path: Path, *, pending_only: bool = False) -> pl.DataFrame:
     """Decisions in the review app's store beside the warehouse (all, or those not imported yet)."""
-    from pipelines.steward.store import DecisionStore
-
     rows = DecisionStore.beside(warehouse_path).rows(pending_only=pending_only)
     if not rows:
         return pl.DataFrame(schema=DECISION_SCHEMA)
@@ -115,8 +111,6 @@ def store_decisions(warehouse_path: Path, *, pending_only: bool = False) -> pl.D
 def import_pending_decisions(wh: Warehouse) -> int:
     """Append the review app's pending decisions to ``golden.steward_decisions`` and mark them
     imported; returns how many. Rows already in the table (an import cut short) are not doubled."""
-    from pipelines.steward.store import DecisionStore
-
     waiting = store_decisions(wh.path, pending_only=True)
     if waiting.height == 0:
         return 0
@@ -229,8 +223,6 @@ def render_queue(queue: pl.DataFrame) -> str:
 
 
 def render_pair(wh: Warehouse, id_l: str, id_r: str, *, reveal: bool = False) -> str:
-    from expectations.masking import mask_for_column
-
     _require_records(wh, [id_l, id_r])
     recs = wh.query("select * from staging.customers where record_id in (?, ?)", [id_l, id_r])
     by_id = {r["record_id"]: r for r in recs.iter_rows(named=True)}

@@ -27,6 +27,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from pipelines.review import ReviewError, merge_rows, pair_rows, stamped, store_decisions, unmerge_rows
 from pipelines.steward import views
 from pipelines.steward.data import FILTERS, ReviewData, WarehouseUnavailable, facets, filter_queue
 from pipelines.steward.store import DecisionStore
@@ -50,7 +51,7 @@ def configured_users() -> dict[str, str]:
     raw = os.environ.get(USERS_ENV, "").strip()
     if not raw:
         try:
-            import dlt
+            import dlt  # lazy: dlt (slow to import) only when the environment names no reviewers
 
             raw = str(dlt.secrets.get("review.users") or "").strip()
         except Exception:  # noqa: BLE001 - no dlt config at all is the same as no users
@@ -109,15 +110,11 @@ def create_app(warehouse: str | Path, *, masked: bool | None = None, users: dict
         return data.get()
 
     def record_decisions(request: Request, rows: list[tuple], what: str) -> int:
-        from pipelines.review import stamped
-
         n = store.add(stamped(rows, who(request)))
         log.info("decision %s: %d constraint(s) by %s", what, n, who(request))
         return n
 
     def pending_pairs() -> pl.DataFrame:
-        from pipelines.review import store_decisions
-
         return store_decisions(warehouse).select("id_l", "id_r").unique()
 
     def open_queue(filters: dict[str, str]) -> pl.DataFrame:
@@ -157,8 +154,6 @@ def create_app(warehouse: str | Path, *, masked: bool | None = None, users: dict
                     next_pair=nxt, remaining=q.height)
 
     async def decide(request: Request) -> Response:
-        from pipelines.review import ReviewError, pair_rows
-
         try:
             f = await form(request)
         except _Refused as exc:
@@ -187,8 +182,6 @@ def create_app(warehouse: str | Path, *, masked: bool | None = None, users: dict
         return page(request, "golden.html", g=model, msg=request.query_params.get("msg", ""))
 
     async def golden_action(request: Request) -> Response:
-        from pipelines.review import ReviewError, merge_rows, unmerge_rows
-
         gid, action = request.path_params["golden_id"], request.path_params["action"]
         try:
             f = await form(request)
@@ -233,8 +226,6 @@ def create_app(warehouse: str | Path, *, masked: bool | None = None, users: dict
                     effect=effect, facets=facets(open_queue({}), filters))
 
     async def bulk_commit(request: Request) -> Response:
-        from pipelines.review import pair_rows
-
         try:
             f = await form(request)
         except _Refused as exc:

@@ -20,6 +20,9 @@ import duckdb
 import polars as pl
 import polars.selectors as cs
 
+from dedupe import default_settings
+from pipelines.warehouse import lock_path, read_copy_path
+
 #: name in the app -> table
 TABLES = {
     "queue": "golden.review_queue",
@@ -136,8 +139,6 @@ class ReviewData:
                  band: tuple[float, float] | None = None):
         self.warehouse = Path(warehouse).absolute()
         if threshold is None or band is None:
-            from dedupe import default_settings
-
             s = default_settings()
             threshold = s.threshold if threshold is None else threshold
             band = tuple(s.review_band) if band is None else band
@@ -145,10 +146,6 @@ class ReviewData:
         self._snap: Snapshot | None = None
 
     def read_copy(self) -> Path | None:
-        try:
-            from pipelines.warehouse import read_copy_path
-        except ImportError:
-            return None
         path = read_copy_path(self.warehouse)
         return path if path.is_file() else None
 
@@ -202,12 +199,7 @@ def _stat(path: Path) -> tuple[int, int]:
 @contextlib.contextmanager
 def _no_run(warehouse: Path):
     """Hold the warehouse's run lock while reading, without waiting: a run in progress (or one
-    starting) must never find the file open. Without the run-lock protocol, just read."""
-    try:
-        from pipelines.warehouse import lock_path
-    except ImportError:
-        yield
-        return
+    starting) must never find the file open. Without a lock file (no run yet), just read."""
     lock = lock_path(warehouse)
     if not lock.exists():
         yield

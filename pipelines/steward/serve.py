@@ -6,6 +6,9 @@ import ipaddress
 import logging
 from pathlib import Path
 
+from pipelines.review import ReviewError
+from pipelines.steward.app import USERS_ENV, ConfigError, configured_users, create_app, masked_default
+
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
 
 
@@ -20,10 +23,7 @@ def is_loopback(host: str) -> bool:
 
 def serve(warehouse: Path, *, host: str = "127.0.0.1", port: int = 8780, masked: bool | None = None) -> int:
     """Serve until stopped; a non-loopback bind address without configured reviewers is refused."""
-    import uvicorn
-
-    from pipelines.review import ReviewError
-    from pipelines.steward.app import USERS_ENV, ConfigError, configured_users, create_app, masked_default
+    import uvicorn  # lazy: the web server loads only when serving
 
     try:
         users = configured_users()

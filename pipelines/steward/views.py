@@ -7,6 +7,7 @@ import datetime as dt
 
 import polars as pl
 
+from expectations.masking import mask_for_column
 from pipelines.steward.data import Snapshot
 
 HIDDEN_FIELDS = ("golden_id",)
@@ -19,8 +20,6 @@ def show(column: str, value, *, masked: bool) -> str:
     if value is None:
         return ""
     if masked:
-        from expectations.masking import mask_for_column
-
         return mask_for_column(column, value) or ""
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat(sep=" ", timespec="seconds") if isinstance(value, dt.datetime) else value.isoformat()
