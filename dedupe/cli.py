@@ -27,6 +27,7 @@ from dedupe.features import InputError
 from dedupe.large_cli import add_large_arguments, run_large, use_large
 from dedupe.model import FSModel, ModelMismatch
 from dedupe.settings import ENGINES, SettingsError, default_settings, load_settings
+from dedupe.spark import engine_session, run_engine
 from dedupe.spark.session import SparkUnavailable  # pyspark itself is imported only for --engine spark
 
 
@@ -92,8 +93,6 @@ def _match(records: pl.DataFrame, settings, *, engine: str, link_with: pl.DataFr
     stopped after it, unless one was already running)."""
     if engine == "polars":
         return deduplicate(records, settings, link_with=link_with, model=model)
-    from dedupe.spark import engine_session, run_engine
-
     with engine_session(spark_master) as spark:
         return run_engine(records, settings, engine="spark", link_with=link_with, model=model, spark=spark)
 
@@ -111,6 +110,8 @@ def _run(args) -> int:
         raise CliError("--spark-master needs the Spark engine (--engine spark or 'engine: spark' in the settings)")
     if getattr(args, "large", False) and settings.engine == "spark":
         raise CliError("--large is the chunked polars engine; it cannot run with the Spark engine")
+    if getattr(args, "large", False) and args.link_with:
+        raise CliError("--large matches one table; drop --link-with or --large")
     model = None
     if args.model:
         try:

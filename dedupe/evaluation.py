@@ -56,7 +56,7 @@ def read_crosswalk(path: str | Path, table: str = "golden.crosswalk") -> pl.Data
         return read_table(path)
     if not path.is_file():
         raise EvaluationError(f"{path}: warehouse not found")
-    import duckdb
+    import duckdb  # lazy: only a warehouse file needs the DuckDB engine
 
     try:
         with duckdb.connect(str(path), read_only=True) as con:

@@ -18,7 +18,7 @@ _RUNS = r"\p{Han}+|[^\p{Han}]+"
 
 @functools.lru_cache(maxsize=1)
 def _t2s():
-    import opencc
+    import opencc  # lazy, with the converter it builds: only Chinese text needs it
     return opencc.OpenCC("t2s")
 
 
@@ -30,7 +30,7 @@ def simplified_text(s: str) -> str:
 @functools.lru_cache(maxsize=1 << 16)
 def pinyin_words(s: str) -> tuple[str, ...]:
     """Toneless pinyin per character (ü -> u), phrase-aware; non-Han text kept."""
-    from pypinyin import Style, lazy_pinyin
+    from pypinyin import Style, lazy_pinyin  # lazy: loads its dictionaries (~0.15 s) on import
     out = lazy_pinyin(s, style=Style.NORMAL, errors="default", v_to_u=True)
     return tuple(p.replace("ü", "u").replace("lv", "lu").replace("nv", "nu") for p in out)
 

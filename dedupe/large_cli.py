@@ -46,13 +46,8 @@ def _print_progress(event: Progress) -> None:
 
 
 def run_large(args, settings: Settings, model: FSModel | None) -> int:
-    """Match with ``deduplicate_large`` and write what the in-memory path writes."""
-    from dedupe.cli import CliError
-
-    if args.link_with:
-        raise CliError("--large matches one table; drop --link-with or --large")
-    if getattr(settings, "engine", "polars") != "polars":
-        raise CliError("--large is the chunked polars engine; drop --engine spark or --large")
+    """Match with ``deduplicate_large`` and write what the in-memory path writes (``dedupe/cli.py``
+    has refused ``--link-with`` and the Spark engine with ``--large`` already)."""
     t0 = time.perf_counter()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

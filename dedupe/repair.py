@@ -31,6 +31,11 @@ from importlib import resources
 
 import numpy as np
 import polars as pl
+from rapidfuzz.distance import OSA
+from rapidfuzz.process import cdist, cpdist
+
+from dedupe.features import fold
+from dedupe.hanzi import has_cjk, to_simplified
 
 REPAIRS = ("spelling", "typos", "names", "emails", "addresses")
 
@@ -52,7 +57,6 @@ _TAG_RE = r"\+[^@]*@"
 # -- vocabulary helpers -------------------------------------------------------------------------
 
 def _fold(e: pl.Expr) -> pl.Expr:
-    from dedupe.features import fold
     return fold(e)
 
 
@@ -94,9 +98,6 @@ def typo_map(values: pl.Series, *, ratio: float = 20.0, rare: int | None = None,
     value one edit from two equally frequent values (``Abel945``: ``Abel95`` | ``Abel545``) is
     ambiguous and stays as written: the answer must not depend on row or hash order.
     """
-    from rapidfuzz.distance import OSA
-    from rapidfuzz.process import cdist
-
     counts = (pl.DataFrame({"value": values}).drop_nulls()
               .with_columns(pl.col("value").str.to_lowercase().alias("key"))
               .group_by("key").agg(pl.len().alias("n"), pl.col("value").mode().sort().first().alias("form"))
@@ -161,9 +162,6 @@ def cluster_vote(df: pl.DataFrame, col: str, *, max_dist: int = 1) -> pl.DataFra
     """Within a cluster, a value ``max_dist`` edits (OSA) from a value more of the cluster's records
     use (on a tie: that the whole batch uses more often) is taken as a typo of it
     (``O'Connr`` | ``O'Connor`` | ``O'Connor``; ``Christisne`` | ``Christiane``)."""
-    from rapidfuzz.distance import OSA
-    from rapidfuzz.process import cpdist
-
     if "cluster_id" not in df.columns or col not in df.columns:
         return df
     key = pl.col(col).str.to_lowercase()
@@ -217,8 +215,6 @@ def _nicknames() -> pl.DataFrame:
 
 
 def repair_names(df: pl.DataFrame, *, spelling: bool = True, typos: bool = True, names: bool = True) -> pl.DataFrame:
-    from dedupe.hanzi import has_cjk, to_simplified
-
     cols = [c for c in ("given_name", "surname") if c in df.columns]
     if not cols:
         return df
@@ -352,9 +348,6 @@ def repair_emails(df: pl.DataFrame, *, typos: bool = True) -> pl.DataFrame:
 
 
 def _email_name_forms(df: pl.DataFrame, *, typos: bool) -> pl.DataFrame:
-    from rapidfuzz.distance import OSA
-    from rapidfuzz.process import cpdist
-
     cols = df.columns
     df = _with_name_keys(df)
     g, s = pl.col("__key_given_name"), pl.col("__key_surname")
@@ -456,12 +449,20 @@ def repair(members: pl.DataFrame, enabled: Iterable[str] = REPAIRS) -> pl.DataFr
     return df.select(cols)
 
 
+def match_key(f: str) -> pl.Expr:
+    """The form two values of field ``f`` are counted as "the same" in by ``most_frequent``:
+    case, punctuation and e-mail ``+tags`` do not split the vote."""
+    e = pl.col(f).cast(pl.Utf8).str.to_lowercase()
+    if f == "email":
+        return e.str.replace(r"\+[^@]*@", "@")
+    if f == "phone":
+        return e.str.replace_all(r"\D", "").str.slice(-9)
+    return e.str.replace_all(r"[^\p{L}\p{N}]", "")
+
+
 def annotate(members: pl.DataFrame, fields: Iterable[str]) -> pl.DataFrame:
     """Ranking hints for survivorship: ``__pre_<field>`` (sorted ascending before the rule's own
     keys) and ``__post_<field>`` (descending, after them, before recency)."""
-    from dedupe.hanzi import has_cjk
-    from dedupe.survivorship import match_key
-
     fields = list(fields)
     out = []
     for f in ("given_name", "surname", "city"):

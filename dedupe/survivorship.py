@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from dedupe.canonical import GOLDEN_FIELDS, RECORD_ID
-from dedupe.repair import REPAIRS, annotate, repair
+from dedupe.features import city_key, street_key
+from dedupe.repair import REPAIRS, annotate, match_key, repair
 
 RULES = ("most_recent", "source_priority", "most_complete", "most_frequent", "longest")
 Rule = str | Callable[[pl.DataFrame, str], pl.DataFrame]
@@ -84,17 +85,6 @@ def _resolve(rule: Rule) -> Rule:
         module, _, name = rule.partition(":")
         return getattr(importlib.import_module(module), name)
     raise ValueError(f"unknown survivorship rule {rule!r}; use one of {', '.join(RULES)} or module:function")
-
-
-def match_key(f: str) -> pl.Expr:
-    """The form two values of field ``f`` are counted as "the same" in by ``most_frequent``:
-    case, punctuation and e-mail ``+tags`` do not split the vote."""
-    e = pl.col(f).cast(pl.Utf8).str.to_lowercase()
-    if f == "email":
-        return e.str.replace(r"\+[^@]*@", "@")
-    if f == "phone":
-        return e.str.replace_all(r"\D", "").str.slice(-9)
-    return e.str.replace_all(r"[^\p{L}\p{N}]", "")
 
 
 def blemish(f: str) -> pl.Expr:
@@ -202,8 +192,6 @@ def _address_candidates(m: pl.DataFrame, unit: Sequence[str], rules: Survivorshi
     street: a city-only row does not erase a known street; a street in another (older) city never
     comes back as current.
     """
-    from dedupe.features import city_key
-
     lead = unit[0]
     keys, desc = _ranking(_str_rule(rules.fields.get(lead, "most_recent")), lead, rules.source_priority)
     no_addr = ~pl.any_horizontal([pl.col(f).is_not_null() for f in unit])
@@ -228,8 +216,6 @@ def _with_key(df: pl.DataFrame, col: str, key_fn, out: str) -> pl.DataFrame:
 def _complete_address(golden: pl.DataFrame, m: pl.DataFrame, unit: Sequence[str]) -> pl.DataFrame:
     """Fill parts missing from the winning address record (a postcode, a city) from the newest
     other record that carries the same street: the same address, written more completely."""
-    from dedupe.features import street_key
-
     lead, rest = unit[0], [f for f in unit[1:] if f != "country"]
     if not rest:
         return golden

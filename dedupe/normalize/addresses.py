@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+from rapidfuzz import fuzz, process
 
 from dedupe.normalize._columnwise import columnwise, keep_name
 from dedupe.normalize.places import CITY_COUNTRY, COUNTRY_ALIASES
@@ -167,8 +168,6 @@ def _country_of_city_key(key: pl.Expr, *, fuzzy: bool) -> pl.Expr:
 
 
 def _fuzzy_city(s: pl.Series) -> pl.Series:
-    from rapidfuzz import fuzz, process
-
     uniq = s.drop_nulls().unique()
     uniq = uniq.filter(uniq.str.len_chars() >= 4)
     if uniq.is_empty():

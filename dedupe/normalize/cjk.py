@@ -24,7 +24,7 @@ def has_cjk(expr: pl.Expr | str) -> pl.Expr:
 
 @functools.cache
 def _t2s():
-    import opencc
+    import opencc  # lazy, with the converter it builds: only Chinese text needs it
 
     return opencc.OpenCC("t2s")
 
@@ -36,7 +36,7 @@ def _simplified(value: str) -> str:
 
 @functools.lru_cache(maxsize=1 << 18)
 def _pinyin(value: str) -> str:
-    from pypinyin import Style, lazy_pinyin
+    from pypinyin import Style, lazy_pinyin  # lazy: loads its dictionaries (~0.15 s) on import
 
     return " ".join(p for p in lazy_pinyin(value, style=Style.NORMAL, v_to_u=False) if p.strip()).lower()
 

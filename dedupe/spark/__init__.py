@@ -1,6 +1,9 @@
 """The matching engine on Apache Spark: the polars engine's settings, features, comparisons,
 model and chaining guard, with blocking joins, pair scoring and connected components spread
-over a Spark cluster (or ``local[N]``). See ``dedupe/spark/README.md``."""
+over a Spark cluster (or ``local[N]``). See ``dedupe/spark/README.md``.
+
+pyspark is an optional extra: every module here imports it inside the functions that use it, so
+the package (and ``crm-golden dedupe``) imports without it."""
 
 from dedupe.spark.components import connected_components
 from dedupe.spark.engine import (

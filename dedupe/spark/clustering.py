@@ -17,6 +17,7 @@ from dedupe.clustering import MAX_GUARD_CLUSTER, cluster_positions
 from dedupe.settings import Settings
 from dedupe.spark.components import connected_components
 from dedupe.spark.features import POS
+from dedupe.spark.frames import map_polars_groups
 
 #: Pair rows per guard bucket (one Python call each).
 BUCKET_ROWS = 200_000
@@ -44,8 +45,6 @@ def _guard(settings: Settings):
 def _run_guard(rows, settings: Settings, partitions: int):
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
-
-    from dedupe.spark.frames import map_polars_groups
 
     schema = T.StructType([T.StructField("pos", T.LongType()), T.StructField("label", T.LongType())])
     rows = rows.select("component", "l", "r", "match_weight", "match_probability", "cannot",

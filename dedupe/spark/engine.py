@@ -24,6 +24,7 @@ from dedupe.spark.clustering import cluster, label_frame
 from dedupe.spark.features import POS, prepare
 from dedupe.spark.frames import map_polars, to_polars, to_spark
 from dedupe.spark.scoring import gamma_frame, term_frequencies, tf_columns, weight_frame
+from dedupe.spark.session import local_session
 from dedupe.spark.training import train
 
 
@@ -49,8 +50,6 @@ class SparkDedupeResult:
 def _spark_input(records, spark):
     if isinstance(records, pl.DataFrame):
         if spark is None:
-            from dedupe.spark.session import local_session
-
             spark = local_session()
         return to_spark(spark, records)
     return records

@@ -19,7 +19,7 @@ from dedupe.comparisons import PairColumns, peer_column
 from dedupe.model import BF_CLIP, TF_MIN, ComparisonParams, FSModel, gammas, probability, weights
 from dedupe.settings import Settings
 from dedupe.spark.features import POS
-from dedupe.spark.frames import map_polars
+from dedupe.spark.frames import map_polars, to_polars
 
 LEFT, RIGHT = "_l_", "_r_"
 
@@ -51,8 +51,6 @@ def term_frequencies(feats, columns: list[str], n: int) -> TermFrequencies:
     table, as the polars engine computes it; the expected share is summed on the driver over
     the records in row order, as polars sums it, so both engines get the same float."""
     from pyspark.sql import functions as F
-
-    from dedupe.spark.frames import to_polars
 
     columns = [c for c in columns if c in feats.columns]
     if not columns:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from dedupe.blocking import SIDE
 from dedupe.features import base_columns
@@ -55,8 +56,6 @@ def estimate_u(feats, n: int, settings: Settings, gamma_of) -> dict[str, np.ndar
         side = to_polars(feats.select("_pos", SIDE).orderBy("_pos"))[SIDE].to_numpy()
     size = min(settings.u_sample_pairs, max(50_000, 20 * n))
     li, ri = _random_pairs(n, size, rng, side, settings.link_type == "link_only")
-    import pyarrow as pa
-
     pairs = spark.createDataFrame(pa.table({"l": li.astype(np.int64), "r": ri.astype(np.int64)}))
     names = [c.name for c in settings.comparisons]
     pat, cnt = patterns(gamma_of(pairs), names)[None]
