@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import dlt
+
+from expectations.masking import mask_error
 
 log = logging.getLogger(__name__)
 
@@ -48,38 +49,6 @@ def root_cause(exc: BaseException) -> BaseException:
             return exc
         seen.add(id(nxt))
         exc = nxt
-
-
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.IGNORECASE)
-_SECRET_PARAM = re.compile(
-    r"(?P<key>\b(?:password|passwd|pwd|secret|token|access_token|api_key|apikey)=)[^&\s'\"]+",
-    re.IGNORECASE,
-)
-_SECRET_HEADER = re.compile(r"(?P<key>(?:X-Shopify-Access-Token|Authorization)['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+",
-                            re.IGNORECASE)
-_EMAIL = re.compile(r"(?P<first>[\w.+-])[\w.+-]*@(?P<domain>[\w-]+(?:\.[\w-]+)+)")
-_LONG_DIGITS = re.compile(r"(?<![0-9A-Za-z])\+?\d[\d ()./-]{7,}\d(?![0-9A-Za-z])")   # not inside ids/tokens
-_NOT_A_PHONE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}|\d{4}-\d{2}-\d{2}(?:[ T]\d{2}(?::\d{2}){0,2})?")
-_SQL_DETAIL = re.compile(r"\s*\[(?:SQL|parameters):.*", re.DOTALL)
-_SQLA_BACKGROUND = re.compile(r"\s*\(Background on this error at:[^)]*\)")
-
-
-def mask_error(text: str, *, limit: int = 500) -> str:
-    """An error message safe for logs and tables: credentials, e-mails and phone-like digit runs masked.
-
-    URL passwords (``postgresql://crm:***@host``), ``token=``/``password=``-style parameters and
-    auth headers lose their values; SQLAlchemy's ``[SQL: ...]``/``[parameters: ...]`` parts (they
-    can hold row values) are cut; e-mails keep their first character and domain (``j***@example.com``).
-    """
-    text = _SQL_DETAIL.sub("", str(text))
-    text = _SQLA_BACKGROUND.sub("", text)
-    text = _URL_PASSWORD.sub(r"\g<head>***@", text)
-    text = _SECRET_PARAM.sub(r"\g<key>***", text)
-    text = _SECRET_HEADER.sub(r"\g<key>***", text)
-    text = _EMAIL.sub(r"\g<first>***@\g<domain>", text)
-    text = _LONG_DIGITS.sub(lambda m: m[0] if _NOT_A_PHONE.fullmatch(m[0]) else "***", text)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def describe_load_error(exc: BaseException) -> str:

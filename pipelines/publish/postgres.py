@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from expectations.masking import mask_url
 from pipelines.publish.tables import Hook, PublishError, call, check_tables, descriptions, split_table
 
 NEW_PREFIX = "__new_"
@@ -58,12 +59,6 @@ def postgres_url_from_config() -> str:
         keys = ", ".join(sorted(dict(value))) if isinstance(value, Mapping) else type(value).__name__
         raise PublishError(f"destination.postgres.credentials is not a usable connection ({keys}): "
                            f"{type(exc).__name__}") from None
-
-
-def mask_url(url: str) -> str:
-    """``url`` (or a ``key=value`` connection string) with its password replaced by ``***``."""
-    url = re.sub(r"(?<=://)([^:/?#@]*):[^@/?#]*@", r"\1:***@", url)
-    return re.sub(r"(?i)(password\s*=\s*)('[^']*'|[^\s&]+)", r"\1***", url)
 
 
 def _conninfo(url: str) -> str:
