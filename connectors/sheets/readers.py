@@ -83,27 +83,33 @@ def sniff_delimiter(header_line: str) -> str:
 
 
 def sniff_delimiters(text: str, *, sample_lines: int = 50) -> tuple[str, str]:
-    """(header delimiter, row delimiter): the delimiter that splits the data rows into the same number
-    of fields most consistently (more fields on a tie), and the one that splits the header into that
-    many fields (a header written with ``;`` over rows written with ``,``)."""
-    lines = [ln for ln in text.splitlines()[: sample_lines + 1] if ln.strip()]
-    if len(lines) < 2:
-        return (sniff_delimiter(lines[0]),) * 2 if lines else (",", ",")
-    header, rows = lines[0], lines[1:]
+    """(header delimiter, row delimiter): the delimiter that splits the first records into the same
+    number of fields most consistently (more fields on a tie; quoted newlines respected), and, only when
+    the header does not split with it at all, the one that splits the header into that many fields (a
+    header written with ``;`` over rows written with ``,``)."""
+    sample = "\n".join(text.splitlines()[: sample_lines + 1])
+    header = sample.split("\n", 1)[0]
 
     def fields(line: str, d: str) -> int:
         return len(next(csv.reader([line], delimiter=d), []))
 
     def score(d: str) -> tuple[int, int]:
-        counts = [fields(r, d) for r in rows]
-        modal = max(set(counts), key=counts.count)
+        try:
+            records = [r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=d) if any(x.strip() for x in r)]
+        except csv.Error:
+            return (0, 0)
+        counts = [len(r) for r in records[1:]]
+        if not counts:
+            return (0, 0)
+        modal = max(set(counts), key=lambda n: (counts.count(n), n))
         return (counts.count(modal) if modal > 1 else 0, modal)
 
     row_delim = max(_DELIMITERS, key=score)
     if score(row_delim)[0] == 0:
-        row_delim = sniff_delimiter(header)
+        single = sniff_delimiter(header)
+        return single, single
     width = score(row_delim)[1]
-    if fields(header, row_delim) == width:
+    if fields(header, row_delim) > 1:
         return row_delim, row_delim
     header_delim = next((d for d in _DELIMITERS if fields(header, d) == width), row_delim)
     return header_delim, row_delim

@@ -231,8 +231,10 @@ def test_a_misconfigured_source_loads_nothing_and_fails_its_check_while_the_othe
     failed = {name for name, passed, _ in summary.checks if not passed}
     assert any(name.endswith("erp_columns_are_mapped") for name in failed), failed
     wh = Warehouse(tmp / "broken.duckdb")
-    error = wh.query("select error from quality.mapping_errors")["error"][0]
-    assert "'erp'" in error and "'email'" in error and "'e_mail_adresse'" in error
+    # the database was asked for its columns before anything was read: the ERP loaded nothing
+    error = wh.query("select error from quality.load_failures where source = 'erp'")["error"][0]
+    assert "source 'erp'" in error and "'e_mail_adresse' (fields.email)" in error and "kunden" in error
+    assert not wh.exists("raw_erp.kunden")
     staged = set(wh.query("select distinct source from staging.customers")["source"].to_list())
     assert "erp" not in staged and {"shop", "sales_contacts"} <= staged
 
