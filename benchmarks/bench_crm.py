@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE))
 
 from crm_synth_source import crosswalk, load_crm_synth
 
-from dedupe.large import AUTO_LARGE_RECORDS
+from dedupe.matching.large import AUTO_LARGE_RECORDS
 
 
 def _scorer():

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import polars as pl
 
-from dedupe.blocking import BlockingRuleTooBroad
-from dedupe.engine import deduplicate
-from dedupe.explain import with_level_labels
-from dedupe.features import InputError
 from dedupe.large_cli import add_large_arguments, run_large, use_large
-from dedupe.model import FSModel, ModelMismatch
-from dedupe.settings import ENGINES, SettingsError, default_settings, load_settings
+from dedupe.matching.blocking import BlockingRuleTooBroad
+from dedupe.matching.engine import deduplicate
+from dedupe.matching.explain import with_level_labels
+from dedupe.matching.features import InputError
+from dedupe.matching.model import FSModel, ModelMismatch
+from dedupe.matching.settings import ENGINES, SettingsError, default_settings, load_settings
 from dedupe.spark import engine_session, run_engine
 from dedupe.spark.session import SparkUnavailable  # pyspark itself is imported only for --engine spark
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from dedupe.explain import with_level_labels
-from dedupe.large import AUTO_LARGE_RECORDS, Progress, deduplicate_large
-from dedupe.model import FSModel
-from dedupe.settings import Settings
+from dedupe.matching.explain import with_level_labels
+from dedupe.matching.large import AUTO_LARGE_RECORDS, Progress, deduplicate_large
+from dedupe.matching.model import FSModel
+from dedupe.matching.settings import Settings
 
 
 def add_large_arguments(parser) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 
 from connectors.config import parse_config
-from dedupe.settings import settings_from_dict
-from dedupe.survivorship import SurvivorshipRules
+from dedupe.golden.survivorship import SurvivorshipRules
+from dedupe.matching.settings import settings_from_dict
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

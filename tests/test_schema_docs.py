@@ -40,9 +40,9 @@ def _staged() -> pl.DataFrame:
 def _golden_frames() -> dict[str, pl.DataFrame]:
     """The frames the golden build really produces (whichever module holds it)."""
     try:
-        from dedupe.golden import build_golden
+        from dedupe.golden.records import build_golden
     except ImportError:
-        from dedupe.survivorship import build_golden
+        from dedupe.golden.survivorship import build_golden
     clusters = pl.DataFrame({"record_id": ["erp:C1", "shop:11", "sales_csv:3", "erp:C2"],
                              "cluster_id": ["k1", "k1", "k1", "k2"]})
     built = build_golden(_staged(), clusters)
@@ -54,7 +54,7 @@ def _golden_frames() -> dict[str, pl.DataFrame]:
               "golden.id_history": built.retired}
     try:
         from dedupe.canonical import GOLDEN_FIELDS
-        from dedupe.history import update_history
+        from dedupe.golden.history import update_history
     except ImportError:
         return frames
     fields = [f for f in GOLDEN_FIELDS if f in built.customers.columns]

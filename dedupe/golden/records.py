@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import polars as pl
 
 from dedupe.canonical import GOLDEN_FIELDS, RECORD_ID
-from dedupe.identity import assign_ids
-from dedupe.survivorship import SurvivorshipRules, survive
+from dedupe.golden.identity import assign_ids
+from dedupe.golden.survivorship import SurvivorshipRules, survive
 
 
 @dataclass

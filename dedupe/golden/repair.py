@@ -34,8 +34,8 @@ import polars as pl
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import cdist, cpdist
 
-from dedupe.features import fold
-from dedupe.hanzi import has_cjk, to_simplified
+from dedupe.normalize.hanzi import has_cjk, to_simplified
+from dedupe.normalize.keys import fold
 
 REPAIRS = ("spelling", "typos", "names", "emails", "addresses")
 
@@ -208,7 +208,7 @@ def _word_level(df: pl.DataFrame, col: str, fix) -> pl.DataFrame:
 
 def _nicknames() -> pl.DataFrame:
     """``nickname -> formal`` pairs from the nickname table (one row per pair)."""
-    text = resources.files("dedupe").joinpath("nicknames.csv").read_text(encoding="utf-8")
+    text = resources.files("dedupe.normalize").joinpath("nicknames.csv").read_text(encoding="utf-8")
     rows = [line.split(",", 1) for line in text.splitlines()[1:] if "," in line]
     pairs = [(n.lower(), formal.strip()) for formal, nicks in rows for n in nicks.split()]
     return pl.DataFrame(pairs, schema={"nick": pl.Utf8, "formal": pl.Utf8}, orient="row").unique()

@@ -15,7 +15,7 @@ Empty values never win. Every tie is broken by ``updated_at`` (newest first), th
 ``record_id``, so the result never depends on row order. Lineage (which record supplied each
 golden field) comes out beside the golden rows.
 
-Before the rules pick, :mod:`dedupe.repair` rewrites member values into their canonical form
+Before the rules pick, :mod:`dedupe.golden.repair` rewrites member values into their canonical form
 (typos, ``+tags``, folded spellings, swapped names; ``repairs`` turns each group on or off): a
 golden value may then differ from what its lineage record wrote, in form only.
 """
@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from dedupe.canonical import GOLDEN_FIELDS, RECORD_ID
-from dedupe.features import city_key, street_key
-from dedupe.repair import REPAIRS, annotate, match_key, repair
+from dedupe.golden.repair import REPAIRS, annotate, match_key, repair
+from dedupe.normalize.keys import city_key, street_key
 
 RULES = ("most_recent", "source_priority", "most_complete", "most_frequent", "longest")
 Rule = str | Callable[[pl.DataFrame, str], pl.DataFrame]
@@ -61,7 +61,7 @@ class SurvivorshipRules:
     fields: dict[str, Rule] = field(default_factory=lambda: dict(DEFAULT_FIELD_RULES))
     source_priority: list[str] = field(default_factory=lambda: ["erp", "shop"])
     address_as_unit: bool = True
-    #: value repairs run on member rows before the rules pick (see ``dedupe.repair``)
+    #: value repairs run on member rows before the rules pick (see ``dedupe.golden.repair``)
     repairs: tuple[str, ...] = REPAIRS
 
     @classmethod
@@ -101,7 +101,7 @@ def blemish(f: str) -> pl.Expr:
 def _ranking(rule: str, f: str, priority: Sequence[str],
              hints: Sequence[str] = ()) -> tuple[list[pl.Expr], list[bool]]:
     """Sort keys (and descending flags) that put the winning record first; ``hints`` are the
-    ``__pre_*`` / ``__post_*`` ranking columns :func:`dedupe.repair.annotate` added."""
+    ``__pre_*`` / ``__post_*`` ranking columns :func:`dedupe.golden.repair.annotate` added."""
     pre = [pl.col(f"__pre_{f}")] if f"__pre_{f}" in hints else []
     # tie-breakers among equally good values; the newest value stays newest under most_recent
     post = [pl.col(f"__post_{f}")] if f"__post_{f}" in hints and rule not in ("most_recent", "source_priority") else []

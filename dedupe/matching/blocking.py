@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from dedupe.comparisons import block_sizes, record_key
-from dedupe.settings import BlockingRule, Settings
+from dedupe.matching.comparisons import block_sizes, record_key
+from dedupe.matching.settings import BlockingRule, Settings
 
 SIDE = "__side"
 _SHIFT = 1 << 32   # a pair (l, r) as one 64-bit number l * 2**32 + r

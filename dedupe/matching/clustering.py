@@ -10,7 +10,7 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from dedupe.settings import Settings
+from dedupe.matching.settings import Settings
 
 #: Intra-cluster pairs that blocking never produced are scored for clusters up to this size.
 MAX_GUARD_CLUSTER = 60

@@ -15,7 +15,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein, Indel, Jaro, JaroWinkler, Levenshtein
 
-from dedupe.levels import Comparison, Level
+from dedupe.matching.levels import Comparison, Level
 
 SCORERS: dict[str, Callable] = {
     "jaro_winkler": JaroWinkler.normalized_similarity,

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from dedupe.blocking import SIDE, block_positions, pairs_by_id
-from dedupe.clustering import cannot_link_mask, cluster_positions, intra_cluster_pairs, label_frame
-from dedupe.comparisons import PairColumns
-from dedupe.features import InputError, check_unique_id, referenced_columns
-from dedupe.features import prepare as _prepare
-from dedupe.model import FSModel, calibrate, gammas, probability, train, weights
-from dedupe.settings import Settings, default_settings
+from dedupe.matching.blocking import SIDE, block_positions, pairs_by_id
+from dedupe.matching.clustering import cannot_link_mask, cluster_positions, intra_cluster_pairs, label_frame
+from dedupe.matching.comparisons import PairColumns
+from dedupe.matching.features import InputError, check_unique_id, referenced_columns
+from dedupe.matching.features import prepare as _prepare
+from dedupe.matching.model import FSModel, calibrate, gammas, probability, train, weights
+from dedupe.matching.settings import Settings, default_settings
 
 
 def prepare(df: pl.DataFrame, settings: Settings | None = None, *, link_with: pl.DataFrame | None = None,

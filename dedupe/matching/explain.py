@@ -7,7 +7,7 @@ import math
 
 import polars as pl
 
-from dedupe.settings import Settings
+from dedupe.matching.settings import Settings
 
 
 def level_labels(settings: Settings) -> dict[str, dict[int, str]]:

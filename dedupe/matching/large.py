@@ -29,16 +29,17 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from dedupe.blocking import _SHIFT, SIDE, BlockingRuleTooBroad, _count, _keys, _pairs, pairs_by_id
-from dedupe.clustering import cannot_link_mask, cluster_positions, intra_cluster_pairs, label_frame
-from dedupe.comparisons import PairColumns
-from dedupe.engine import score
-from dedupe.features import InputError, _name_features, clean, referenced_columns
-from dedupe.features import prepare as _prepare
-from dedupe.model import FSModel, calibrate, gammas, probability, train, weights
-from dedupe.settings import Settings, default_settings
+from dedupe.matching.blocking import _SHIFT, SIDE, BlockingRuleTooBroad, _count, _keys, _pairs, pairs_by_id
+from dedupe.matching.clustering import cannot_link_mask, cluster_positions, intra_cluster_pairs, label_frame
+from dedupe.matching.comparisons import PairColumns
+from dedupe.matching.engine import score
+from dedupe.matching.features import InputError, _name_features, referenced_columns
+from dedupe.matching.features import prepare as _prepare
+from dedupe.matching.model import FSModel, calibrate, gammas, probability, train, weights
+from dedupe.matching.settings import Settings, default_settings
+from dedupe.normalize.keys import clean
 
-log = logging.getLogger("dedupe.large")
+log = logging.getLogger("dedupe.matching.large")
 
 #: Above this many records ``crm-golden dedupe`` switches to ``deduplicate_large`` by itself: at
 #: 1.7M records it needs half the memory of the in-memory engine (2.1 vs 4.2 GB) for ~15 % more time.
@@ -76,7 +77,7 @@ def _duration(seconds: float) -> str:
 
 
 def log_progress(event: Progress) -> None:
-    """Default progress callback: one INFO line per chunk on the ``dedupe.large`` logger."""
+    """Default progress callback: one INFO line per chunk on the ``dedupe.matching.large`` logger."""
     log.info("%s", event)
 
 

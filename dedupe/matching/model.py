@@ -15,10 +15,16 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from dedupe.blocking import SIDE, block_positions
-from dedupe.comparisons import PairColumns, block_sizes, comparison_gamma, record_key, term_frequencies
-from dedupe.features import base_columns
-from dedupe.settings import Settings
+from dedupe.matching.blocking import SIDE, block_positions
+from dedupe.matching.comparisons import (
+    PairColumns,
+    block_sizes,
+    comparison_gamma,
+    record_key,
+    term_frequencies,
+)
+from dedupe.matching.features import base_columns
+from dedupe.matching.settings import Settings
 
 MODEL_VERSION = 1
 TF_MIN = 1e-6

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from dedupe.comparisons import comparison_from_template
-from dedupe.levels import Comparison, Level, SettingsError
+from dedupe.matching.comparisons import comparison_from_template
+from dedupe.matching.levels import Comparison, Level, SettingsError
 
 LINK_TYPES = ("dedupe_only", "link_only", "link_and_dedupe")
 #: where the matching runs; the settings pick one, a command-line flag or resource overrides it

@@ -5,8 +5,8 @@ did (model training needs the pairs each rule produced)."""
 
 from __future__ import annotations
 
-from dedupe.blocking import SIDE, BlockingRuleTooBroad
-from dedupe.settings import BlockingRule, Settings
+from dedupe.matching.blocking import SIDE, BlockingRuleTooBroad
+from dedupe.matching.settings import BlockingRule, Settings
 from dedupe.spark.features import POS
 
 #: Rules per run that the ``rules`` bit mask can hold.

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from dedupe.clustering import MAX_GUARD_CLUSTER, cluster_positions
-from dedupe.settings import Settings
+from dedupe.matching.clustering import MAX_GUARD_CLUSTER, cluster_positions
+from dedupe.matching.settings import Settings
 from dedupe.spark.components import connected_components
 from dedupe.spark.features import POS
 from dedupe.spark.frames import map_polars_groups

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from dedupe.blocking import SIDE
-from dedupe.clustering import cannot_link_mask
-from dedupe.engine import DedupeResult
-from dedupe.engine import deduplicate as polars_deduplicate
-from dedupe.features import InputError
-from dedupe.model import FSModel, calibrate
-from dedupe.settings import ENGINES, Settings, default_settings
+from dedupe.matching.blocking import SIDE
+from dedupe.matching.clustering import cannot_link_mask
+from dedupe.matching.engine import DedupeResult
+from dedupe.matching.engine import deduplicate as polars_deduplicate
+from dedupe.matching.features import InputError
+from dedupe.matching.model import FSModel, calibrate
+from dedupe.matching.settings import ENGINES, Settings, default_settings
 from dedupe.spark.blocking import block, rule_names
 from dedupe.spark.clustering import cluster, label_frame
 from dedupe.spark.features import POS, prepare

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from dedupe.blocking import SIDE
-from dedupe.comparisons import peer_column
-from dedupe.features import InputError, _name_features, referenced_columns
-from dedupe.features import prepare as polars_prepare
-from dedupe.settings import Settings
+from dedupe.matching.blocking import SIDE
+from dedupe.matching.comparisons import peer_column
+from dedupe.matching.features import InputError, _name_features, referenced_columns
+from dedupe.matching.features import prepare as polars_prepare
+from dedupe.matching.settings import Settings
 from dedupe.spark.frames import empty_frame, map_polars, spark_schema, to_polars, to_spark
 
 POS = "_pos"

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from dedupe.clustering import cannot_link_mask
-from dedupe.comparisons import PairColumns, peer_column
-from dedupe.model import BF_CLIP, TF_MIN, ComparisonParams, FSModel, gammas, probability, weights
-from dedupe.settings import Settings
+from dedupe.matching.clustering import cannot_link_mask
+from dedupe.matching.comparisons import PairColumns, peer_column
+from dedupe.matching.model import BF_CLIP, TF_MIN, ComparisonParams, FSModel, gammas, probability, weights
+from dedupe.matching.settings import Settings
 from dedupe.spark.features import POS
 from dedupe.spark.frames import map_polars, to_polars
 

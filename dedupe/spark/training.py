@@ -14,10 +14,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from dedupe.blocking import SIDE
-from dedupe.features import base_columns
-from dedupe.model import ComparisonParams, FSModel, _em, _initial_m, _random_pairs
-from dedupe.settings import Settings
+from dedupe.matching.blocking import SIDE
+from dedupe.matching.features import base_columns
+from dedupe.matching.model import ComparisonParams, FSModel, _em, _initial_m, _random_pairs
+from dedupe.matching.settings import Settings
 from dedupe.spark.blocking import block
 from dedupe.spark.frames import to_polars
 

@@ -93,8 +93,8 @@ def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
 def golden_tables(context: AssetExecutionContext, warehouse: WarehouseResource,
                   matching: MatchingResource, publishing: PublishResource, sources: SourcesResource):
     from dedupe.canonical import GOLDEN_FIELDS
-    from dedupe.golden import build_golden
-    from dedupe.history import update_history
+    from dedupe.golden.history import update_history
+    from dedupe.golden.records import build_golden
 
     wh, settings = warehouse.get(), matching.settings()
     staged = wh.read("staging.customers", columns=_golden_inputs(wh))

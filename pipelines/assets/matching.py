@@ -56,7 +56,7 @@ class MatchingResource(dg.ConfigurableResource):
 
     def survivorship(self):
         """Survivorship rules: the ``survivorship:`` section of the settings YAML, or defaults."""
-        from dedupe.survivorship import SurvivorshipRules
+        from dedupe.golden.survivorship import SurvivorshipRules
 
         if not self.settings_path:
             return SurvivorshipRules()
@@ -80,7 +80,7 @@ def _features(wh, settings) -> pl.DataFrame:
 def _stored_model(wh, settings):
     """The model parameters of the previous run, if any still fit the settings."""
     from dedupe import FSModel
-    from dedupe.model import ModelMismatch
+    from dedupe.matching.model import ModelMismatch
 
     stored = wh.read_if_exists("matching.model")
     if stored is None or stored.height == 0 or stored["params_json"][0] in (None, "{}"):
@@ -237,7 +237,7 @@ def scored_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg
 @timed_stage
 def clusters(warehouse: WarehouseResource, matching: MatchingResource) -> dg.MaterializeResult:
     from dedupe import cluster
-    from dedupe.constraints import apply_constraints
+    from dedupe.matching.constraints import apply_constraints
     from pipelines.review import constraints, import_pending_decisions
 
     wh, settings = warehouse.get(), matching.settings()

@@ -40,7 +40,7 @@ def test_guard_refuses_a_rule_that_makes_too_many_pairs_and_names_it():
 
 
 def test_link_only_pairs_cross_the_two_tables():
-    from dedupe.engine import prepare as prepare_link
+    from dedupe.matching.engine import prepare as prepare_link
 
     settings = settings_from_dict({**SETTINGS, "link_type": "link_only"})
     a = people().head(3)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from dedupe import FSModel, block, cluster, prepare, score, settings_from_dict
-from dedupe.model import ComparisonParams
+from dedupe.matching.model import ComparisonParams
 
 SETTINGS = {
     "unique_id": "id",

@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 
 from dedupe import Comparison, Level, default_settings, prepare
-from dedupe.comparisons import PairColumns, comparison_gamma
-from dedupe.explain import level_labels
-from dedupe.settings import SettingsError
+from dedupe.matching.comparisons import PairColumns, comparison_gamma
+from dedupe.matching.explain import level_labels
+from dedupe.matching.settings import SettingsError
 
 COLS = ["record_id", "given_name", "surname", "full_name", "email", "phone", "street", "postal_code", "city",
         "company_name", "vat_id"]
@@ -97,7 +97,7 @@ def test_comparison_validation_names_the_problem():
 
 
 def test_fuzzy_scores_are_computed_once_per_distinct_value_pair(monkeypatch):
-    from dedupe import comparisons
+    from dedupe.matching import comparisons
 
     calls = []
     real = comparisons.process.cpdist
@@ -147,7 +147,7 @@ def test_suffix_from_a_column_of_its_own():
 
 
 def test_peer_flags_over_the_whole_table():
-    from dedupe.comparisons import peer_column, peer_flags
+    from dedupe.matching.comparisons import peer_column, peer_flags
 
     feats = pl.DataFrame({"k1": ["x", "x", "y", None, "y"], "k2": ["p", "p", "p", "p", "q"],
                           "f": [False, True, False, True, False]})

@@ -5,7 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from dedupe.features import add_person_name, apply_transform, nickname_formals, nickname_initials
+from dedupe.matching.features import add_person_name, nickname_formals, nickname_initials
+from dedupe.normalize.keys import apply_transform
 
 
 def tf(values: list, name: str) -> list:

@@ -6,8 +6,8 @@ import polars as pl
 import pytest
 
 from dedupe import FSModel, calibrate, default_settings, explain_pair, score, waterfall
-from dedupe.explain import with_level_labels
-from dedupe.model import ModelMismatch
+from dedupe.matching.explain import with_level_labels
+from dedupe.matching.model import ModelMismatch
 
 
 def truth_labels(result, synth_dir) -> pl.DataFrame:

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_default_settings_target_the_canonical_schema():
     from dedupe.canonical import CANONICAL_SCHEMA
-    from dedupe.features import base_columns, referenced_columns
+    from dedupe.matching.features import base_columns, referenced_columns
 
     s = default_settings()
     assert s.unique_id == "record_id"

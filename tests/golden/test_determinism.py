@@ -15,8 +15,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from dedupe.canonical import conform
-from dedupe.golden import build_golden
-from dedupe.repair import typo_map
+from dedupe.golden.records import build_golden
+from dedupe.golden.repair import typo_map
 from pipelines.demo_data import generate
 from pipelines.warehouse import Warehouse
 

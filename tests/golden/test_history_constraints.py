@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from dedupe.constraints import apply_constraints
-from dedupe.history import update_history
+from dedupe.golden.history import update_history
+from dedupe.matching.constraints import apply_constraints
 
 T1, T2 = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 2, 1, tzinfo=UTC)
 

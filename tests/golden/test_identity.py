@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from dedupe.identity import assign_ids
+from dedupe.golden.identity import assign_ids
 
 T1, T2, T3 = (datetime(2024, 1, d, tzinfo=UTC) for d in (1, 2, 3))
 

@@ -6,8 +6,8 @@ import polars as pl
 import pytest
 
 from dedupe.canonical import conform
-from dedupe.repair import repair, repair_addresses, repair_emails, repair_names, spelling_map, typo_map
-from dedupe.survivorship import SurvivorshipRules, survive
+from dedupe.golden.repair import repair, repair_addresses, repair_emails, repair_names, spelling_map, typo_map
+from dedupe.golden.survivorship import SurvivorshipRules, survive
 
 
 def t(day):

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from dedupe.canonical import conform
-from dedupe.survivorship import SurvivorshipRules, survive
+from dedupe.golden.survivorship import SurvivorshipRules, survive
 
 
 def t(day):

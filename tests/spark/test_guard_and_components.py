@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from dedupe import InputError, settings_from_dict
-from dedupe.model import ComparisonParams, FSModel
+from dedupe.matching.model import ComparisonParams, FSModel
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 

@@ -12,7 +12,7 @@ import yaml
 
 from dedupe import SettingsError, default_settings, settings_from_dict
 from dedupe.cli import main as dedupe_main
-from dedupe.settings import dump_settings
+from dedupe.matching.settings import dump_settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
