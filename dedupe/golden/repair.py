@@ -27,15 +27,15 @@ name, and whether it is a work address for a contact at a company.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from importlib import resources
 
 import numpy as np
 import polars as pl
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import cdist, cpdist
 
-from dedupe.normalize.hanzi import has_cjk, to_simplified
+from dedupe.normalize.hanzi import has_han, simplified_runs
 from dedupe.normalize.keys import fold
+from dedupe.normalize.names import nickname_pairs
 
 REPAIRS = ("spelling", "typos", "names", "emails", "addresses")
 
@@ -208,9 +208,7 @@ def _word_level(df: pl.DataFrame, col: str, fix) -> pl.DataFrame:
 
 def _nicknames() -> pl.DataFrame:
     """``nickname -> formal`` pairs from the nickname table (one row per pair)."""
-    text = resources.files("dedupe.normalize").joinpath("nicknames.csv").read_text(encoding="utf-8")
-    rows = [line.split(",", 1) for line in text.splitlines()[1:] if "," in line]
-    pairs = [(n.lower(), formal.strip()) for formal, nicks in rows for n in nicks.split()]
+    pairs = [(nick.lower(), formal) for formal, nick in nickname_pairs()]
     return pl.DataFrame(pairs, schema={"nick": pl.Utf8, "formal": pl.Utf8}, orient="row").unique()
 
 
@@ -219,7 +217,7 @@ def repair_names(df: pl.DataFrame, *, spelling: bool = True, typos: bool = True,
     if not cols:
         return df
     if names:
-        df = df.with_columns(*[pl.when(has_cjk(pl.col(c))).then(to_simplified(pl.col(c))).otherwise(pl.col(c)).alias(c)
+        df = df.with_columns(*[pl.when(has_han(pl.col(c))).then(simplified_runs(pl.col(c))).otherwise(pl.col(c)).alias(c)
                                for c in cols])
         if len(cols) == 2:
             df = _unswap(df)
@@ -470,7 +468,7 @@ def annotate(members: pl.DataFrame, fields: Iterable[str]) -> pl.DataFrame:
             out.append(pl.len().over(match_key(f)).alias(f"__post_{f}"))
     for f in ("given_name", "surname"):
         if f in fields:   # the native-script form (张伟) is canonical, and it never has typos
-            cjk = has_cjk(pl.col(f))
+            cjk = has_han(pl.col(f))
             out.append((cjk.any().over("cluster_id") & ~cjk).cast(pl.Int8).alias(f"__pre_{f}"))
     if "email" in fields:
         members = _with_name_keys(members)

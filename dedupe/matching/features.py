@@ -9,19 +9,16 @@ unique value.
 from __future__ import annotations
 
 import functools
-from importlib import resources
 
 import polars as pl
 
-from dedupe.normalize.hanzi import has_cjk, pinyin_joined, runs_expr, to_simplified
+from dedupe.normalize.hanzi import has_han, pinyin_joined, runs_expr, simplified_runs
 from dedupe.normalize.keys import TRANSFORMS, Transform, blank_punctuation, clean, fold_chars
+from dedupe.normalize.names import MATCH_COMPOUND_SURNAMES, nickname_pairs
 
 TITLES = r"(?:mr|mrs|ms|miss|mx|dr|prof|herr|frau|m|mme|mlle|monsieur|madame|sir|dame)"
 SUFFIXES = {"jr": "jr", "junior": "jr", "sr": "sr", "senior": "sr", "ii": "ii", "iii": "iii", "iv": "iv"}
 CJK_HONORIFICS = ["先生", "女士", "小姐", "太太", "老师", "总", "經理", "经理"]
-#: Two-character Chinese surnames (simplified); the rest are one character.
-COMPOUND_SURNAMES = ["欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙",
-                     "夏侯", "轩辕", "令狐", "宇文", "司徒", "端木", "独孤", "南宫", "西门", "申屠"]
 #: Older / Cantonese / Wade-Giles romanisations of common surnames -> pinyin.
 ROMANISATIONS = {
     "chan": "chen", "cheung": "zhang", "chang": "zhang", "wong": "wang", "lee": "li", "lam": "lin",
@@ -37,12 +34,9 @@ ROMANISATIONS = {
 @functools.lru_cache(maxsize=1)
 def nickname_formals() -> dict[str, list[str]]:
     """Folded given name -> the formal names it can stand for (a formal name stands for itself)."""
-    text = resources.files("dedupe.normalize").joinpath("nicknames.csv").read_text(encoding="utf-8")
-    frame = pl.DataFrame({"line": text.splitlines()[1:]}).filter(pl.col("line").str.len_chars() > 0)
-    frame = frame.select(formal=pl.col("line").str.split(",").list.get(0),
-                         nick=pl.col("line").str.split(",").list.get(1).str.split(" "))
-    frame = frame.with_columns(formal_f=fold_chars(pl.col("formal").str.to_lowercase())).explode("nick").with_columns(
-        nick_f=fold_chars(pl.col("nick").str.to_lowercase()))
+    frame = pl.DataFrame(list(nickname_pairs()), schema={"formal": pl.Utf8, "nick": pl.Utf8}, orient="row")
+    frame = frame.with_columns(formal_f=fold_chars(pl.col("formal").str.to_lowercase()),
+                               nick_f=fold_chars(pl.col("nick").str.to_lowercase()))
     out: dict[str, set[str]] = {}
     for formal, nick in frame.select("formal_f", "nick_f").iter_rows():
         out.setdefault(formal, {formal}).add(formal)
@@ -139,12 +133,12 @@ def _chinese_name_words(t: pl.LazyFrame) -> pl.LazyFrame:
     honor = "|".join(CJK_HONORIFICS)
 
     def cn(c: str) -> pl.Expr:
-        return to_simplified(pl.col(c).str.replace_all(honor, "").str.replace_all(r"[\s·.,]", ""))
+        return simplified_runs(pl.col(c).str.replace_all(honor, "").str.replace_all(r"[\s·.,]", ""))
 
     t = t.with_columns(_cg=cn("_g"), _cs=cn("_s"), _cf=cn("_f"))
     both = pl.col("_cg").str.len_chars().fill_null(0).gt(0) & pl.col("_cs").str.len_chars().fill_null(0).gt(0)
     whole = pl.coalesce(pl.when(pl.col("_split")).then(None).otherwise("_cf"), "_cg", "_cs")
-    compound = whole.str.extract("^(" + "|".join(COMPOUND_SURNAMES) + ")", 1)
+    compound = whole.str.extract("^(" + "|".join(MATCH_COMPOUND_SURNAMES) + ")", 1)
     sur = pl.when(compound.is_not_null() & (whole.str.len_chars() > compound.str.len_chars())).then(compound) \
         .otherwise(whole.str.slice(0, 1))
     t = t.with_columns(_csur=pl.when(both).then("_cs").otherwise(sur),
@@ -186,7 +180,7 @@ def _name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname:
         **{c: pl.col(c).str.replace(suffix_re, "").str.replace(title_re, "") for c in ("_g", "_s", "_f")})
     t = t.with_columns(**{c: pl.when(pl.col(c).str.len_chars() > 0).then(c).otherwise(None)
                           for c in ("_g", "_s", "_f")})
-    t = t.with_columns(_cjk=has_cjk(pl.concat_str(["_g", "_s", "_f"], separator="|", ignore_nulls=True)))
+    t = t.with_columns(_cjk=has_han(pl.concat_str(["_g", "_s", "_f"], separator="|", ignore_nulls=True)))
     t = t.collect()
     common = ["_row", "_n", "_cjk", "_suffix", "_gw", "_sw", "_hanzi"]
     parts = [_latin_name_words(t.filter(~pl.col("_cjk")).lazy()).select(common),

@@ -1,7 +1,13 @@
-"""Column normalisers returning polars expressions: data positional, options keyword-only.
+"""Normalisation: the one library that turns raw customer values into clean, comparable ones.
 
-Library calls without a vectorised form (opencc, pypinyin, phonenumbers fallback) run once per
-distinct value.
+Staging uses the column normalisers exported here (expressions that keep their input column's
+name: data positional, options keyword-only) to write ``staging.customers``; the match features
+and the golden-record repairs use the match keys of ``dedupe.normalize.keys`` (``fold``,
+``city_key``, ``street_key``, ``email_match_key`` ...), Chinese run keys of
+``dedupe.normalize.hanzi`` and the nickname table (``names.nickname_pairs``). Where a display form
+and a match key differ (``email_canonical`` validates, ``email_match_key`` does not), both live
+here under different names, so a fix in one is visible next to the other. Library calls without a
+vectorised form (opencc, pypinyin, phonenumbers fallback) run once per distinct value.
 """
 
 from dedupe.normalize.addresses import (

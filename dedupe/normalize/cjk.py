@@ -23,7 +23,8 @@ def has_cjk(expr: pl.Expr | str) -> pl.Expr:
 
 
 @functools.cache
-def _t2s():
+def t2s_converter():
+    """The opencc traditional -> simplified converter (built once)."""
     import opencc  # lazy, with the converter it builds: only Chinese text needs it
 
     return opencc.OpenCC("t2s")
@@ -31,7 +32,7 @@ def _t2s():
 
 @functools.lru_cache(maxsize=1 << 18)
 def _simplified(value: str) -> str:
-    return _t2s().convert(value)
+    return t2s_converter().convert(value)
 
 
 @functools.lru_cache(maxsize=1 << 18)

@@ -1,4 +1,8 @@
-"""Chinese characters for matching: traditional -> simplified and pinyin, per run of characters.
+r"""Chinese characters for matching: traditional -> simplified and pinyin, per run of characters.
+
+Match keys, unlike ``dedupe.normalize.cjk`` (staging's display forms): ``pinyin_runs_joined`` writes
+one word per run (深圳市 -> shenzhenshi) where ``cjk.to_pinyin`` separates syllables (shen zhen shi),
+and only ``\p{Han}`` counts as Chinese. Both use the one opencc converter of ``cjk``.
 
 Strings are cut into runs of Han characters and other text; only the distinct runs go through
 opencc / pypinyin (a few thousand road, district and given names even for millions of records),
@@ -12,19 +16,15 @@ from collections.abc import Callable
 
 import polars as pl
 
+from dedupe.normalize.cjk import t2s_converter
+
 HAN = r"\p{Han}"
 _RUNS = r"\p{Han}+|[^\p{Han}]+"
 
 
-@functools.lru_cache(maxsize=1)
-def _t2s():
-    import opencc  # lazy, with the converter it builds: only Chinese text needs it
-    return opencc.OpenCC("t2s")
-
-
 @functools.lru_cache(maxsize=1 << 16)
 def simplified_text(s: str) -> str:
-    return _t2s().convert(s)
+    return t2s_converter().convert(s)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -62,15 +62,16 @@ def runs_expr(e: pl.Expr, fn: Callable[[str], str]) -> pl.Expr:
     return e.map_batches(lambda s: map_runs(s, fn), return_dtype=pl.Utf8)
 
 
-def to_simplified(e: pl.Expr) -> pl.Expr:
+def simplified_runs(e: pl.Expr) -> pl.Expr:
     """張偉 -> 张伟; other text unchanged."""
     return runs_expr(e, simplified_text)
 
 
-def to_pinyin(e: pl.Expr) -> pl.Expr:
+def pinyin_runs_joined(e: pl.Expr) -> pl.Expr:
     """深圳市 -> shenzhenshi (one word per run of characters); other text unchanged."""
     return runs_expr(e, pinyin_joined)
 
 
-def has_cjk(e: pl.Expr) -> pl.Expr:
+def has_han(e: pl.Expr) -> pl.Expr:
+    """True where the value holds a Han character (null: false)."""
     return e.str.contains(HAN).fill_null(False)

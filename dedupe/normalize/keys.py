@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from dedupe.normalize.hanzi import has_cjk, to_pinyin, to_simplified
+from dedupe.normalize.hanzi import has_han, pinyin_runs_joined, simplified_runs
 
 _BLANKS = r"[\s\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+"
 PLACEHOLDERS = ["", "-", "--", "—", "n/a", "na", "n.a.", "null", "none", "nil", "nan", "?", ".",
@@ -179,18 +179,18 @@ def _postcode(s: pl.Expr) -> pl.Expr:
 
 
 def _city(s: pl.Expr) -> pl.Expr:
-    han = has_cjk(s)
+    han = has_han(s)
     s = pl.when(han).then(s.str.replace(r"(市|区|县|省)$", "")).otherwise(s.str.replace(r",\s*\w{2}$", ""))
-    s = pl.when(han).then(to_pinyin(s)).otherwise(s)
+    s = pl.when(han).then(pinyin_runs_joined(s)).otherwise(s)
     return _alnum(fold_chars(s.str.to_lowercase())).replace(EXONYMS)
 
 
 def _street(s: pl.Expr) -> pl.Expr:
-    han = has_cjk(s)
+    han = has_han(s)
     cn = s
     for mark, word in CN_STREET_MARKERS:
         cn = cn.str.replace_all(mark, word, literal=True)
-    s = pl.when(han).then(to_pinyin(cn)).otherwise(s)
+    s = pl.when(han).then(pinyin_runs_joined(cn)).otherwise(s)
     s = fold_chars(s.str.to_lowercase())
     s = s.str.replace_all(r"(\p{L})str\b\.?", "${1}strasse").str.replace_all(r"(\p{L})strasse\b", "$1 strasse")
     s = s.str.replace_all(r"(\d)([a-z])\b", "$1 $2").str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
@@ -200,7 +200,7 @@ def _street(s: pl.Expr) -> pl.Expr:
 
 
 def _company(s: pl.Expr) -> pl.Expr:
-    s = pl.when(has_cjk(s)).then(to_simplified(s)).otherwise(s)
+    s = pl.when(has_han(s)).then(simplified_runs(s)).otherwise(s)
     for suf in CN_COMPANY_SUFFIXES:
         s = s.str.replace(suf + "$", "")
     s = fold_chars(s.str.to_lowercase()).str.replace_all(r"[^\p{L}\p{N}&]+", " ").str.strip_chars()
@@ -255,8 +255,8 @@ TRANSFORMS: dict[str, Transform] = {
                               doc="words in alphabetical order"),
     "digits": Transform("clean", lambda s: _nonempty(s.str.replace_all(r"\D", "")), doc="digits only"),
     "first1": _first(1), "first2": _first(2), "first3": _first(3), "first4": _first(4), "first5": _first(5),
-    "simplified": Transform("clean", to_simplified, unique=True, doc="traditional -> simplified Chinese"),
-    "pinyin": Transform("clean", to_pinyin, unique=True, doc="Chinese characters -> toneless pinyin"),
+    "simplified": Transform("clean", simplified_runs, unique=True, doc="traditional -> simplified Chinese"),
+    "pinyin": Transform("clean", pinyin_runs_joined, unique=True, doc="Chinese characters -> toneless pinyin"),
     "email": Transform("norm", _email, doc="lower-case address without blanks (null without @)"),
     "canonical": Transform("email", _canonical, doc="mailbox: +tag dropped, Gmail dots dropped"),
     "local": Transform("canonical", lambda s: s.str.extract(r"^([^@]*)@", 1), doc="canonical local part"),

@@ -9,11 +9,23 @@ string work is polars expressions, run once per distinct value.
 
 from __future__ import annotations
 
+import functools
+from importlib import resources
+
 import polars as pl
 
 from dedupe.normalize._columnwise import columnwise
 from dedupe.normalize.cjk import CJK_CLASS
 from dedupe.normalize.text import clean_text, proper_case
+
+
+@functools.cache
+def nickname_pairs() -> tuple[tuple[str, str], ...]:
+    """(formal name, nickname) pairs of ``nicknames.csv`` as written, in file order: the one parse
+    of the table, for the match features (``nickname_formals``) and the golden-record repairs."""
+    text = resources.files("dedupe.normalize").joinpath("nicknames.csv").read_text(encoding="utf-8")
+    rows = [line.split(",", 1) for line in text.splitlines()[1:] if "," in line]
+    return tuple((formal.strip(), nick) for formal, nicks in rows for nick in nicks.split())
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -64,6 +76,11 @@ ZH_COMPOUND_SURNAMES = _words(
     "司徒 端木 澹台 轩辕 軒轅 南宫 南宮 独孤 獨孤 闻人 聞人 申屠 万俟 萬俟 呼延 钟离 鍾離 赫连 赫連 西门 "
     "西門 第五 司空 太史 公冶 濮阳 濮陽 淳于 单于 單于 仲孙 仲孫 亓官 拓跋 百里 东郭 東郭 梁丘 左丘"
 )
+#: The two-character surnames the match features split a name in characters on (simplified; the
+#: rest are one character). A subset of ``ZH_COMPOUND_SURNAMES``: splitting on the rare ones too
+#: would change which records match, so the matching list stays as it was tuned.
+MATCH_COMPOUND_SURNAMES = ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙",
+                           "夏侯", "轩辕", "令狐", "宇文", "司徒", "端木", "独孤", "南宫", "西门", "申屠")
 #: Common Chinese surnames in pinyin and older/Cantonese romanisations (lower-case).
 ZH_SURNAMES_LATIN = frozenset(
     _words(

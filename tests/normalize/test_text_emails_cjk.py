@@ -92,8 +92,8 @@ def test_cjk_helpers_call_the_library_once_per_distinct_value(monkeypatch):
 
     calls: list[str] = []
     cjk._simplified.cache_clear()
-    real = cjk._t2s().convert
-    monkeypatch.setattr(cjk, "_t2s", lambda: type("C", (), {"convert": staticmethod(
+    real = cjk.t2s_converter().convert
+    monkeypatch.setattr(cjk, "t2s_converter", lambda: type("C", (), {"convert": staticmethod(
         lambda v: calls.append(v) or real(v))}))
     out = _run(to_simplified, ["張偉", "張偉", "劉波", "張偉"] * 50)
     assert out[:4] == ["张伟", "张伟", "刘波", "张伟"]
