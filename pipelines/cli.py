@@ -1,4 +1,9 @@
-"""``crm-golden``: run the pipeline, the demo, the built-in shop server, or dedupe any table."""
+"""``crm-golden``: run the pipeline, the demo, the built-in shop server, or dedupe any table.
+
+Each sub-command imports what it needs inside its function (the one place in the project that
+does so for project modules): ``crm-golden --help``, ``dedupe`` and ``review`` start without
+loading Dagster, dlt and Great Expectations, which take seconds to import.
+"""
 
 from __future__ import annotations
 

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
+import yaml
 
 if TYPE_CHECKING:  # the warehouse uses this module (through the schema docs): no import at run time
     from pipelines.warehouse import Warehouse
@@ -124,8 +125,6 @@ class Customer360Config:
     @classmethod
     def from_yaml(cls, path: str | Path, *, section: str | None = "customer_360") -> Customer360Config:
         """From a YAML file; ``section`` names the mapping to read (None: the whole file)."""
-        import yaml
-
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh) or {}
         if section is not None:

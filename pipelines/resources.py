@@ -13,7 +13,12 @@ import dagster as dg
 from pydantic import Field
 
 from connectors.config import SourcesConfig, load_config, resolve_config
+from connectors.sheets import split_glob
+from pipelines.customer360 import Customer360Config
 from pipelines.paths import default_sources, default_warehouse, pipelines_dir
+from pipelines.privacy import MASKED_BI_VIEWS, grant_bi_access
+from pipelines.publish import postgres_url_from_config, publish
+from pipelines.publish.writeback import merge_list_dir
 from pipelines.warehouse import Warehouse
 
 
@@ -57,8 +62,6 @@ class SourcesResource(dg.ConfigurableResource):
 
     def sheets(self) -> str:
         """The folder of the first enabled files source (watched by the sheets sensor); empty if none."""
-        from connectors.sheets import split_glob
-
         for spec in self.config().enabled:
             if spec.kind == "files":
                 return split_glob(spec.paths[0])[0]
@@ -76,21 +79,15 @@ class PublishResource(dg.ConfigurableResource):
 
     def merge_list_dir(self, wh: Warehouse) -> Path:
         """Where the per-source write-back files (merge_list_<source>.csv) go."""
-        from pipelines.publish.writeback import merge_list_dir
-
         return merge_list_dir(wh.path)
 
     def customer_360_config(self):
-        from pipelines.customer360 import Customer360Config
-
         if self.config_path:
             return Customer360Config.from_yaml(self.config_path, section="customer_360")
         return Customer360Config()
 
     def publish_external(self, wh: Warehouse, golden_tables: list[str]) -> dict:
         """Copy the published tables (and the staging/quality/raw layers for postgres) out."""
-        from pipelines.publish import publish
-
         names = list(golden_tables)
         if self.destination == "postgres":
             layers = wh.query("select table_schema || '.' || table_name as t from information_schema.tables "
@@ -98,9 +95,6 @@ class PublishResource(dg.ConfigurableResource):
             names += [t for t in layers["t"].to_list() if "_dlt_" not in t]
         frames = {t: wh.read(t) for t in dict.fromkeys(names) if wh.exists(t)}
         if self.destination == "postgres":
-            from pipelines.privacy import MASKED_BI_VIEWS, grant_bi_access
-            from pipelines.publish import postgres_url_from_config
-
             url = self.postgres_url or postgres_url_from_config()
             result = publish(frames, destination="postgres", url=url, bi_views=MASKED_BI_VIEWS)
             grant_bi_access(url)

@@ -10,9 +10,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 
+from expectations.masking import mask_error
+from pipelines.build import JOB_NAME, build_definitions
 from pipelines.paths import dagster_home
+from pipelines.progress import ProgressHandler, progress_logger_def
+from pipelines.resources import SourcesResource
+from pipelines.sources import raw_tables
 from pipelines.warehouse import Warehouse, holds_run_lock, read_copy_path
 
 EXIT_OK = 0
@@ -120,11 +126,6 @@ def run_pipeline(*, warehouse: Path, sources: Path | None = None, config: Path |
                  spark_master: str | None = None) -> RunSummary:
     """Execute the full flow into ``warehouse`` and return its summary: the sources of the sources file
     ``config``, else the demo layout in the folder ``sources``."""
-    import dagster as dg
-
-    from pipelines.build import JOB_NAME, build_definitions
-    from pipelines.progress import ProgressHandler, progress_logger_def
-
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     handler = ProgressHandler()
     defs = build_definitions(warehouse=str(warehouse), sources=str(sources) if sources else None,
@@ -145,9 +146,6 @@ def run_pipeline(*, warehouse: Path, sources: Path | None = None, config: Path |
     published = any(e.is_step_success and e.step_key and "publish" in e.step_key for e in result.all_events)
     summary.published = published
     summary.destination = destination
-    from pipelines.resources import SourcesResource
-    from pipelines.sources import raw_tables
-
     sources_config = SourcesResource(config_path=str(config or ""), base_urls=dict(base_urls or {}),
                                      **({"directory": str(sources)} if sources else {})).config()
     _fill_counts(summary, Warehouse(warehouse), result.run_id, raw_tables(sources_config))
@@ -158,8 +156,6 @@ def run_pipeline(*, warehouse: Path, sources: Path | None = None, config: Path |
 
 def step_errors(events) -> dict[str, str]:
     """``step: cause`` for each failed step: the innermost error's message, one line, masked."""
-    from connectors.common import mask_error
-
     out = {}
     for event in events:
         if not event.is_step_failure or event.step_key in out:

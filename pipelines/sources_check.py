@@ -9,15 +9,20 @@ or repeated in the sample, dates that do not parse.
 
 from __future__ import annotations
 
+import glob
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import sqlalchemy as sa
+from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from connectors.common import describe_load_error
 from connectors.config import SourcesConfig, SourceSpec
-from connectors.config.build import build_source
+from connectors.config.build import build_source, sql_credentials
+from connectors.sheets.readers import file_frame
 from pipelines.staging.mapping import MappingError, map_customers
 from pipelines.staging.stage import stage_source
 
@@ -74,10 +79,6 @@ def sample_rows(spec: SourceSpec, *, sample: int) -> pl.DataFrame:
 
 
 def _sql_sample(spec: SourceSpec, sample: int) -> pl.DataFrame:
-    import sqlalchemy as sa
-
-    from connectors.config.build import sql_credentials
-
     engine = sa.create_engine(sql_credentials(spec))
     try:
         with engine.connect() as conn:
@@ -91,17 +92,11 @@ def _sql_sample(spec: SourceSpec, sample: int) -> pl.DataFrame:
             rows = [[None if v is None else str(v) for v in r] for r in result]
     finally:
         engine.dispose()
-    from dlt.common.normalizers.naming.snake_case import NamingConvention
-
     naming = NamingConvention()
     return pl.DataFrame(rows, schema=[(naming.normalize_identifier(n), pl.Utf8) for n in names], orient="row")
 
 
 def _files_sample(spec: SourceSpec, sample: int) -> pl.DataFrame:
-    import glob
-
-    from connectors.sheets.readers import file_frame
-
     files = sorted({f for pattern in spec.paths for f in glob.glob(pattern)})
     if not files:
         raise FileNotFoundError(f"no file matches {', '.join(spec.paths)}")
@@ -115,8 +110,6 @@ def _files_sample(spec: SourceSpec, sample: int) -> pl.DataFrame:
 
 
 def _frame(item) -> pl.DataFrame:
-    import pyarrow as pa
-
     if isinstance(item, pa.Table):
         return pl.from_arrow(item)
     rows = item if isinstance(item, list) else [item]

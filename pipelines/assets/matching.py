@@ -6,10 +6,18 @@ import time
 
 import dagster as dg
 import polars as pl
+import yaml
 from pydantic import Field, PrivateAttr
 
+from dedupe import FSModel, block, cluster, default_settings, load_settings, prepare, score
+from dedupe.canonical import CANONICAL_SCHEMA
+from dedupe.golden.survivorship import SurvivorshipRules
+from dedupe.matching.constraints import apply_constraints
+from dedupe.matching.model import ModelMismatch
+from dedupe.spark import block_records, cluster_pairs, engine_session, score_pairs
 from pipelines.progress import timed_stage
 from pipelines.resources import WarehouseResource
+from pipelines.review import constraints, import_pending_decisions
 
 
 class MatchingResource(dg.ConfigurableResource):
@@ -33,16 +41,12 @@ class MatchingResource(dg.ConfigurableResource):
     _spark = PrivateAttr(default=None)
 
     def settings(self):
-        from dedupe import default_settings, load_settings
-
         settings = load_settings(self.settings_path) if self.settings_path else default_settings()
         return settings.replace(engine=self.engine) if self.engine else settings
 
     def spark(self):
         """The Spark session, started on first use (a session already running is reused)."""
         if self._spark is None:
-            from dedupe.spark import engine_session
-
             scope = engine_session(self.spark_master or None)
             self._spark = scope.__enter__()
             self._spark_scope = scope
@@ -56,12 +60,8 @@ class MatchingResource(dg.ConfigurableResource):
 
     def survivorship(self):
         """Survivorship rules: the ``survivorship:`` section of the settings YAML, or defaults."""
-        from dedupe.golden.survivorship import SurvivorshipRules
-
         if not self.settings_path:
             return SurvivorshipRules()
-        import yaml
-
         with open(self.settings_path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh) or {}
         return SurvivorshipRules.from_dict(data.get("survivorship") or {})
@@ -71,17 +71,12 @@ def _features(wh, settings) -> pl.DataFrame:
     """Matching features of the staged records, computed once by candidate_pairs."""
     feats = wh.read_if_exists("matching.record_features")
     if feats is None:
-        from dedupe import prepare
-
         feats = prepare(wh.read("staging.customers"), settings)
     return feats.sort(settings.unique_id)
 
 
 def _stored_model(wh, settings):
     """The model parameters of the previous run, if any still fit the settings."""
-    from dedupe import FSModel
-    from dedupe.matching.model import ModelMismatch
-
     stored = wh.read_if_exists("matching.model")
     if stored is None or stored.height == 0 or stored["params_json"][0] in (None, "{}"):
         return None
@@ -95,8 +90,6 @@ def _stored_model(wh, settings):
 
 def _digests(staged: pl.DataFrame) -> pl.DataFrame:
     """A fingerprint of every staged record's canonical values, to spot changed records."""
-    from dedupe.canonical import CANONICAL_SCHEMA
-
     cols = [c for c in CANONICAL_SCHEMA if c in staged.columns]
     return staged.select("record_id", pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("\x00") for c in cols],
                                                      separator="\x1f").hash(seed=7).alias("digest"))
@@ -126,8 +119,6 @@ def changed_records(wh, staged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
 )
 @timed_stage
 def candidate_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg.MaterializeResult:
-    from dedupe import block, prepare
-
     wh, settings = warehouse.get(), matching.settings()
     t0 = time.perf_counter()
     staged = wh.read("staging.customers")
@@ -135,8 +126,6 @@ def candidate_pairs(warehouse: WarehouseResource, matching: MatchingResource) ->
     incremental = (deleted is not None and not matching.full_rebuild and not matching.retrain
                    and wh.exists("matching.scored_pairs") and _stored_model(wh, settings) is not None)
     if settings.engine == "spark":
-        from dedupe.spark import block_records
-
         feats, pairs, counts = block_records(staged, settings, spark=matching.spark())
     else:
         feats = prepare(staged, settings)
@@ -174,8 +163,6 @@ def candidate_pairs(warehouse: WarehouseResource, matching: MatchingResource) ->
 )
 @timed_stage
 def scored_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg.MaterializeResult:
-    from dedupe import score
-
     wh, settings = warehouse.get(), matching.settings()
     t0 = time.perf_counter()
     feats = _features(wh, settings)
@@ -185,8 +172,6 @@ def scored_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg
     model = None if matching.retrain else _stored_model(wh, settings)
     had_model = model is not None
     if settings.engine == "spark":
-        from dedupe.spark import score_pairs
-
         scored, model = score_pairs(feats, pairs, settings, model, spark=matching.spark())
     else:
         scored, model = score(feats, pairs, settings, model)
@@ -236,17 +221,11 @@ def scored_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg
 )
 @timed_stage
 def clusters(warehouse: WarehouseResource, matching: MatchingResource) -> dg.MaterializeResult:
-    from dedupe import cluster
-    from dedupe.matching.constraints import apply_constraints
-    from pipelines.review import constraints, import_pending_decisions
-
     wh, settings = warehouse.get(), matching.settings()
     imported = import_pending_decisions(wh)  # decisions made in the review app since the last run
     feats = _features(wh, settings)
     scored = wh.read("matching.scored_pairs")
     if settings.engine == "spark":
-        from dedupe.spark import cluster_pairs
-
         result = cluster_pairs(feats, scored, settings, model=_stored_model(wh, settings), spark=matching.spark())
     else:
         result = cluster(feats, scored, settings, model=_stored_model(wh, settings))

@@ -39,7 +39,7 @@ _COPY_BATCH_ROWS = 50_000
 def postgres_url_from_config() -> str:
     """The PostgreSQL URL from dlt configuration (env ``DESTINATION__POSTGRES__CREDENTIALS`` or
     ``.dlt/secrets.toml``: a URL string or a table with host, port, database, username, password)."""
-    import dlt
+    import dlt  # lazy: dlt (slow to import) only to read configured credentials
     from dlt.common.configuration.specs import ConnectionStringCredentials
 
     value = dlt.secrets.get("destination.postgres.credentials")
@@ -71,7 +71,7 @@ def _conninfo(url: str) -> str:
 
 
 def _connect(url: str, *, connect_timeout: int):
-    import psycopg
+    import psycopg  # lazy: the PostgreSQL driver loads only for that destination
 
     try:
         return psycopg.connect(_conninfo(url), connect_timeout=connect_timeout, autocommit=False)
@@ -182,7 +182,7 @@ def publish_postgres(tables: Mapping[str, pl.DataFrame], url: str, *,
     ``hook`` is called with ``written:<table>``, ``before_swap`` and ``before_commit``. Returns a
     summary: ``tables`` (rows), ``views_recreated``, ``bi_granted``, ``bi_missing``, ``seconds``.
     """
-    from psycopg import sql
+    from psycopg import sql  # lazy: the PostgreSQL driver loads only for that destination
 
     check_tables(tables)
     for table, df in tables.items():
@@ -240,7 +240,7 @@ def publish_postgres(tables: Mapping[str, pl.DataFrame], url: str, *,
 
 
 def _is_pg_error(exc: BaseException) -> bool:
-    import psycopg
+    import psycopg  # lazy: the PostgreSQL driver loads only for that destination
 
     return isinstance(exc, psycopg.Error)
 
@@ -255,8 +255,8 @@ def _pg_message(exc) -> str:
 def _load_new(con, table: str, df: pl.DataFrame, columns: list[tuple[str, str]],
               col_docs: Mapping[str, str], table_doc: str | None, url: str) -> None:
     """Create ``<schema>.__new_<table>``, COPY the frame in, set its comments."""
-    import psycopg
-    from psycopg import sql
+    import psycopg  # lazy: the PostgreSQL driver loads only for that destination
+    from psycopg import sql  # lazy: the PostgreSQL driver loads only for that destination
 
     schema, name = split_table(table)
     new = sql.Identifier(schema, NEW_PREFIX + name)
@@ -297,8 +297,8 @@ def _copy_position(exc) -> str:
 def _abort(con, tables: Iterable[str]) -> None:
     """Roll back and remove the ``__new_`` tables after a failed publish (best effort: on a
     broken connection the server rolls back alone and the next publish drops them)."""
-    import psycopg
-    from psycopg import sql
+    import psycopg  # lazy: the PostgreSQL driver loads only for that destination
+    from psycopg import sql  # lazy: the PostgreSQL driver loads only for that destination
 
     try:
         con.rollback()
@@ -356,7 +356,7 @@ def _dependent_views(cur, tables: list[str]) -> list[_View]:
 
 
 def _recreate_view(cur, view: _View) -> None:
-    from psycopg import sql
+    from psycopg import sql  # lazy: the PostgreSQL driver loads only for that destination
 
     ident = sql.Identifier(view.schema, view.name)
     kind = sql.SQL("MATERIALIZED VIEW" if view.kind == "m" else "VIEW")
@@ -380,7 +380,7 @@ def _recreate_view(cur, view: _View) -> None:
 def _grant_bi(cur, role: str, views: list[str], *, login: bool | None,
               password: str | None) -> tuple[list[str], list[str]]:
     """Create/alter the BI role and leave it with SELECT on ``views`` only."""
-    from psycopg import sql
+    from psycopg import sql  # lazy: the PostgreSQL driver loads only for that destination
 
     r = sql.Identifier(role)
     cur.execute("SELECT rolsuper, rolcreaterole, rolname = current_user FROM pg_roles WHERE rolname = %s",
