@@ -15,6 +15,13 @@ from dedupe.golden.survivorship import SurvivorshipRules
 from dedupe.matching.constraints import apply_constraints
 from dedupe.matching.model import ModelMismatch
 from dedupe.spark import block_records, cluster_pairs, engine_session, score_pairs
+from pipelines.assets.matching_large import (
+    LARGE_MODE,
+    constrained_pairs,
+    large_threshold,
+    match_large,
+    staged_count,
+)
 from pipelines.progress import timed_stage
 from pipelines.resources import WarehouseResource
 from pipelines.review import constraints, import_pending_decisions
@@ -121,6 +128,15 @@ def changed_records(wh, staged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
 def candidate_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg.MaterializeResult:
     wh, settings = warehouse.get(), matching.settings()
     t0 = time.perf_counter()
+    if settings.engine != "spark" and staged_count(wh) > large_threshold():
+        model = None if matching.retrain else _stored_model(wh, settings)
+        done = match_large(wh, settings, model)
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": done["candidate_pairs"], "mode": "large (chunked engine, every pair)",
+            "engine": "polars, chunked", "records": done["records"], "model_reused": model is not None,
+            "pairs_by_rule": dg.MetadataValue.json(done["pairs_by_rule"]),
+            "engine_seconds": dg.MetadataValue.json(done["engine_seconds"]),
+            "seconds": round(time.perf_counter() - t0, 2)})
     staged = wh.read("staging.customers")
     digests, changed, deleted = changed_records(wh, staged)
     incremental = (deleted is not None and not matching.full_rebuild and not matching.retrain
@@ -165,6 +181,12 @@ def candidate_pairs(warehouse: WarehouseResource, matching: MatchingResource) ->
 def scored_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg.MaterializeResult:
     wh, settings = warehouse.get(), matching.settings()
     t0 = time.perf_counter()
+    if wh.read("matching.run_mode")["mode"][0] == LARGE_MODE:  # scored by the chunked engine already
+        n, above = wh.query("select count(*) as n, count(*) filter (where match_probability >= ?) as a "
+                            "from matching.scored_pairs", [settings.threshold]).row(0)
+        return dg.MaterializeResult(metadata={"dagster/row_count": int(n), "mode": LARGE_MODE,
+                                              "pairs_above_threshold": int(above),
+                                              "threshold": float(settings.threshold)})
     feats = _features(wh, settings)
     pairs = wh.read("matching.candidate_pairs")
     changes = wh.read("matching.changed_records")
@@ -223,15 +245,28 @@ def scored_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg
 def clusters(warehouse: WarehouseResource, matching: MatchingResource) -> dg.MaterializeResult:
     wh, settings = warehouse.get(), matching.settings()
     imported = import_pending_decisions(wh)  # decisions made in the review app since the last run
+    must, cannot = constraints(wh)
+    if wh.read("matching.run_mode")["mode"][0] == LARGE_MODE:  # clustered by the chunked engine
+        result = wh.read("matching.clusters_large")
+        named = pl.concat([must.select(pl.col(c).alias("record_id")) for c in must.columns[:2]]
+                          + [cannot.select(pl.col(c).alias("record_id")) for c in cannot.columns[:2]])
+        if named.height:
+            result = apply_constraints(result, constrained_pairs(wh, result, named["record_id"]),
+                                       must_link=must, cannot_link=cannot, threshold=settings.threshold)
+        return _clusters_result(wh, settings, result, must, cannot, imported)
     feats = _features(wh, settings)
     scored = wh.read("matching.scored_pairs")
     if settings.engine == "spark":
         result = cluster_pairs(feats, scored, settings, model=_stored_model(wh, settings), spark=matching.spark())
     else:
         result = cluster(feats, scored, settings, model=_stored_model(wh, settings))
-    must, cannot = constraints(wh)
     result = apply_constraints(result, scored, must_link=must, cannot_link=cannot,
                                threshold=settings.threshold)
+    return _clusters_result(wh, settings, result, must, cannot, imported)
+
+
+def _clusters_result(wh, settings, result: pl.DataFrame, must: pl.DataFrame, cannot: pl.DataFrame,
+                     imported: int) -> dg.MaterializeResult:
     wh.write("matching.clusters", result)
     sizes = result.group_by("cluster_id").len()
     hist = sizes.group_by(pl.col("len").clip(1, 6).alias("size")).len().sort("size")
