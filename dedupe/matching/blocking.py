@@ -14,7 +14,7 @@ from dedupe.matching.comparisons import block_sizes, record_key
 from dedupe.matching.settings import BlockingRule, Settings
 
 SIDE = "__side"
-_SHIFT = 1 << 32   # a pair (l, r) as one 64-bit number l * 2**32 + r
+PAIR_SHIFT = 1 << 32   # a pair (l, r) as one 64-bit number l * 2**32 + r
 
 
 class BlockingRuleTooBroad(ValueError):
@@ -26,7 +26,7 @@ class BlockingRuleTooBroad(ValueError):
         self.rule, self.pairs, self.limit = rule, pairs, limit
 
 
-def _keys(feats: pl.DataFrame, rule: BlockingRule, link: bool, codes: dict) -> pl.DataFrame:
+def rule_keys(feats: pl.DataFrame, rule: BlockingRule, link: bool, codes: dict) -> pl.DataFrame:
     """Row position and one 64-bit key per record with every rule column present (oversized
     blocks dropped)."""
     k = record_key(feats, rule.on, codes)
@@ -40,7 +40,7 @@ def _keys(feats: pl.DataFrame, rule: BlockingRule, link: bool, codes: dict) -> p
     return keys.filter(pl.Series(keep))
 
 
-def _count(keys: pl.DataFrame, link_type: str) -> int:
+def key_pair_count(keys: pl.DataFrame, link_type: str) -> int:
     if link_type == "link_only":
         g = keys.group_by("_k").agg(
             a=(pl.col(SIDE) == 0).sum().cast(pl.Int64), b=(pl.col(SIDE) == 1).sum().cast(pl.Int64))
@@ -49,7 +49,7 @@ def _count(keys: pl.DataFrame, link_type: str) -> int:
     return int(g.select((pl.col("len").cast(pl.Int64) * (pl.col("len") - 1) // 2).sum()).item() or 0)
 
 
-def _pairs(keys: pl.DataFrame, link_type: str) -> pl.DataFrame:
+def key_pairs(keys: pl.DataFrame, link_type: str) -> pl.DataFrame:
     link = link_type != "dedupe_only"
     left = keys.rename({"_i": "l"})
     right = keys.rename({"_i": "r", **({SIDE: SIDE + "_r"} if link else {})})
@@ -62,40 +62,76 @@ def _pairs(keys: pl.DataFrame, link_type: str) -> pl.DataFrame:
 def rule_pair_count(feats: pl.DataFrame, rule: BlockingRule, *, link_type: str = "dedupe_only",
                     codes: dict | None = None) -> int:
     """Pairs the rule would create, from key-group sizes (no pairs are built)."""
-    return _count(_keys(feats, rule, link_type != "dedupe_only", {} if codes is None else codes), link_type)
+    return key_pair_count(rule_keys(feats, rule, link_type != "dedupe_only", {} if codes is None else codes), link_type)
 
 
 def rule_pairs(feats: pl.DataFrame, rule: BlockingRule, *, link_type: str = "dedupe_only",
                codes: dict | None = None) -> pl.DataFrame:
     """Row positions ``l < r`` of the pairs one rule creates."""
-    return _pairs(_keys(feats, rule, link_type != "dedupe_only", {} if codes is None else codes), link_type)
+    return key_pairs(rule_keys(feats, rule, link_type != "dedupe_only", {} if codes is None else codes), link_type)
 
 
 def block_positions(feats: pl.DataFrame, settings: Settings, *, rules: tuple[BlockingRule, ...] | None = None,
-                    check: bool = True, codes: dict | None = None) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Union of the rules' pairs as row positions (``l``, ``r``, ``rule``) and pairs per rule.
-    Every rule is counted (and checked against the limit) before any pair is made."""
+                    check: bool = True, codes: dict | None = None, low_memory: bool = False,
+                    rule_index: bool = False) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Union of the rules' pairs as row positions (``l``, ``r``, ``rule``: the first rule that
+    found the pair, by name, or by its index with ``rule_index``) and pairs per rule. Every rule is
+    counted (and checked against the limit) before any pair is made.
+
+    ``low_memory`` (the chunked engine): one rule at a time, each rule checked before its own pairs
+    are made and its keys dropped (with their cached codes) once they are; same result."""
     rules = rules if rules is not None else settings.blocking_rules
     link = settings.link_type != "dedupe_only"
     codes = {} if codes is None else codes
-    keys = [_keys(feats, rule, link, codes) for rule in rules]
+    if low_memory:
+        return _block_one_rule_at_a_time(feats, settings, rules, link, check, codes, rule_index)
+    keys = [rule_keys(feats, rule, link, codes) for rule in rules]
     counts: dict[str, int] = {}
     for rule, k in zip(rules, keys, strict=True):
-        counts[rule.name] = _count(k, settings.link_type)
+        counts[rule.name] = key_pair_count(k, settings.link_type)
         if check and counts[rule.name] > settings.max_pairs_per_rule:
             raise BlockingRuleTooBroad(rule.name, counts[rule.name], settings.max_pairs_per_rule)
     if not rules:
-        return pl.DataFrame(schema={"l": pl.UInt32, "r": pl.UInt32, "rule": pl.Utf8}), counts
-    parts = [_pairs(k, settings.link_type).select(
-        pair=pl.col("l").cast(pl.UInt64) * _SHIFT + pl.col("r").cast(pl.UInt64), rule=pl.lit(i, dtype=pl.UInt8))
-        for i, k in enumerate(keys)]
+        return pl.DataFrame(schema={"l": pl.UInt32, "r": pl.UInt32, "rule": pl.UInt8 if rule_index else pl.Utf8}), counts
+    parts = [_packed(key_pairs(k, settings.link_type), i) for i, k in enumerate(keys)]
     union = (pl.concat(parts).group_by("pair").agg(pl.col("rule").min()).sort("pair")
-             .select(l=(pl.col("pair") // _SHIFT).cast(pl.UInt32), r=(pl.col("pair") % _SHIFT).cast(pl.UInt32),
+             .select(l=(pl.col("pair") // PAIR_SHIFT).cast(pl.UInt32), r=(pl.col("pair") % PAIR_SHIFT).cast(pl.UInt32),
                      rule="rule"))
+    return (union if rule_index else _rule_names(union, rules)), counts
+
+
+def _packed(pairs: pl.DataFrame, rule: int) -> pl.DataFrame:
+    """Pairs as one 64-bit number each, with the index of the rule that made them."""
+    return pairs.select(pair=pl.col("l").cast(pl.UInt64) * PAIR_SHIFT + pl.col("r").cast(pl.UInt64),
+                        rule=pl.lit(rule, dtype=pl.UInt8))
+
+
+def _block_one_rule_at_a_time(feats: pl.DataFrame, settings: Settings, rules: tuple[BlockingRule, ...], link: bool,
+                              check: bool, codes: dict, rule_index: bool) -> tuple[pl.DataFrame, dict[str, int]]:
+    counts: dict[str, int] = {}
+    parts = []
+    for i, rule in enumerate(rules):
+        keys = rule_keys(feats, rule, link, codes)
+        counts[rule.name] = key_pair_count(keys, settings.link_type)
+        if check and counts[rule.name] > settings.max_pairs_per_rule:
+            raise BlockingRuleTooBroad(rule.name, counts[rule.name], settings.max_pairs_per_rule)
+        parts.append(_packed(key_pairs(keys, settings.link_type), i))
+        del keys
+        for key in [k for k in codes if isinstance(k, tuple) and k[1] == rule.on]:
+            del codes[key]
+    if not parts:
+        return pl.DataFrame(schema={"l": pl.UInt32, "r": pl.UInt32, "rule": pl.UInt8 if rule_index else pl.Utf8}), counts
+    union = pl.concat(parts)   # sorted and deduplicated (a smaller peak than the hash group-by)
+    del parts
+    union = union.sort("pair", "rule").unique("pair", keep="first", maintain_order=True).select(
+        l=(pl.col("pair") // PAIR_SHIFT).cast(pl.UInt32), r=(pl.col("pair") % PAIR_SHIFT).cast(pl.UInt32), rule="rule")
+    return (union if rule_index else _rule_names(union, rules)), counts
+
+
+def _rule_names(union: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> pl.DataFrame:
     names = pl.Series([r.name for r in rules], dtype=pl.Utf8)
-    union = union.with_columns(rule=pl.col("rule").map_batches(
+    return union.with_columns(rule=pl.col("rule").map_batches(
         lambda s: names.gather(s.cast(pl.UInt32)), return_dtype=pl.Utf8))
-    return union, counts
 
 
 def block(feats: pl.DataFrame, settings: Settings, *, codes: dict | None = None) -> tuple[pl.DataFrame, dict[str, int]]:

@@ -14,7 +14,7 @@ from dedupe.matching.clustering import cannot_link_mask, cluster_positions, intr
 from dedupe.matching.comparisons import PairColumns
 from dedupe.matching.features import InputError, check_unique_id, referenced_columns
 from dedupe.matching.features import prepare as _prepare
-from dedupe.matching.model import FSModel, calibrate, gammas, probability, train, weights
+from dedupe.matching.model import FSModel, calibrate, gammas, match_weights, probability, train, weights
 from dedupe.matching.settings import Settings, default_settings
 
 
@@ -67,9 +67,7 @@ def score(feats: pl.DataFrame, pairs: pl.DataFrame, settings: Settings | None = 
     else:
         model.check(settings)
     bf = weights(model, settings, pc, g)
-    total = np.full(len(li), model.prior_weight)
-    for v in bf.values():
-        total += v
+    total = match_weights(model, bf, len(li))
     cols: dict[str, object] = {"id_l": pairs["id_l"], "id_r": pairs["id_r"]}
     if "rule" in pairs.columns:
         cols["rule"] = pairs["rule"]
@@ -95,17 +93,32 @@ def cluster(feats: pl.DataFrame, scored: pl.DataFrame, settings: Settings | None
     li, ri = positions if positions is not None else _positions(feats, scored, uid)
     sp = scored.select("match_weight", "match_probability", *[c for c in scored.columns if c.startswith("gamma_")])
     sp = sp.with_columns(l=pl.Series(li), r=pl.Series(ri))
-    cannot = cannot_link_mask(scored, settings)
+    return label_frame(feats, cluster_labels(feats, sp, settings, model=model, codes=codes), uid)
+
+
+def cluster_labels(feats: pl.DataFrame, sp: pl.DataFrame, settings: Settings, *, model: FSModel | None = None,
+                   codes: dict | None = None, chunk_pairs: int | None = None) -> np.ndarray:
+    """Cluster label per record position from scored pairs by position (``l``, ``r``, the weight,
+    probability and ``gamma_*`` columns): the one clustering core of the in-memory and chunked
+    engines. With ``model``, pairs inside a cluster that blocking never produced are scored
+    (``chunk_pairs`` at a time when given) and a cannot-link one splits the cluster again."""
+    cannot = cannot_link_mask(sp, settings)
     labels = cluster_positions(feats.height, sp, settings, cannot)
-    if model is not None:
-        extra = intra_cluster_pairs(labels, sp.select("l", "r"))
-        if extra.height:
-            pairs, extra_pos = pairs_by_id(feats, extra, uid)
-            extra_scored, _ = score(feats, pairs, settings, model, codes=codes, positions=extra_pos)
-            bad = cannot_link_mask(extra_scored, settings)
-            if bad.any():
-                labels = cluster_positions(feats.height, sp, settings, cannot, extra_cannot=extra.filter(pl.Series(bad)))
-    return label_frame(feats, labels, uid)
+    if model is None:
+        return labels
+    same = pl.Series(labels[sp["l"].to_numpy()] == labels[sp["r"].to_numpy()])  # only these can rule a pair out
+    extra = intra_cluster_pairs(labels, sp.select("l", "r").filter(same))
+    step = chunk_pairs or max(extra.height, 1)
+    bad = []
+    for start in range(0, extra.height, step):
+        part = extra.slice(start, step)
+        pairs, pos = pairs_by_id(feats, part, settings.unique_id)
+        scored, _ = score(feats, pairs, settings, model, codes=codes, positions=pos)
+        bad.append(part.filter(pl.Series(cannot_link_mask(scored, settings))))
+    bad_pairs = pl.concat(bad) if bad else extra
+    if bad_pairs.height:
+        labels = cluster_positions(feats.height, sp, settings, cannot, extra_cannot=bad_pairs)
+    return labels
 
 
 @dataclass

@@ -88,7 +88,7 @@ def _orient(t: pl.LazyFrame) -> pl.LazyFrame:
 def add_person_name(df: pl.DataFrame, prefix: str, *, given: str | None = "given_name",
                     surname: str | None = "surname", full: str | None = "full_name",
                     suffix: str | None = None) -> pl.DataFrame:
-    """Add name features (see ``_name_features``), computed once per distinct name."""
+    """Add name features (see ``name_features``), computed once per distinct name."""
     cols = [c for c in (given, surname, full) if c and c in df.columns]
     if not cols:
         raise InputError(f"name comparison {prefix!r} needs at least one of the columns "
@@ -96,7 +96,7 @@ def add_person_name(df: pl.DataFrame, prefix: str, *, given: str | None = "given
     if suffix and suffix in df.columns:
         cols.append(suffix)
     uniq = df.group_by(cols).agg(_n=pl.len())
-    feats = _name_features(uniq, prefix, given=given, surname=surname, full=full, suffix=suffix).drop("_n")
+    feats = name_features(uniq, prefix, given=given, surname=surname, full=full, suffix=suffix).drop("_n")
     return df.join(feats, on=cols, how="left", nulls_equal=True, maintain_order="left")
 
 
@@ -149,7 +149,7 @@ def _chinese_name_words(t: pl.LazyFrame) -> pl.LazyFrame:
         _hanzi=pl.concat_str(["_csur", "_cgiv"]))
 
 
-def _name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname: str | None,
+def name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname: str | None,
                    full: str | None, suffix: str | None = None) -> pl.DataFrame:
     """Add name features from split and/or one-field names, in any order and script.
 

@@ -29,13 +29,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from dedupe.matching.blocking import _SHIFT, SIDE, BlockingRuleTooBroad, _count, _keys, _pairs, pairs_by_id
-from dedupe.matching.clustering import cannot_link_mask, cluster_positions, intra_cluster_pairs, label_frame
+from dedupe.matching.blocking import SIDE, block_positions, pairs_by_id
+from dedupe.matching.clustering import label_frame
 from dedupe.matching.comparisons import PairColumns
-from dedupe.matching.engine import score
-from dedupe.matching.features import InputError, _name_features, referenced_columns
+from dedupe.matching.engine import cluster_labels
+from dedupe.matching.features import InputError, name_features, referenced_columns
 from dedupe.matching.features import prepare as _prepare
-from dedupe.matching.model import FSModel, calibrate, gammas, probability, train, weights
+from dedupe.matching.model import FSModel, calibrate, gammas, match_weights, probability, train, weights
 from dedupe.matching.settings import Settings, default_settings
 from dedupe.normalize.keys import clean
 
@@ -173,7 +173,7 @@ def _name_tables(lf: pl.LazyFrame, columns: list[str], settings: Settings
         keys = {f"__{comp.name}_key_{c}": clean(pl.col(c)) for c in cols}
         uniq = lf.group_by(**keys).agg(_n=pl.len()).collect(engine="streaming")
         uniq = uniq.rename({k: c for k, c in zip(keys, cols, strict=True)})
-        feats = _name_features(uniq, comp.name, given=given, surname=surname, full=full, suffix=suffix).drop("_n")
+        feats = name_features(uniq, comp.name, given=given, surname=surname, full=full, suffix=suffix).drop("_n")
         out.append((keys, feats.rename({c: k for k, c in zip(keys, cols, strict=True)})))
     return out
 
@@ -249,7 +249,7 @@ def deduplicate_large(source: str | Path | pl.LazyFrame | pl.DataFrame, settings
 
     t0 = time.perf_counter()
     codes: dict = {}
-    pos, counts = _block(feats, settings, codes)
+    pos, counts = block_positions(feats, settings, codes=codes, low_memory=True, rule_index=True)
     n_pairs = pos.height
     rule_names = pl.Series([r.name for r in settings.blocking_rules], dtype=pl.Utf8)
     cand_dir = workdir / "candidates"
@@ -331,35 +331,12 @@ def deduplicate_large(source: str | Path | pl.LazyFrame | pl.DataFrame, settings
                        "l": left.astype(np.int64), "r": right.astype(np.int64)})
     del g_all, total
     gc.collect()
-    clusters = _cluster(feats, sp, settings, model, codes, chunk_pairs)
+    clusters = label_frame(feats, cluster_labels(feats, sp, settings, model=model, codes=codes, chunk_pairs=chunk_pairs),
+                           settings.unique_id)
     t["cluster"] = time.perf_counter() - t0
     log.info("cluster: %s clusters in %.1f s", f"{clusters['cluster_id'].n_unique():,}", t["cluster"])
     return LargeResult(clusters=clusters, model=model, blocking_counts=counts, candidate_pairs=n_pairs,
                        workdir=workdir, timings=t)
-
-
-def _block(feats: pl.DataFrame, settings: Settings, codes: dict) -> tuple[pl.DataFrame, dict[str, int]]:
-    """``block_positions`` one rule at a time (``rule`` as the rule's index): a rule's keys are
-    dropped once its pairs are made instead of all rules' keys living until the union."""
-    counts: dict[str, int] = {}
-    parts = []
-    for i, rule in enumerate(settings.blocking_rules):
-        keys = _keys(feats, rule, False, codes)
-        counts[rule.name] = _count(keys, settings.link_type)
-        if counts[rule.name] > settings.max_pairs_per_rule:
-            raise BlockingRuleTooBroad(rule.name, counts[rule.name], settings.max_pairs_per_rule)
-        parts.append(_pairs(keys, settings.link_type).select(
-            pair=pl.col("l").cast(pl.UInt64) * _SHIFT + pl.col("r").cast(pl.UInt64), rule=pl.lit(i, dtype=pl.UInt8)))
-        del keys
-        for key in [k for k in codes if isinstance(k, tuple) and k[1] == rule.on]:
-            del codes[key]
-    if not parts:
-        return pl.DataFrame(schema={"l": pl.UInt32, "r": pl.UInt32, "rule": pl.UInt8}), counts
-    union = pl.concat(parts)   # sorted and deduplicated (a smaller peak than a hash group-by)
-    del parts
-    union = union.sort("pair", "rule").unique("pair", keep="first", maintain_order=True).select(l=(pl.col("pair") // _SHIFT).cast(pl.UInt32),
-                                      r=(pl.col("pair") % _SHIFT).cast(pl.UInt32), rule="rule")
-    return union, counts
 
 
 def _forget(codes: dict) -> None:
@@ -371,34 +348,9 @@ def _forget(codes: dict) -> None:
     gc.collect()
 
 
-def _cluster(feats: pl.DataFrame, sp: pl.DataFrame, settings: Settings, model: FSModel, codes: dict,
-             chunk_pairs: int) -> pl.DataFrame:
-    """``engine.cluster`` on the compact pair arrays, scoring the intra-cluster pairs blocking never
-    produced in chunks (there can be millions of them at this size)."""
-    uid = settings.unique_id
-    cannot = cannot_link_mask(sp, settings)
-    labels = cluster_positions(feats.height, sp, settings, cannot)
-    l_pos, r_pos = sp["l"].to_numpy(), sp["r"].to_numpy()
-    same = pl.Series(labels[l_pos] == labels[r_pos])   # only pairs inside a cluster can rule out an extra pair
-    extra = intra_cluster_pairs(labels, sp.select("l", "r").filter(same))
-    bad = []
-    for sl in _slices(extra.height, chunk_pairs):
-        part = extra.slice(sl.start, sl.stop - sl.start)
-        pairs, pos = pairs_by_id(feats, part, uid)
-        scored, _ = score(feats, pairs, settings, model, codes=codes, positions=pos)
-        bad.append(part.filter(pl.Series(cannot_link_mask(scored, settings))))
-    bad_pairs = pl.concat(bad) if bad else extra
-    if bad_pairs.height:
-        labels = cluster_positions(feats.height, sp, settings, cannot, extra_cannot=bad_pairs)
-    return label_frame(feats, labels, uid)
-
-
 def _weights(model: FSModel, settings: Settings, feats: pl.DataFrame, left: np.ndarray, right: np.ndarray,
              g_all: dict[str, np.ndarray], sl: slice, codes: dict) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Match weight and per-comparison weights of one pair chunk (levels already computed)."""
     pc = PairColumns(feats, left[sl].astype(np.int64), right[sl].astype(np.int64), codes)
     bf = weights(model, settings, pc, {k: v[sl] for k, v in g_all.items()})
-    total = np.full(sl.stop - sl.start, model.prior_weight)
-    for v in bf.values():
-        total += v
-    return total, bf
+    return match_weights(model, bf, sl.stop - sl.start), bf

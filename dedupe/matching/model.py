@@ -380,3 +380,12 @@ def calibrate(model: FSModel, scored: pl.DataFrame, labels: pl.DataFrame, *, ite
             break
     return FSModel(comparisons=model.comparisons, prior=model.prior, calibration=(a / scale, b),
                    training={**model.training, "calibration_pairs": int(d.height)})
+
+
+def match_weights(model: FSModel, bf: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """The match weight of ``n`` pairs: the prior weight plus every comparison's weight (``bf`` from
+    ``weights``), summed in the comparisons' order so every engine gets the same floats."""
+    total = np.full(n, model.prior_weight)
+    for v in bf.values():
+        total += v
+    return total

@@ -14,7 +14,7 @@ import polars as pl
 
 from dedupe.matching.blocking import SIDE
 from dedupe.matching.comparisons import peer_column
-from dedupe.matching.features import InputError, _name_features, referenced_columns
+from dedupe.matching.features import InputError, name_features, referenced_columns
 from dedupe.matching.features import prepare as polars_prepare
 from dedupe.matching.settings import Settings
 from dedupe.spark.frames import empty_frame, map_polars, spark_schema, to_polars, to_spark
@@ -61,7 +61,7 @@ def add_name_features(records, settings: Settings):
             cols.append(t["suffix"])
         uniq = to_polars(records.groupBy(*cols).agg(F.count(F.lit(1)).alias("_n")))
         uniq = uniq.with_columns(pl.col("_n").cast(pl.UInt32))
-        feats = _name_features(uniq, prefix, given=t.get("given"), surname=t.get("surname"),
+        feats = name_features(uniq, prefix, given=t.get("given"), surname=t.get("surname"),
                                full=t.get("full"), suffix=t.get("suffix")).drop("_n")
         names = to_spark(spark, feats).alias("n")
         cond = [F.col(f"r.{c}").eqNullSafe(F.col(f"n.{c}")) for c in cols]
