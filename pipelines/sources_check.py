@@ -22,6 +22,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 from connectors.common import describe_load_error
 from connectors.config import SourcesConfig, SourceSpec
 from connectors.config.build import build_source, sql_credentials
+from connectors.frames import flatten_structs
 from connectors.sheets.readers import file_frame
 from pipelines.staging.mapping import MappingError, map_customers
 from pipelines.staging.stage import stage_source
@@ -113,11 +114,7 @@ def _frame(item) -> pl.DataFrame:
     if isinstance(item, pa.Table):
         return pl.from_arrow(item)
     rows = item if isinstance(item, list) else [item]
-    frame = pl.from_dicts(rows, infer_schema_length=None) if rows else pl.DataFrame()
-    while any(isinstance(t, pl.Struct) for t in frame.schema.values()):
-        frame = frame.select([pl.col(n).struct.field(f.name).alias(f"{n}__{f.name}")
-                              for n, t in frame.schema.items() if isinstance(t, pl.Struct) for f in t.fields]
-                             + [pl.col(n) for n, t in frame.schema.items() if not isinstance(t, pl.Struct)])
+    frame = flatten_structs(pl.from_dicts(rows, infer_schema_length=None) if rows else pl.DataFrame())
     return frame.select([pl.col(c).cast(pl.Utf8, strict=False) if not isinstance(t, pl.List) else
                          pl.col(c).cast(pl.List(pl.Utf8), strict=False).list.join(", ")
                          for c, t in frame.schema.items()])

@@ -32,7 +32,7 @@ from dlt.sources.credentials import ConnectionStringCredentials
 from dlt.sources.sql_database import sql_table
 from sqlalchemy.engine import Engine
 
-from .helpers import as_text_type, scan_keys, select_as_text, union_as_text
+from .helpers import as_text_type, key_scan_resource, select_as_text, union_as_text
 from .settings import (
     CHUNK_SIZE,
     CURSORS,
@@ -80,22 +80,12 @@ def erp_source(
             )
         )
     if key_scan:
-        resources += [_key_scan(credentials, name, KEY_SCANS[name], chunk_size=chunk_size)
+        resources += [key_scan_resource(credentials, name, KEY_SCANS[name], chunk_size=chunk_size,
+                                        suffix=KEY_SCAN_SUFFIX, load_column=SCAN_LOAD_COLUMN)
                       for name in tables if name in KEY_SCANS]
     if include_dirty:
         resources.append(_customers_dirty(credentials, chunk_size=chunk_size))
     return resources
-
-
-def _key_scan(credentials: Any, table: str, key: str, *, chunk_size: int) -> Any:
-    @dlt.resource(name=f"{table}{KEY_SCAN_SUFFIX}", write_disposition="replace",
-                  columns={key: {"data_type": "text"}, SCAN_LOAD_COLUMN: {"data_type": "text"}})
-    def keys() -> Any:
-        """The current keys of ``table`` (an empty table empties the scan: staging then judges nothing)."""
-        load_id = dlt.current.load_package_state()["load_id"]
-        yield from scan_keys(credentials, table, key, chunk_size=chunk_size, extra={SCAN_LOAD_COLUMN: load_id})
-
-    return keys
 
 
 def _customers_dirty(credentials: Any, *, chunk_size: int) -> Any:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import dlt
 import pyarrow as pa
 import sqlalchemy as sa
 from dlt.sources.sql_database.helpers import engine_from_credentials
@@ -89,3 +90,17 @@ def scan_keys(
     finally:
         if getattr(engine, "may_dispose_after_use", False):
             engine.dispose()
+
+
+def key_scan_resource(credentials: Any, table: str, key: str, *, chunk_size: int, suffix: str = "_keys",
+                      load_column: str = "scan_load_id") -> Any:
+    """``<table>_keys``: every current key of ``table`` (write disposition replace), with the id of the
+    load that scanned; an empty table empties the scan, and staging then judges nothing."""
+
+    @dlt.resource(name=f"{table}{suffix}", write_disposition="replace",
+                  columns={key: {"data_type": "text"}, load_column: {"data_type": "text"}})
+    def keys() -> Any:
+        load_id = dlt.current.load_package_state()["load_id"]
+        yield from scan_keys(credentials, table, key, chunk_size=chunk_size, extra={load_column: load_id})
+
+    return keys

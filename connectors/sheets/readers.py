@@ -16,6 +16,8 @@ from typing import Any
 
 import polars as pl
 
+from connectors.frames import flatten_structs
+
 from .decoding import decode_text
 from .headers import column_names
 from .settings import CSV_SUFFIXES, XLSX_SUFFIXES
@@ -340,7 +342,7 @@ def table_blocks(data: bytes, *, fmt: str, where: str) -> Iterator[Block]:
                                f"{str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
     if frame.height == 0:
         return
-    frame = _flatten(frame)
+    frame = flatten_structs(frame)
     headers = list(frame.columns)
     cells = frame.select(
         [_as_text(frame, c).alias(f"c{i}") for i, c in enumerate(headers)]
@@ -366,19 +368,6 @@ def _json_frame(data: bytes, *, where: str) -> pl.DataFrame:
         value = [{k: (json.dumps(x, ensure_ascii=False) if k in lists and x is not None else x) for k, x in v.items()}
                  for v in value]
     return pl.from_dicts(value, infer_schema_length=None) if value else pl.DataFrame()
-
-
-def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
-    """Struct columns unnested recursively as ``parent__child``."""
-    while any(isinstance(t, pl.Struct) for t in frame.schema.values()):
-        cols = []
-        for name, dtype in frame.schema.items():
-            if isinstance(dtype, pl.Struct):
-                cols += [pl.col(name).struct.field(f.name).alias(f"{name}__{f.name}") for f in dtype.fields]
-            else:
-                cols.append(pl.col(name))
-        frame = frame.select(cols)
-    return frame
 
 
 def _as_text(frame: pl.DataFrame, name: str) -> pl.Expr:

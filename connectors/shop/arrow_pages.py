@@ -28,6 +28,8 @@ import polars as pl
 import pyarrow as pa
 import requests
 
+from connectors.frames import flatten_structs
+
 from .helpers import ShopResponseError, instant
 from .pages import InvalidPage
 
@@ -39,24 +41,12 @@ BOOL_COLUMNS = frozenset({"accepts_marketing", "verified_email", "tax_exempt"})
 BATCH_ROWS = 50_000
 
 
-def _flat(frame: pl.DataFrame) -> pl.DataFrame:
-    while any(isinstance(t, pl.Struct) for t in frame.schema.values()):
-        cols = []
-        for name, dtype in frame.schema.items():
-            if isinstance(dtype, pl.Struct):
-                cols += [pl.col(name).struct.field(f.name).alias(f"{name}__{f.name}") for f in dtype.fields]
-            else:
-                cols.append(pl.col(name))
-        frame = frame.select(cols)
-    return frame
-
-
 def objects_table(objects: list[dict[str, Any]]) -> pa.Table:
     """Page objects as one Arrow table of fixed column types (see the module docstring)."""
     lists = {k for o in objects for k, v in o.items() if isinstance(v, list)}
     rows = [{k: (json.dumps(v, ensure_ascii=False) if k in lists and v is not None else v) for k, v in o.items()}
             for o in objects]
-    frame = _flat(pl.from_dicts(rows, infer_schema_length=None))
+    frame = flatten_structs(pl.from_dicts(rows, infer_schema_length=None))
     out = []
     for name, dtype in frame.schema.items():
         col = pl.col(name)

@@ -31,7 +31,7 @@ from dlt.sources.sql_database import sql_table
 from dlt.sources.sql_database.helpers import engine_from_credentials
 from sqlalchemy.engine import Engine
 
-from connectors.erp.helpers import as_text_type, scan_keys, select_as_text
+from connectors.erp.helpers import as_text_type, key_scan_resource, select_as_text
 from connectors.erp.settings import KEY_SCAN_SUFFIX, SCAN_LOAD_COLUMN
 
 __all__ = ["CHUNK_SIZE", "query_resource", "sql_source", "table_resource"]
@@ -119,18 +119,6 @@ def _quote(engine: Engine, name: str) -> str:
     return engine.dialect.identifier_preparer.quote(name)
 
 
-def key_scan_resource(credentials: Any, table: str, key: str, *, chunk_size: int = CHUNK_SIZE) -> Any:
-    """``<table>_keys``: every current key of ``table`` (replace), with the scanning load's id."""
-
-    @dlt.resource(name=f"{table}{KEY_SCAN_SUFFIX}", write_disposition="replace",
-                  columns={key: {"data_type": "text"}, SCAN_LOAD_COLUMN: {"data_type": "text"}})
-    def keys() -> Any:
-        load_id = dlt.current.load_package_state()["load_id"]
-        yield from scan_keys(credentials, table, key, chunk_size=chunk_size, extra={SCAN_LOAD_COLUMN: load_id})
-
-    return keys
-
-
 @dlt.source(name="sql")
 def sql_source(
     credentials: ConnectionStringCredentials | Engine | str = dlt.secrets.value,
@@ -151,7 +139,8 @@ def sql_source(
     if table is not None:
         resources = [table_resource(credentials, table, key=key, cursor=cursor, chunk_size=chunk_size)]
         if key_scan and len(key) == 1:
-            resources.append(key_scan_resource(credentials, table, key[0], chunk_size=chunk_size))
+            resources.append(key_scan_resource(credentials, table, key[0], chunk_size=chunk_size,
+                                               suffix=KEY_SCAN_SUFFIX, load_column=SCAN_LOAD_COLUMN))
     else:
         resources = [query_resource(credentials, query, name="customers", key=key, cursor=cursor,
                                     chunk_size=chunk_size)]
