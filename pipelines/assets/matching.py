@@ -137,7 +137,7 @@ def candidate_pairs(warehouse: WarehouseResource, matching: MatchingResource) ->
             "pairs_by_rule": dg.MetadataValue.json(done["pairs_by_rule"]),
             "engine_seconds": dg.MetadataValue.json(done["engine_seconds"]),
             "seconds": round(time.perf_counter() - t0, 2)})
-    staged = wh.read("staging.customers")
+    staged = wh.read("staging.customers").sort("record_id")  # ties in clustering follow row order
     digests, changed, deleted = changed_records(wh, staged)
     incremental = (deleted is not None and not matching.full_rebuild and not matching.retrain
                    and wh.exists("matching.scored_pairs") and _stored_model(wh, settings) is not None)

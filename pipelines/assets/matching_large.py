@@ -53,7 +53,8 @@ def match_large(wh: Warehouse, settings, model: FSModel | None) -> dict:
     work.mkdir(parents=True)
     staged = work / "staged.parquet"
     with wh.connect() as con:
-        con.execute(f"copy staging.customers to '{_sql_path(staged)}' (format parquet)")
+        con.execute(f"copy (select * from staging.customers order by record_id) to '{_sql_path(staged)}' "
+                    "(format parquet)")
     result = deduplicate_large(str(staged), settings, workdir=work / "engine", model=model)
     pairs = sorted((work / "engine" / "pairs").glob("part-*.parquet"))
     params = json.dumps(result.model.to_dict(), default=str) if hasattr(result.model, "to_dict") else "{}"

@@ -261,7 +261,7 @@ def _stage(context: AssetExecutionContext, wh: Warehouse, config: SourcesConfig)
     previous = wh.read_if_exists(SOURCE_DELETIONS)
     ledger = deletion_ledger(raw.deleted, previous, run_id=run_id, now=now)
     wh.write_many({
-        "staging.customers": result.customers,
+        "staging.customers": result.customers.sort("record_id"),  # the same rows in the same order every run
         "quality.quarantine": quarantine.select("run_id", *QUARANTINE_SCHEMA, "detected_at"),
         "quality.field_issues": issues,
         SOURCE_DELETIONS: ledger,
