@@ -32,3 +32,37 @@ def synth_2k(tmp_path_factory) -> Path:
 def synth_2k_clean(tmp_path_factory) -> Path:
     """2,000 people, seed 11, no bad rows."""
     return synth(tmp_path_factory.mktemp("synth") / "s2k_clean", 2000, 11, 0.0)
+
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
+
+
+@pytest.fixture(scope="module")
+def headless_chromium(tmp_path_factory):
+    """``launch(window="1600,1000")``: Debian's Chromium through chromedriver with a fresh profile, quit
+    after the module; the test is skipped when either binary or selenium is missing (CI installs them)."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if missing:
+        pytest.skip(f"headless browser test needs {' and '.join(missing)} "
+                    "(apt-get install -y chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (dev extra)")
+    from selenium.webdriver.chrome.service import Service
+
+    drivers = []
+
+    def launch(*, window: str):
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        profile = tmp_path_factory.mktemp("chromium-profile")
+        for flag in (*CHROMIUM_FLAGS, f"--window-size={window}", f"--user-data-dir={profile}"):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        driver.set_page_load_timeout(60)
+        drivers.append(driver)
+        return driver
+
+    yield launch
+    for driver in drivers:
+        driver.quit()
