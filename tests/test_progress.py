@@ -91,6 +91,7 @@ def test_marks_split_a_stage_into_sub_stages():
         mark("first")
         block = bytearray(200 * 1024 * 1024)
         block[::4096] = b"x" * len(block[::4096])
+        time.sleep(0.5)  # the sampler (every 0.05 s) sees it even on a busy machine
         del block
         mark("second")
         mark("second")
