@@ -11,10 +11,9 @@ from datetime import UTC, datetime
 import polars as pl
 
 from pipelines.staging.demo_layout import stage_erp, stage_sheets, stage_shop
-from pipelines.staging.loads import NON_RECORD_RULES, truncated_pages, with_dirty_copies
+from pipelines.staging.loads import NON_RECORD_RULES, truncated_pages
 from pipelines.staging.mapping import MappingError, map_customers, record_ids
 from pipelines.staging.purchases import purchase_quarantine
-from pipelines.staging.reconcile import customer_keys
 from pipelines.staging.result import FIELD_ISSUES_SCHEMA, QUARANTINE_SCHEMA, StageResult, StagingError
 from pipelines.staging.scorecard import scorecard, scorecard_markdown
 from pipelines.staging.stage import stage_source
@@ -26,7 +25,6 @@ __all__ = [
     "MappingError",
     "StageResult",
     "StagingError",
-    "customer_keys",
     "map_customers",
     "purchase_quarantine",
     "record_ids",
@@ -38,7 +36,6 @@ __all__ = [
     "stage_shop",
     "stage_source",
     "truncated_pages",
-    "with_dirty_copies",
 ]
 
 

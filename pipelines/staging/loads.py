@@ -1,5 +1,5 @@
-"""Findings about how rows arrived, not about one customer's fields: salvaged shop pages, CSV files
-read in a legacy encoding, and the stale duplicate-key copies of the ERP customer table."""
+"""Findings about how rows arrived, not about one customer's fields: salvaged API pages and files
+read in a legacy encoding."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from pipelines.staging.result import FIELD_ISSUES_SCHEMA, QUARANTINE_SCHEMA
 RECOVERED_COLUMN = "_recovered_from_page"
 #: Column the sheets connector sets to the encoding a CSV file was read with.
 ENCODING_COLUMN = "file_encoding"
-#: Column of ``raw_erp.customers_dirty`` naming the table a row came from.
-ORIGIN_COLUMN = "source_table"
 
 UNICODE_ENCODINGS = ("utf-8", "utf-8-sig", "utf8")
 #: Quarantine rules that describe a page or file, not one source record (left out of reconciliation).
@@ -83,17 +81,3 @@ def file_encoding_issues(contacts: pl.DataFrame) -> pl.DataFrame:
             pl.lit("decoded").alias("action"),
         ).cast(FIELD_ISSUES_SCHEMA)
     )
-
-
-def with_dirty_copies(customers: pl.DataFrame, dirty: pl.DataFrame | None) -> pl.DataFrame:
-    """ERP ``customers`` followed by the stale copies in ``customers_dirty``.
-
-    ``dirty`` is the connector's ``customers UNION ALL customers_dirty`` (column ``source_table``);
-    only the copies are added. The current rows come first, so staging's duplicate-key rule
-    (most recent ``updated_at`` wins, ties to the first row) keeps them and quarantines the copies.
-    """
-    if dirty is None or dirty.height == 0 or ORIGIN_COLUMN not in dirty.columns:
-        return customers
-    copies = dirty.filter(pl.col(ORIGIN_COLUMN) != "customers").drop(ORIGIN_COLUMN)
-    copies = copies.select([c for c in copies.columns if not c.startswith("_dlt_")])
-    return pl.concat([customers, copies], how="diagonal_relaxed")

@@ -6,18 +6,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import polars as pl
-import pytest
 
 from pipelines.staging import (
     NON_RECORD_RULES,
-    customer_keys,
     purchase_quarantine,
+    record_ids,
     scorecard,
     scorecard_markdown,
     stage_all,
     stage_erp,
-    with_dirty_copies,
 )
+from pipelines.staging.demo_layout import demo_spec
 
 NOW = datetime(2025, 8, 1, tzinfo=UTC)
 COLS = ["customer_no", "contact_name", "email", "phone", "country", "updated_at"]
@@ -31,20 +30,15 @@ def erp(rows: list[tuple], *, extra: dict | None = None) -> pl.DataFrame:
 def test_stale_copies_are_quarantined_and_the_current_row_kept():
     current = erp([("C1", "DOE, JOHN", "j.doe@example.com", "+14155550132", "US", "2024-01-01 00:00:00"),
                    ("C2", "ROE, JANE", None, "+14155550133", "US", "2024-01-01 00:00:00")])
-    union = pl.concat([
-        current.with_columns(source_table=pl.lit("customers"), _dlt_id=pl.lit("x")),
-        erp([("C1", "DOE, JON", None, None, "US", "2024-01-01 00:00:00"),      # same instant: current wins
-             ("C2", "ROE, JANE", None, None, "US", "2019-01-01 00:00:00")]).with_columns(
-            source_table=pl.lit("customers_dirty"), _dlt_id=pl.lit("y")),
-    ])
-    frame = with_dirty_copies(current, union)
-    assert frame.height == 4 and "source_table" not in frame.columns and "_dlt_id" not in frame.columns
+    dirty = erp([("C1", "DOE, JON", None, None, "US", "2024-01-01 00:00:00"),      # same instant: current wins
+                 ("C2", "ROE, JANE", None, None, "US", "2019-01-01 00:00:00")])
+    # how staging reads a source's also_tables: after the main table's rows
+    frame = pl.concat([current, dirty], how="diagonal_relaxed")
     result = stage_erp(frame, now=NOW)
     assert sorted(result.quarantine.select("source_record_id", "rule").iter_rows()) == [
         ("C1", "duplicate_primary_key"), ("C2", "duplicate_primary_key")]
     kept = result.customers.sort("source_record_id")
     assert kept["given_name"].to_list() == ["John", "Jane"] and kept["phone"].null_count() == 0
-    assert with_dirty_copies(current, None) is current
 
 
 def test_purchase_amount_rules():
@@ -68,16 +62,13 @@ def test_customer_keys_match_what_staging_keys():
         "shop": pl.DataFrame({"id": [6500000000001], "email": ["a@example.com"]}),
         "sheets": pl.DataFrame({"source": ["leads", "leads"], "row_number": [1, 2], "full_name": ["A B", None]}),
     }
-    keys = customer_keys(frames)
+    keys = pl.concat([record_ids(frame, demo_spec(name)) for name, frame in frames.items()])
     assert keys.rows() == [("erp", "C1"), ("erp", "C1"), ("shop", "6500000000001"), ("leads", "1"), ("leads", "2")]
     staged = stage_all(frames, now=NOW)
     accounted = pl.concat([staged.customers.select("source", "source_record_id"),
                            staged.quarantine.filter(~pl.col("rule").is_in(NON_RECORD_RULES))
                            .select("source", "source_record_id")])
     assert sorted(accounted.rows()) == sorted(keys.rows())
-    assert customer_keys(frames, with_email=True)["email"].to_list() == [None, None, "a@example.com", None, None]
-    with pytest.raises(ValueError, match="unknown source frame 'crm'"):
-        customer_keys({"crm": frames["shop"]})
 
 
 def test_scorecard_counts_and_markdown():
