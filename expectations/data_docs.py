@@ -1,15 +1,148 @@
-"""Optional Great Expectations Data Docs (static HTML) for masked suite outcomes."""
+"""Optional Great Expectations Data Docs (static HTML) for masked suite outcomes.
+
+Rendering needs Great Expectations itself (2-5 s to import, a fifth of a second per suite), while
+the suites are computed without it. A pipeline run therefore queues each suite's validation
+(:func:`queue_data_docs`) and one renderer process (``python -m expectations.render_docs DIR``,
+started by :func:`render_in_background`) draws every queued page beside the run; the run waits for
+it at the end (:func:`wait_for_data_docs`) instead of paying for it step by step.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import logging
-from collections.abc import Iterable
+import os
+import pickle
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from expectations.outcomes import SuiteOutcome
 
 SITE_NAME = "crm_golden_docs"  # ``local_site`` is taken in an ephemeral context
+#: queued validations, one file per suite (a newer validation of a suite replaces the queued one)
+PENDING = ".pending"
+RENDER_LOCK = ".render.lock"
+RENDER_ERROR = "render-error.txt"
+DEFAULT_RUN_NAME = "crm_golden"
+
+
+def _run_time_folder(run_time: dt.datetime) -> str:
+    """The folder name Great Expectations gives a validation run (``RunIdentifier.to_tuple``)."""
+    return run_time.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def page_path(out_dir: str | Path, suite: str, *, run_name: str, run_time: dt.datetime) -> Path:
+    """Where the validation page of ``suite`` for that run lands in the site."""
+    return Path(out_dir).resolve() / "validations" / suite / run_name / _run_time_folder(run_time) / f"{suite}.html"
+
+
+def queue_data_docs(outcome: SuiteOutcome, out_dir: str | Path, *, run_name: str | None = None) -> Path:
+    """Queue ``outcome``'s masked validation for the renderer; returns the page it will get."""
+    if outcome.validation_result is None:
+        raise ValueError(f"queue_data_docs: suite {outcome.suite} carries no validation result")
+    run_name = run_name or DEFAULT_RUN_NAME
+    run_time = dt.datetime.now(dt.UTC)
+    pending = Path(out_dir).resolve() / PENDING
+    pending.mkdir(parents=True, exist_ok=True)
+    tmp = pending / f".{outcome.suite}.{os.getpid()}.tmp"
+    tmp.write_bytes(pickle.dumps((outcome, run_name, run_time)))
+    os.replace(tmp, pending / f"{outcome.suite}.pkl")
+    return page_path(out_dir, outcome.suite, run_name=run_name, run_time=run_time)
+
+
+@contextlib.contextmanager
+def _render_lock(out: Path, *, block: bool) -> Iterator[bool]:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / RENDER_LOCK, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _pending(out: Path) -> list[Path]:
+    return sorted((out / PENDING).glob("*.pkl"))
+
+
+def render_in_background(out_dir: str | Path) -> None:
+    """Start the renderer for ``out_dir`` unless one is already running (it picks up this queue)."""
+    out = Path(out_dir).resolve()
+    with _render_lock(out, block=False) as free:
+        if not free:
+            return
+    log = open(out / "render.log", "ab")  # noqa: SIM115 - handed to the child
+    with log:
+        subprocess.Popen([sys.executable, "-m", "expectations.render_docs", str(out)], stdout=log,
+                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def render_pending(out_dir: str | Path) -> int:
+    """Render every queued validation of ``out_dir`` (the renderer's loop); returns pages drawn.
+    Another renderer already at work keeps the queue: this one then returns 0 at once."""
+    out = Path(out_dir).resolve()
+    drawn = 0
+    while True:
+        with _render_lock(out, block=False) as mine:
+            if not mine:
+                return drawn
+            while files := _pending(out):
+                drawn += _render_files(out, files)
+        if not _pending(out):  # queued while the lock was let go: take it again
+            return drawn
+
+
+def _render_files(out: Path, files: list[Path]) -> int:
+    items, stamps = [], {}
+    for path in files:
+        stamps[path] = path.stat().st_mtime_ns
+        items.append(pickle.loads(path.read_bytes()))
+    try:
+        _render(items, out)
+        (out / RENDER_ERROR).unlink(missing_ok=True)
+    except Exception as exc:  # noqa: BLE001 - reported beside the site, the queue is dropped
+        (out / RENDER_ERROR).write_text(f"{type(exc).__name__}: {exc}\n", encoding="utf-8")
+    for path, stamp in stamps.items():
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime_ns == stamp:  # a newer validation of the suite stays queued
+                path.unlink()
+    return len(items)
+
+
+def wait_for_data_docs(out_dir: str | Path, *, timeout: float = 300.0) -> str | None:
+    """Wait until nothing is queued and no renderer runs for ``out_dir`` (renders here what is left
+    when no renderer starts). Returns the renderer's error line, if the last render failed."""
+    out = Path(out_dir).resolve()
+    if not out.exists():
+        return None
+    deadline = time.monotonic() + timeout
+    idle_since = None
+    while True:
+        with _render_lock(out, block=False) as free:
+            queued = bool(_pending(out))
+        if free and not queued:
+            break
+        if free:  # queued, but no renderer at work: give a starting one a moment, then draw here
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since > 5:
+                render_pending(out)
+                continue
+        else:
+            idle_since = None
+        if time.monotonic() > deadline:
+            return f"Data Docs still rendering after {timeout:g}s"
+        time.sleep(0.05)
+    error = out / RENDER_ERROR
+    return error.read_text(encoding="utf-8").strip() if error.exists() else None
 
 
 def build_data_docs(results: Iterable[SuiteOutcome], out_dir: str | Path, *, run_name: str | None = None) -> Path:
@@ -20,6 +153,14 @@ def build_data_docs(results: Iterable[SuiteOutcome], out_dir: str | Path, *, run
     ``index.html`` (:func:`write_docs_index`) links the newest page of every suite. Returns its path. Costs roughly a fifth of a
     second per suite on top of the validation.
     """
+    run_time = dt.datetime.now(dt.UTC)
+    items = [(o, run_name or DEFAULT_RUN_NAME, run_time) for o in results if o.validation_result is not None]
+    if not items:
+        raise ValueError("build_data_docs: none of the outcomes carries a validation result")
+    return _render(items, Path(out_dir))
+
+
+def _render(items: list[tuple[SuiteOutcome, str, dt.datetime]], out_dir: Path) -> Path:
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -32,24 +173,17 @@ def build_data_docs(results: Iterable[SuiteOutcome], out_dir: str | Path, *, run
     out.mkdir(parents=True, exist_ok=True)
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-    run_id = RunIdentifier(run_name=run_name or "crm_golden", run_time=dt.datetime.now(dt.UTC))
-    stored = 0
-    for outcome in results:
+    for outcome, run_name, run_time in items:
         result = outcome.validation_result
-        if result is None:
-            continue
         if not hasattr(result, "batch_id"):  # plain results from expectations.runner
             result = to_gx_validation(result)
         prune_validations(out, outcome.suite, keep=0)
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=outcome.suite),
-            run_id=run_id,
+            run_id=RunIdentifier(run_name=run_name, run_time=run_time),
             batch_identifier=result.batch_id or outcome.suite,
         )
         ctx.validation_results_store.set(key, result)
-        stored += 1
-    if not stored:
-        raise ValueError("build_data_docs: none of the outcomes carries a validation result")
     ctx.add_data_docs_site(SITE_NAME, {
         "class_name": "SiteBuilder",
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(out)},
@@ -64,7 +198,6 @@ def build_data_docs(results: Iterable[SuiteOutcome], out_dir: str | Path, *, run
     finally:
         site_log.setLevel(level)
     return write_docs_index(out)
-
 
 
 def to_gx_validation(validation) -> object:

@@ -19,12 +19,12 @@ import polars as pl
 
 from connectors.config import SourcesConfig, SourceSpec
 from expectations import (
-    latest_validation_page,
     rows_reconcile,
     run_suite_on_table,
     suite_spec,
 )
 from expectations.dagster_checks import check_specs, to_check_results
+from expectations.data_docs import queue_data_docs, render_in_background
 from expectations.raw_suites import RAW_SUITE_TABLES, raw_table_suite
 from expectations.suites import register_suite
 from pipelines.assets.golden import BUILD_TABLES, GOLDEN_CROSSWALK, GOLDEN_CUSTOMERS
@@ -39,13 +39,16 @@ QUARANTINE = "quality.quarantine"
 
 
 def _suite(wh: Warehouse, name: str, table: str, **related) -> tuple[object, dict]:
-    """Run suite ``name`` on ``table`` in the warehouse (streamed, never read whole) and put its
-    validation in the Data Docs site beside the warehouse (replacing the suite's previous page);
-    returns the outcome and check metadata linking the page."""
+    """Run suite ``name`` on ``table`` in the warehouse (streamed, never read whole) and queue its
+    validation for the Data Docs site beside the warehouse (replacing the suite's previous page);
+    returns the outcome and check metadata linking the page the renderer draws."""
     docs = docs_dir(wh)
     with wh.connect() as con:
-        outcome = run_suite_on_table(name, con, table, data_docs_dir=docs, **related)
-    page = latest_validation_page(docs, name) or docs / "index.html"
+        outcome = run_suite_on_table(name, con, table, **related)
+    if outcome.validation_result is None:
+        return outcome, {"data_docs": dg.MetadataValue.path(str(docs / "index.html"))}
+    page = queue_data_docs(outcome, docs)  # drawn by one renderer beside the run, not in this step
+    render_in_background(docs)
     return outcome, {"data_docs": dg.MetadataValue.path(str(page))}
 
 

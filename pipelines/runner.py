@@ -13,13 +13,15 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from expectations.data_docs import wait_for_data_docs
 from expectations.masking import mask_error
+from pipelines.assets.staging import docs_dir
 from pipelines.build import JOB_NAME, build_definitions
 from pipelines.paths import dagster_home
 from pipelines.progress import ProgressHandler, progress_logger_def
 from pipelines.resources import SourcesResource
 from pipelines.sources import raw_tables
-from pipelines.warehouse import Warehouse, holds_run_lock, read_copy_path
+from pipelines.warehouse import Warehouse, holds_run_lock, kept_open, read_copy_path
 
 EXIT_OK = 0
 EXIT_NOT_PUBLISHED = 1
@@ -56,6 +58,8 @@ class RunSummary:
     #: API pages cut mid-body this run, and the objects on them not read (None: unknown, a last page)
     cut_pages: int = 0
     objects_not_read: int | None = 0
+    #: why the Data Docs pages of this run could not be drawn (None: drawn, or no suite ran)
+    data_docs_error: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -100,6 +104,8 @@ class RunSummary:
                          + " (see quality.load_failures" + ("; the raw tables of earlier runs were used for "
                                                             + ", ".join(kept) if kept else
                                                             "; no raw tables of earlier runs") + ")")
+        if self.data_docs_error:
+            lines.append(f"  Data Docs not drawn: {self.data_docs_error}")
         if self.quality:
             q = self.quality
             lines.append(f"  match quality vs. demo truth: pairwise P={q['precision']:.3f} "
@@ -136,11 +142,13 @@ def run_pipeline(*, warehouse: Path, sources: Path | None = None, config: Path |
                              loggers={"progress": progress_logger_def(handler)})
     job = defs.resolve_job_def(JOB_NAME)
     t0 = time.perf_counter()
-    with dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.get() as instance, kept_open(warehouse):
         result = job.execute_in_process(instance=instance, raise_on_error=False,
                                         run_config={"loggers": {"progress": {}}})
+    docs_error = wait_for_data_docs(docs_dir(Warehouse(warehouse)))  # drawn beside the run
     summary = RunSummary(run_id=result.run_id, success=result.success,
                          seconds=time.perf_counter() - t0, warehouse=warehouse, checks=handler.checks)
+    summary.data_docs_error = docs_error
     summary.failed_steps = sorted({e.step_key for e in result.all_events if e.is_step_failure})
     summary.errors = step_errors(result.all_events)
     published = any(e.is_step_success and e.step_key and "publish" in e.step_key for e in result.all_events)

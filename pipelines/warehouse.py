@@ -1,7 +1,9 @@
 """The DuckDB warehouse: read and write polars frames, and publish tables atomically.
 
-One short-lived connection per call: DuckDB allows one writing process per file, and dlt opens
-its own connection while loading, so no connection is held between steps.
+One short-lived connection per call: DuckDB allows one writing process per file. Opening the file
+reads its whole catalog (~25 ms with the pipeline's tables), so a run keeps the database open
+(:func:`kept_open`) and each call takes a cursor on it (~1 ms); the database is let go
+(:func:`let_go`) while dlt loads into it with its own connection, and at the end of the run.
 
 DuckDB locks the whole file for any process that opens it, even read-only, so BI tools and
 notebooks read the **read copy** (:func:`read_copy_path`): a separate file holding the published
@@ -35,6 +37,61 @@ DEFAULT_LOCK_WAIT = 5.0
 
 _PID_RE = re.compile(r"\(PID (\d+)\)")
 T = TypeVar("T")
+
+
+#: databases kept open by :func:`kept_open`, by absolute path
+_KEPT: dict[str, duckdb.DuckDBPyConnection] = {}
+#: DuckDB's memory limit while a run keeps the database open (``CRM_GOLDEN_DUCKDB_MEMORY``): its
+#: buffer pool then caches the table blocks it read, so a cap keeps those from adding up over a run
+DEFAULT_DUCKDB_MEMORY = "2GB"
+
+
+def _key(path: str | Path) -> str:
+    return str(Path(path).absolute())
+
+
+def _open_kept(key: str) -> None:
+    con = duckdb.connect(key)
+    limit = os.environ.get("CRM_GOLDEN_DUCKDB_MEMORY", "").strip() or DEFAULT_DUCKDB_MEMORY
+    con.execute(f"set memory_limit = {_literal(limit)}")
+    _KEPT[key] = con
+
+
+@contextlib.contextmanager
+def kept_open(warehouse_path: str | Path) -> Iterator[None]:
+    """Keep the warehouse database open in this process for the block (a run): every
+    :meth:`Warehouse.connect` inside takes a cursor instead of opening the file again."""
+    key = _key(warehouse_path)
+    if key in _KEPT:
+        yield
+        return
+    Path(key).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _open_kept(key)
+    except duckdb.IOException as exc:
+        raise _busy(Path(key), exc) from None
+    try:
+        yield
+    finally:
+        con = _KEPT.pop(key, None)
+        if con is not None:
+            con.close()
+
+
+@contextlib.contextmanager
+def let_go(warehouse_path: str | Path) -> Iterator[None]:
+    """Close a kept-open database for the block, so another connection with its own settings (dlt's
+    loader, an attach) can open the file; kept open again afterwards."""
+    key = _key(warehouse_path)
+    con = _KEPT.pop(key, None)
+    if con is None:
+        yield
+        return
+    con.close()
+    try:
+        yield
+    finally:
+        _open_kept(key)
 
 
 class WarehouseBusy(Exception):
@@ -144,11 +201,8 @@ def publish_read_copy(warehouse_path: str | Path, *, schemas: tuple[str, ...] = 
     tmp = Path(tmp_name)
     tmp.unlink()  # DuckDB creates the file itself
     try:
-        con = duckdb.connect(str(tmp))
-        try:
-            _copy_schemas(con, path, schemas)
-        finally:
-            con.close()
+        with let_go(path):  # attached read-only below: a kept-open database would refuse that
+            _write_read_copy(tmp, path, schemas)
         os.replace(tmp, target)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
@@ -157,6 +211,14 @@ def publish_read_copy(warehouse_path: str | Path, *, schemas: tuple[str, ...] = 
             raise _busy(path, exc) from None
         raise
     return target
+
+
+def _write_read_copy(tmp: Path, source: Path, schemas: tuple[str, ...]) -> None:
+    con = duckdb.connect(str(tmp))
+    try:
+        _copy_schemas(con, source, schemas)
+    finally:
+        con.close()
 
 
 def _copy_schemas(con: duckdb.DuckDBPyConnection, source: Path, schemas: tuple[str, ...]) -> None:
@@ -191,6 +253,14 @@ class Warehouse:
 
     @contextlib.contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        kept = _KEPT.get(_key(self.path))
+        if kept is not None:  # a run keeps it open: a cursor is a connection of its own (transactions too)
+            con = kept.cursor()
+            try:
+                yield con
+            finally:
+                con.close()
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             con = duckdb.connect(str(self.path), read_only=read_only)

@@ -41,7 +41,7 @@ from pipelines.privacy import filter_erased_on_load
 from pipelines.progress import timed_stage
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.sources import customers_key
-from pipelines.warehouse import Warehouse
+from pipelines.warehouse import Warehouse, let_go
 
 LOAD_FAILURES = "quality.load_failures"
 """One row per source whose load failed in a run: run_id, source, error (masked), failed_at."""
@@ -196,7 +196,8 @@ def _raw_assets(spec: SourceSpec):
                         and not key_scan_due(run_spec, wh):
                     dlt_source.resources[KEYS_RESOURCE].selected = False
                 filter_erased_on_load(dlt_source, run_spec, warehouse.get())
-                results = list(dlt.run(context=context, dlt_source=dlt_source, dlt_pipeline=pipeline))
+                with let_go(warehouse.path):  # dlt's loader opens the file with its own settings
+                    results = list(dlt.run(context=context, dlt_source=dlt_source, dlt_pipeline=pipeline))
                 pages = list(collected)
         except Exception as exc:  # noqa: BLE001 - one source failing must not stop the others
             error = describe_load_error(exc)

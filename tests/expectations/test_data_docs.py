@@ -25,3 +25,34 @@ def test_data_docs_are_written_without_personal_data(tmp_path, dirty_staged, gol
         text = page.read_text(encoding="utf-8")
         leaked = [v for v in raw_values if v in text]
         assert not leaked, f"{page.name} shows unmasked values"
+
+
+def test_queued_validations_are_drawn_by_one_background_renderer(tmp_path, dirty_staged, golden_frame):
+    """A run queues each suite's validation and one renderer process draws them on the page the
+    check linked; a newer validation of a suite replaces the queued one; nothing stays queued."""
+    from expectations.data_docs import PENDING, queue_data_docs, render_in_background, wait_for_data_docs
+
+    docs = tmp_path / "docs"
+    staged = run_suite("staged_customers", dirty_staged)
+    golden = run_suite("golden_customers", golden_frame)
+    first = queue_data_docs(staged, docs)
+    newer = queue_data_docs(staged, docs)
+    page = queue_data_docs(golden, docs)
+    assert len(list((docs / PENDING).glob("*.pkl"))) == 2  # one per suite
+    render_in_background(docs)
+    assert wait_for_data_docs(docs, timeout=120) is None
+    assert not list((docs / PENDING).glob("*.pkl"))
+    assert newer.is_file() and page.is_file() and not first.exists()
+    assert "j***@example.com" in newer.read_text(encoding="utf-8")
+    links = (docs / "index.html").read_text(encoding="utf-8")
+    assert "staged_customers" in links and "golden_customers" in links
+    assert "Traceback" not in (docs / "render.log").read_text(encoding="utf-8")
+
+
+def test_wait_draws_the_queue_itself_when_no_renderer_runs(tmp_path, golden_frame):
+    from expectations.data_docs import queue_data_docs, wait_for_data_docs
+
+    docs = tmp_path / "docs"
+    page = queue_data_docs(run_suite("golden_customers", golden_frame), docs)
+    assert wait_for_data_docs(docs, timeout=60) is None
+    assert page.is_file()
