@@ -17,6 +17,7 @@ from expectations.data_docs import wait_for_data_docs
 from expectations.masking import mask_error
 from pipelines.assets.staging import docs_dir
 from pipelines.build import JOB_NAME, build_definitions
+from pipelines.instance import quick_event_log
 from pipelines.paths import dagster_home
 from pipelines.progress import ProgressHandler, progress_logger_def
 from pipelines.resources import SourcesResource
@@ -142,7 +143,7 @@ def run_pipeline(*, warehouse: Path, sources: Path | None = None, config: Path |
                              loggers={"progress": progress_logger_def(handler)})
     job = defs.resolve_job_def(JOB_NAME)
     t0 = time.perf_counter()
-    with dg.DagsterInstance.get() as instance, kept_open(warehouse):
+    with quick_event_log(dagster_home()), dg.DagsterInstance.get() as instance, kept_open(warehouse):
         result = job.execute_in_process(instance=instance, raise_on_error=False,
                                         run_config={"loggers": {"progress": {}}})
     docs_error = wait_for_data_docs(docs_dir(Warehouse(warehouse)))  # drawn beside the run
