@@ -143,23 +143,23 @@ def run_pipeline(*, warehouse: Path, sources: Path | None = None, config: Path |
                              loggers={"progress": progress_logger_def(handler)})
     job = defs.resolve_job_def(JOB_NAME)
     t0 = time.perf_counter()
-    with quick_event_log(dagster_home()), dg.DagsterInstance.get() as instance, kept_open(warehouse):
-        result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                        run_config={"loggers": {"progress": {}}})
-    docs_error = wait_for_data_docs(docs_dir(Warehouse(warehouse)))  # drawn beside the run
-    summary = RunSummary(run_id=result.run_id, success=result.success,
-                         seconds=time.perf_counter() - t0, warehouse=warehouse, checks=handler.checks)
-    summary.data_docs_error = docs_error
-    summary.failed_steps = sorted({e.step_key for e in result.all_events if e.is_step_failure})
-    summary.errors = step_errors(result.all_events)
-    published = any(e.is_step_success and e.step_key and "publish" in e.step_key for e in result.all_events)
-    summary.published = published
-    summary.destination = destination
-    sources_config = SourcesResource(config_path=str(config or ""), base_urls=dict(base_urls or {}),
-                                     **({"directory": str(sources)} if sources else {})).config()
-    _fill_counts(summary, Warehouse(warehouse), result.run_id, raw_tables(sources_config))
-    if truth is not None and (truth / "records.csv").exists() and published:
-        summary.quality = pairwise_quality(Warehouse(warehouse).read("golden.crosswalk"), truth / "records.csv")
+    with kept_open(warehouse):
+        with quick_event_log(dagster_home()), dg.DagsterInstance.get() as instance:
+            result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                            run_config={"loggers": {"progress": {}}})
+        summary = RunSummary(run_id=result.run_id, success=result.success,
+                             seconds=time.perf_counter() - t0, warehouse=warehouse, checks=handler.checks)
+        summary.failed_steps = sorted({e.step_key for e in result.all_events if e.is_step_failure})
+        summary.errors = step_errors(result.all_events)
+        published = any(e.is_step_success and e.step_key and "publish" in e.step_key for e in result.all_events)
+        summary.published = published
+        summary.destination = destination
+        sources_config = SourcesResource(config_path=str(config or ""), base_urls=dict(base_urls or {}),
+                                         **({"directory": str(sources)} if sources else {})).config()
+        _fill_counts(summary, Warehouse(warehouse), result.run_id, raw_tables(sources_config))
+        if truth is not None and (truth / "records.csv").exists() and published:
+            summary.quality = pairwise_quality(Warehouse(warehouse).read("golden.crosswalk"), truth / "records.csv")
+    summary.data_docs_error = wait_for_data_docs(docs_dir(Warehouse(warehouse)))  # drawn beside the run
     return summary
 
 
