@@ -229,19 +229,25 @@ def apply_duckdb_comments(con, *, tables: Iterable[str] | None = None) -> int:
     for table, column in rows:
         columns.setdefault(table, []).append(column)
     wanted = set(tables) if tables is not None else None
-    n = 0
+    statements = []
     for table, cols in columns.items():
         if wanted is not None and table not in wanted:
             continue
         schema, name = table.split(".", 1)
         target = f"{quote_ident(schema)}.{quote_ident(name)}"
         if (text := table_doc(table)) is not None:
-            con.execute(f"comment on table {target} is {sql_literal(text)}")
-            n += 1
+            statements.append(f"comment on table {target} is {sql_literal(text)}")
         for col, text in comments_for({table: cols}).get(table, {}).items():
-            con.execute(f"comment on column {target}.{quote_ident(col)} is {sql_literal(text)}")
-            n += 1
-    return n
+            statements.append(f"comment on column {target}.{quote_ident(col)} is {sql_literal(text)}")
+    if statements:  # one transaction, not one commit per comment
+        con.execute("begin transaction")
+        try:
+            con.execute(";\n".join(statements))
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    return len(statements)
 
 
 def render_markdown() -> str:
