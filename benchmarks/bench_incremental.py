@@ -39,7 +39,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_pipeline import CLI, _note, run_stages, timed_process  # noqa: E402
+from bench_pipeline import CLI, _note, run_stages, timed_process
 
 SHEET = "sheets/sales_contacts.csv"
 MATCHING_KEYS = ("matching/candidate_pairs", "matching/scored_pairs", "matching/clusters", "staging/customers")

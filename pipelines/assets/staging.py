@@ -13,7 +13,7 @@ rebuilt every run: a key that comes back at the source leaves it.
 """
 
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,12 +22,16 @@ import polars as pl
 from dagster import AssetExecutionContext
 
 from connectors.config import SourcesConfig, SourceSpec
+from pipelines.assets.matching import MatchingResource
 from pipelines.assets.raw import INVALID_PAGES
 from pipelines.progress import mark, timed_stage
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.sources import deletion_evidence, staging_deps
+from pipelines.staging import incremental as inc
 from pipelines.staging.deletions import DELETION_SCHEMA, key_scan_deletions, sheet_deletions
 from pipelines.staging.mapping import MappingError, map_customers, resolve_column, single_file
+from pipelines.staging.scorecard import CARD_COLUMNS
+from pipelines.staging.stage import date_orders
 from pipelines.warehouse import Warehouse
 
 SOURCE_DELETIONS = "quality.source_deletions"
@@ -213,9 +217,10 @@ def staged_customers_asset(config: SourcesConfig):
         name="staging__customers",
     )
     @timed_stage
-    def staged_customers(context: AssetExecutionContext, warehouse: WarehouseResource, sources: SourcesResource):
+    def staged_customers(context: AssetExecutionContext, warehouse: WarehouseResource, sources: SourcesResource,
+                         matching: MatchingResource):
         wh = warehouse.get()
-        yield _stage(context, wh, sources.config())
+        yield _stage(context, wh, sources.config(), full_rebuild=matching.full_rebuild)
         for key, (table, _) in QUALITY_ASSETS.items():
             rows = int(wh.query(f"select count(*) as n from {table}")["n"][0]) if wh.exists(table) else 0
             yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": rows, "table": table})
@@ -223,9 +228,25 @@ def staged_customers_asset(config: SourcesConfig):
     return staged_customers
 
 
-def _stage(context: AssetExecutionContext, wh: Warehouse, config: SourcesConfig) -> dg.MaterializeResult:
-    from pipelines.privacy import drop_erased
-    from pipelines.staging import QUARANTINE_SCHEMA, StageResult, scorecard, scorecard_markdown, stage_source
+@dataclass
+class _Staged:
+    """What one staging wrote, for the asset metadata and the scorecard."""
+
+    customers: pl.DataFrame
+    """The staged customers, or (incremental) the scorecard's columns of them."""
+    quarantine: pl.DataFrame
+    field_issues: pl.DataFrame
+    n_erased: int
+    mode: str
+    rows_staged: int
+    """raw rows staged this run"""
+    reused_records: int
+    """staged customers kept from the last staging"""
+
+
+def _stage(context: AssetExecutionContext, wh: Warehouse, config: SourcesConfig, *,
+           full_rebuild: bool = False) -> dg.MaterializeResult:
+    from pipelines.staging import scorecard, scorecard_markdown
 
     raw = read_raw_customers(wh, config)
     mark("read_and_map")
@@ -244,43 +265,49 @@ def _stage(context: AssetExecutionContext, wh: Warehouse, config: SourcesConfig)
         raise dg.Failure("no raw customer table could be staged: load the sources first"
                          + (f" ({len(raw.failed)} source(s) do not fit their mapping: {MAPPING_ERRORS})"
                             if raw.failed else ""), metadata={"warehouse": str(wh.path)})
-    result = StageResult.concat([stage_source(df, date_format=raw.specs[name].date_format, now=now)
-                                 for name, df in frames.items()])
-    mark("stage")
-
-    kept, n_erased = drop_erased(wh, {"customers": result.customers, "quarantine": result.quarantine,
-                                      "field_issues": result.field_issues})
-    result = replace(result, **kept)
-    if n_erased:
-        context.log.info(f"{n_erased} rows of erased people suppressed (privacy.tombstones)")
+    orders = {name: date_orders(df, date_format=raw.specs[name].date_format) for name, df in frames.items()}
+    digests = pl.concat([inc.row_digests(df, system=name, date_format=raw.specs[name].date_format,
+                                         orders=orders[name]) for name, df in frames.items()])
+    fingerprint = _fingerprint(wh)
+    previous = None if full_rebuild else _state(wh, fingerprint)
+    previous_ledger = wh.read_if_exists(SOURCE_DELETIONS)
+    ledger = deletion_ledger(raw.deleted, previous_ledger, run_id=run_id, now=now)
     findings = _load_findings(wh, run_id, config)
-    quarantine = pl.concat([result.quarantine, findings.select(list(QUARANTINE_SCHEMA))]).with_columns(
-        pl.lit(run_id).alias("run_id"), pl.lit(now).alias("detected_at"))
-    issues = result.field_issues.with_columns(
-        pl.lit(run_id).alias("run_id"), pl.lit(now).alias("detected_at"))
-    previous = wh.read_if_exists(SOURCE_DELETIONS)
-    ledger = deletion_ledger(raw.deleted, previous, run_id=run_id, now=now)
-    wh.write_many({
-        "staging.customers": result.customers.sort("record_id"),  # the same rows in the same order every run
-        "quality.quarantine": quarantine.select("run_id", *QUARANTINE_SCHEMA, "detected_at"),
-        "quality.field_issues": issues,
-        SOURCE_DELETIONS: ledger,
-    })
+    stamp = {"run_id": pl.lit(run_id), "detected_at": pl.lit(now)}
+    if previous is None:
+        staged = _stage_all(context, wh, raw, frames, orders, now)
+    else:
+        staged = _stage_changed(context, wh, raw, frames, orders, now, digests, previous)
+    quarantine = pl.concat([staged.quarantine, findings.select(list(staged.quarantine.columns))]).with_columns(**stamp)
+    issues = staged.field_issues.with_columns(**stamp)
+    state = {inc.ROW_DIGESTS: digests, inc.STATE_QUARANTINE: staged.quarantine,
+             inc.STATE_FIELD_ISSUES: staged.field_issues,
+             inc.STATE: pl.DataFrame({"fingerprint": [fingerprint], "run_id": [run_id]})}
+    tables = {"quality.quarantine": quarantine.select("run_id", *staged.quarantine.columns, "detected_at"),
+              "quality.field_issues": issues, SOURCE_DELETIONS: ledger, **state}
+    if staged.mode == "full":  # the same rows in the same order every run
+        tables = {"staging.customers": staged.customers.sort("record_id"), **tables}
+    wh.write_many(tables)
     mark("write")
     read = rows_read(raw.mapped)
-    card = scorecard(result, rows_read(frames))
+    card = scorecard(staged, rows_read(frames))
     new_deletions = ledger.filter(pl.col("run_id") == run_id)
     if ledger.height:
         context.log.info(f"{ledger.height} source records deleted at the source left out of staging "
                          f"({new_deletions.height} new this run; {SOURCE_DELETIONS})")
-    by_source = result.customers.group_by("source").len().sort("source")
+    by_source = staged.customers.group_by("source").len().sort("source")
+    n_staged = staged.customers.height
     rules = quarantine.group_by("rule").len().sort("rule")
     fixes = issues.group_by("rule").len().sort("rule")
     docs = docs_dir(wh) / "index.html"
-    context.log.info(f"staged {result.customers.height} records; quarantined {quarantine.height} rows, "
-                     f"{issues.height} field issues")
+    context.log.info(f"staged {n_staged} records ({staged.mode}: {staged.rows_staged} raw rows staged, "
+                     f"{staged.reused_records} records kept from the last staging); quarantined "
+                     f"{quarantine.height} rows, {issues.height} field issues")
     return dg.MaterializeResult(asset_key=STAGED_CUSTOMERS, metadata={
-        "dagster/row_count": result.customers.height,
+        "dagster/row_count": n_staged,
+        "staging_mode": staged.mode,
+        "rows_staged_this_run": staged.rows_staged,
+        "records_kept_from_last_staging": staged.reused_records,
         "rows_read_by_source": dg.MetadataValue.json(read),
         "deleted_at_source": ledger.height,
         "deleted_at_source_this_run": new_deletions.height,
@@ -292,10 +319,94 @@ def _stage(context: AssetExecutionContext, wh: Warehouse, config: SourcesConfig)
         "quarantined": quarantine.height,
         "quarantine_by_rule": dg.MetadataValue.json(dict(rules.iter_rows())),
         "fields_repaired": issues.height,
-        "erased_records_suppressed": n_erased,
+        "erased_records_suppressed": staged.n_erased,
         "field_issues_by_rule": dg.MetadataValue.json(dict(fixes.iter_rows())),
         "missing_sources": dg.MetadataValue.json(raw.missing),
         "sources_not_fitting_their_mapping": dg.MetadataValue.json(sorted(raw.failed)),
         "quality_scorecard": dg.MetadataValue.md(scorecard_markdown(card)),
         "data_docs": dg.MetadataValue.path(str(docs)),
     })
+
+
+def _fingerprint(wh: Warehouse) -> str:
+    """The code and erasure state a staging depended on (see ``pipelines.staging.incremental``)."""
+    from pipelines.privacy.tombstones import TOMBSTONES
+
+    tombs = (wh.query(f"select count(*) as n, coalesce(sum(hash(identifier_hash, kind)), 0)::varchar as h "
+                      f"from {TOMBSTONES}").row(0) if wh.exists(TOMBSTONES) else (0, "0"))
+    return f"{inc.code_fingerprint()}:{tombs[0]}:{tombs[1]}"
+
+
+def _state(wh: Warehouse, fingerprint: str) -> dict[str, pl.DataFrame] | None:
+    """The last staging's state, when it exists and the code and tombstones are as they were."""
+    tables = (inc.STATE, inc.ROW_DIGESTS, inc.STATE_QUARANTINE, inc.STATE_FIELD_ISSUES, "staging.customers")
+    if not all(wh.exists(t) for t in tables):
+        return None
+    if wh.read(inc.STATE)["fingerprint"].to_list() != [fingerprint]:
+        return None
+    return {t: wh.read(t) for t in tables[1:4]}
+
+
+def _stage_all(context, wh: Warehouse, raw: RawCustomers, frames: dict[str, pl.DataFrame],
+               orders: dict[str, pl.DataFrame], now: datetime) -> _Staged:
+    """Every live raw row staged."""
+    from pipelines.privacy import drop_erased
+    from pipelines.staging import StageResult, stage_source
+
+    result = StageResult.concat([stage_source(df, date_format=raw.specs[name].date_format, now=now,
+                                              orders=orders[name]) for name, df in frames.items()])
+    mark("stage")
+    kept, n_erased = drop_erased(wh, {"customers": result.customers, "quarantine": result.quarantine,
+                                      "field_issues": result.field_issues})
+    if n_erased:
+        context.log.info(f"{n_erased} rows of erased people suppressed (privacy.tombstones)")
+    return _Staged(kept["customers"], kept["quarantine"], kept["field_issues"], n_erased, "full",
+                   sum(df.height for df in frames.values()), 0)
+
+
+def _stage_changed(context, wh: Warehouse, raw: RawCustomers, frames: dict[str, pl.DataFrame],
+                   orders: dict[str, pl.DataFrame], now: datetime, digests: pl.DataFrame,
+                   previous: dict[str, pl.DataFrame]) -> _Staged:
+    """Only the keys whose rows changed since the last staging (``pipelines.staging.incremental``)
+    staged; the other keys' customers, quarantine and field issues kept as they were."""
+    from pipelines.privacy import drop_erased
+    from pipelines.staging import StageResult, stage_source
+
+    system_of = {src: name for name, df in frames.items() for src in df["source"].cast(pl.Utf8).unique().to_list()}
+    keys = pl.concat([inc.changed_keys(digests, previous[inc.ROW_DIGESTS]),
+                      inc.time_keys(previous[inc.STATE_FIELD_ISSUES], system_of)]).unique().sort(inc.KEY,
+                                                                                                  nulls_last=True)
+    parts, n_rows = [], 0
+    for name, df in frames.items():
+        mine = keys.filter(pl.col("system") == name)
+        rows = inc.rows_of(df, mine) if mine.height else df.clear()
+        if rows.height:
+            parts.append(stage_source(rows, date_format=raw.specs[name].date_format, now=now, orders=orders[name]))
+            n_rows += rows.height
+    result = StageResult.concat(parts)
+    mark("stage")
+    kept, n_erased = drop_erased(wh, {"customers": result.customers, "quarantine": result.quarantine,
+                                      "field_issues": result.field_issues})
+    not_file = ~pl.col("rule").is_in(inc.FILE_RULES)
+    quarantine = pl.concat([inc.without_keys(previous[inc.STATE_QUARANTINE], keys), kept["quarantine"]])
+    issues = pl.concat([inc.without_keys(previous[inc.STATE_FIELD_ISSUES], keys).filter(not_file),
+                        kept["field_issues"].filter(not_file), inc.file_issues(frames)])
+    new = kept["customers"]
+    with wh.connect() as con:
+        con.execute("begin transaction")
+        try:
+            con.register("__keys", keys.select("source", "source_record_id").to_arrow())
+            con.register("__new", new.to_arrow())
+            con.execute("create or replace table staging.customers as select * from ("
+                        "select * from staging.customers c where not exists (select 1 from __keys k "
+                        "where k.source = c.source and k.source_record_id is not distinct from c.source_record_id) "
+                        "union all by name select * from __new) order by record_id")
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        customers = con.sql(f"select {', '.join(CARD_COLUMNS)} from staging.customers").pl()
+    reused = customers.height - new.height
+    if n_erased:
+        context.log.info(f"{n_erased} rows of erased people suppressed (privacy.tombstones)")
+    return _Staged(customers, quarantine, issues, n_erased, "incremental", n_rows, reused)

@@ -22,12 +22,15 @@ _PRESENT = {
     "country": pl.col("country").is_not_null(),
 }
 _NULLED = {"email": ("malformed_email",), "phone": ("invalid_phone", "unresolved_phone")}
+#: the staged customers' columns the scorecard reads
+CARD_COLUMNS = ("source", "given_name", "surname", "full_name", "email", "phone", "street", "city", "country")
 
 
 def scorecard(result: StageResult, rows_read: Mapping[str, int]) -> pl.DataFrame:
     """One row per source.
 
-    ``rows_read``: raw rows per source (sheets by file stem). Columns: ``rows_read``, ``staged``,
+    ``result``: a ``StageResult``, or anything with its three frames (``customers`` may hold only
+    ``CARD_COLUMNS``). ``rows_read``: raw rows per source (sheets by file stem). Columns: ``rows_read``, ``staged``,
     ``quarantined`` (record rules only), ``duplicate_rate`` (duplicate-key rows / rows read),
     ``complete_<field>`` (share of staged rows with the field), ``valid_email`` / ``valid_phone``
     (kept values / values the source sent: kept plus nulled as invalid), ``field_issues``.

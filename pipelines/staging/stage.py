@@ -57,14 +57,34 @@ def _slash_format(date_text: pl.Expr, configured: str | None) -> pl.Expr:
             .then(pl.lit(MONTH_FIRST)).otherwise(pl.lit(DAY_FIRST)))
 
 
+def _order_column(name: str) -> str:
+    return f"__slash_order_{name}"
+
+
+def date_orders(mapped: pl.DataFrame, *, date_format: str | None = None) -> pl.DataFrame:
+    """Per ``source``: the ``a/b/yyyy`` order each text date column is read with, decided over all
+    of the source's rows, so a part of them can be staged (``stage_source(orders=...)``) exactly as
+    the whole source would be."""
+    m, _ = _split_malformed(mapped)
+    orders = {}
+    for name in ("created_at", "updated_at"):
+        if name in m.columns and not (isinstance(m.schema[name], pl.Datetime) or m.schema[name] == pl.Date):
+            orders[_order_column(name)] = _slash_format(pl.col(name).cast(pl.Utf8).str.strip_chars(), date_format)
+    out = m.select(pl.col("source").cast(pl.Utf8), **orders)
+    return out.unique("source", maintain_order=True).sort("source")
+
+
 def _timestamp(df: pl.DataFrame, name: str, date_format: str | None) -> pl.Expr:
     """A mapped date/time column as UTC: typed values as they are; text as an ISO timestamp, else as a
-    date in any of the shapes ``text_date`` reads; a custom ``date_format`` first where given."""
+    date in any of the shapes ``text_date`` reads; a custom ``date_format`` first where given.
+    A ``date_orders`` column beside it gives the slashed dates' order."""
     dtype = df.schema[name]
     if isinstance(dtype, pl.Datetime) or dtype == pl.Date:
         return timestamp_utc(df, name)
     s = pl.col(name).cast(pl.Utf8).str.strip_chars()
-    parsed = [_text_timestamp(s), text_date(s, slash_format=_slash_format(s, date_format))]
+    given = _order_column(name) in df.columns and date_format not in (DAY_FIRST, MONTH_FIRST)
+    order = pl.col(_order_column(name)) if given else _slash_format(s, date_format)
+    parsed = [_text_timestamp(s), text_date(s, slash_format=order)]
     if date_format and date_format not in (DAY_FIRST, MONTH_FIRST):
         parsed.insert(0, s.str.to_datetime(date_format, strict=False, time_unit="us").dt.replace_time_zone("UTC"))
     out = pl.coalesce(parsed)
@@ -115,10 +135,15 @@ def _names(df: pl.DataFrame) -> pl.DataFrame:
     ).drop("__f", "__l", "__lsuffix", "__lone", "__swap", "__split", "__split_full", "__from_split")
 
 
-def stage_source(mapped: pl.DataFrame, *, date_format: str | None = None, now: datetime | None = None) -> StageResult:
+def stage_source(mapped: pl.DataFrame, *, date_format: str | None = None, now: datetime | None = None,
+                 orders: pl.DataFrame | None = None) -> StageResult:
     """Stage one source's mapped customers (see the module docstring); ``mapped`` is what
-    ``mapping.map_customers`` returns (``source``, ``source_record_id`` and the canonical fields)."""
+    ``mapping.map_customers`` returns (``source``, ``source_record_id`` and the canonical fields).
+    ``orders`` (``date_orders`` of all the source's rows) when ``mapped`` is only some of them."""
     m, malformed = _split_malformed(mapped)
+    if orders is not None:
+        m = m.with_columns(pl.col("source").cast(pl.Utf8)).join(orders, on="source", how="left",
+                                                                  maintain_order="left")
     df = m.select(
         pl.col("source").cast(pl.Utf8),
         pl.col("source_record_id").cast(pl.Utf8).str.strip_chars(),

@@ -14,6 +14,7 @@ import pytest
 from dagster_dlt import DagsterDltResource
 
 from connectors.config import demo_layout
+from pipelines.assets.matching import MatchingResource
 from pipelines.assets.raw import raw_assets
 from pipelines.assets.staging import staged_customers_asset
 from pipelines.checks import load_checks
@@ -31,7 +32,7 @@ def materialize(sources: Path, warehouse: Path, instance: dg.DagsterInstance) ->
     return dg.materialize(
         [*raw_assets(config), staged_customers_asset(config), *load_checks(config)],
         resources={"dlt": DagsterDltResource(), "warehouse": WarehouseResource(path=str(warehouse)),
-                   "sources": SourcesResource(directory=str(sources))},
+                   "sources": SourcesResource(directory=str(sources)), "matching": MatchingResource()},
         instance=instance,
     )
 
