@@ -17,13 +17,13 @@ once the page is whole (merge on ``id`` keeps the rest from being duplicated).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC
 from typing import Any
 
 import dlt
+import orjson
 import polars as pl
 import pyarrow as pa
 import requests
@@ -31,7 +31,7 @@ import requests
 from connectors.frames import flatten_structs
 
 from .helpers import ShopResponseError, instant
-from .pages import InvalidPage
+from .pages import InvalidPage, parsed_body
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +41,18 @@ BOOL_COLUMNS = frozenset({"accepts_marketing", "verified_email", "tax_exempt"})
 BATCH_ROWS = 50_000
 
 
+def lists_as_json(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` with its list values (order line items, addresses) as JSON text, changed in place."""
+    for key, value in obj.items():
+        if type(value) is list:
+            obj[key] = orjson.dumps(value).decode()
+    return obj
+
+
 def objects_table(objects: list[dict[str, Any]]) -> pa.Table:
-    """Page objects as one Arrow table of fixed column types (see the module docstring)."""
-    lists = {k for o in objects for k, v in o.items() if isinstance(v, list)}
-    rows = [{k: (json.dumps(v, ensure_ascii=False) if k in lists and v is not None else v) for k, v in o.items()}
-            for o in objects]
-    frame = flatten_structs(pl.from_dicts(rows, infer_schema_length=None))
+    """Page objects as one Arrow table of fixed column types (see the module docstring); list values
+    must be JSON text already (:func:`lists_as_json`)."""
+    frame = flatten_structs(pl.from_dicts(objects, infer_schema_length=None))
     out = []
     for name, dtype in frame.schema.items():
         col = pl.col(name)
@@ -101,7 +107,7 @@ def paged_resource(
             salvaged_so_far = len(invalid_pages) if invalid_pages is not None else 0
             response = on_page(response)
             try:
-                objects = response.json()[name]
+                objects = parsed_body(response)[name]
             except (ValueError, KeyError, TypeError) as exc:
                 raise ShopResponseError(f"shop API {name}: page {response.url.split('?')[0]} holds no "
                                         f"{name!r} array ({exc.__class__.__name__})") from None
@@ -116,7 +122,7 @@ def paged_resource(
                     latest, at_latest = moment, {str(obj["id"])}
                 elif moment is not None and moment == latest:
                     at_latest.add(str(obj["id"]))
-                buffer.append(obj)
+                buffer.append(lists_as_json(obj))
             if page_sizes is not None and (invalid_pages is None or len(invalid_pages) == salvaged_so_far):
                 page_sizes.append(len(objects))  # a complete page: how full the pages of this API are
             if len(buffer) >= batch_rows:

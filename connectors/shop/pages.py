@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
 import requests
 from requests import Response
 
@@ -85,10 +86,19 @@ def _skip(text: str, pos: int) -> int:
     return pos
 
 
+def parsed_body(response: Response) -> Any:
+    """The page's JSON, parsed once (orjson) and kept on the response for the resource to use."""
+    body = getattr(response, "_crm_parsed", None)
+    if body is None:
+        body = orjson.loads(response.content)
+        response._crm_parsed = body
+    return body
+
+
 def _json_error(response: Response) -> ValueError | None:
     try:
-        response.json()
-    except ValueError as exc:
+        parsed_body(response)
+    except ValueError as exc:  # orjson.JSONDecodeError is a json.JSONDecodeError
         return exc
     return None
 
@@ -118,6 +128,7 @@ def invalid_page_hook(
             again = _refetch(session, response, timeout=timeout)
             if again is not None and again.ok and _json_error(again) is None:
                 response._content = again.content
+                response._crm_parsed = again._crm_parsed
                 response.headers = again.headers
                 return response
         if error is None:

@@ -71,6 +71,7 @@ class _Resource:
         self.page_to_token = {i: tok for tok, i in self.token_to_page.items()}
         self._raw: dict[int, bytes] = {}
         self._objects: dict[int, list[dict[str, Any]] | None] = {}
+        self._spans: dict[tuple[int, str], tuple[datetime, datetime] | None] = {}
         self._lock = threading.Lock()
 
     def raw(self, page: int) -> bytes:
@@ -89,6 +90,21 @@ class _Resource:
                 except (ValueError, KeyError, TypeError):
                     self._objects[page] = None
             return self._objects[page]
+
+    def span(self, page: int, field: str) -> tuple[datetime, datetime] | None:
+        """(earliest, latest) instant of ``field`` on a page, or None when an object lacks a valid one
+        (or the page is empty or broken): a page whose span lies inside a filter is sent as it is."""
+        key = (page, field)
+        if key not in self._spans:
+            objects = self.objects(page)
+            try:
+                instants = [parse_instant(o[field]) for o in objects or ()]
+            except (KeyError, TypeError, ValueError, AttributeError):
+                instants = []
+            span = (min(instants), max(instants)) if instants else None
+            with self._lock:
+                self._spans[key] = span
+        return self._spans[key]
 
     def next_token(self, page: int) -> str | None:
         return self.page_to_token.get(page + 1)
@@ -115,6 +131,14 @@ def _matches(obj: Mapping[str, Any], bounds: Mapping[str, tuple[str, datetime]])
         if instant is None or (instant < limit if side == "min" else instant > limit):
             return False
     return True
+
+
+def _within(span: tuple[datetime, datetime] | None, side: str, limit: datetime) -> bool:
+    """Whether every object of a page with this ``span`` passes the bound (the page then goes out as
+    the file's bytes, unparsed and unchanged)."""
+    if span is None:
+        return False
+    return span[0] >= limit if side == "min" else span[1] <= limit
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -185,8 +209,10 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         shop = self.server.shop
         while True:
-            objects = resource.objects(page)
             truncate = shop._truncation(f"{resource.name}/{resource.pages[page]}")
+            whole = not fields and all(_within(resource.span(page, f), side, limit)
+                                       for f, (side, limit) in bounds.items())
+            objects = None if truncate is not None or whole else resource.objects(page)
             if objects is None or truncate is not None or not (bounds or fields):
                 body = resource.raw(page)
                 if truncate is not None:

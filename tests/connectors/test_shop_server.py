@@ -76,6 +76,22 @@ def test_updated_at_min_compares_instants_and_survives_paging(tiny_shop):
     assert "updated_at_min" not in responses[0].links["next"]["url"]  # carried inside page_info
 
 
+def test_a_page_wholly_inside_the_filter_is_sent_as_its_file(tiny_shop):
+    """Only pages with an object outside the bounds are parsed and written again; the others go
+    out byte for byte (the first run of an incremental load asks for everything since 1970)."""
+    files = sorted((Path(tiny_shop) / "customers").glob("page-*.json"))
+    with ShopServer(tiny_shop) as server:
+        objects, responses = follow(f"{server.url}{API}/customers.json",
+                                    params={"updated_at_min": "1970-01-01T00:00:00+00:00"})
+        _, later = follow(f"{server.url}{API}/customers.json",
+                          params={"updated_at_max": "2020-01-01T02:30:00+00:00"})
+    assert [o["id"] for o in objects] == [1, 2, 3, 4]
+    assert [r.content for r in responses] == [f.read_bytes() for f in files]
+    # page 1 holds 02:00Z and 03:00Z: filtered (and re-encoded); pages 2 and 3 are outside/inside
+    assert later[0].json() == {"customers": [customer(1, "2020-01-01T10:00:00+08:00")]}
+    assert later[-1].content == files[-1].read_bytes()
+
+
 def test_filter_skips_pages_left_empty(tiny_shop):
     with ShopServer(tiny_shop) as server:
         objects, responses = follow(
