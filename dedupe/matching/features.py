@@ -61,24 +61,49 @@ def nickname_initials() -> dict[str, list[str]]:
     return out
 
 
-def _orient(t: pl.LazyFrame) -> pl.LazyFrame:
-    """Swap given name and surname where the table's own statistics say they were entered the
-    wrong way round ('Kranz Diana' when kranz is seen as a surname and diana as a given name)."""
-    firsts = t.select(tok=pl.col("_first"), n=pl.col("_n")).drop_nulls().group_by("tok").agg(nf=pl.col("n").sum())
-    lasts = t.select(tok=pl.col("_last"), n=pl.col("_n")).drop_nulls().group_by("tok").agg(nl=pl.col("n").sum())
-    stats = firsts.join(lasts, on="tok", how="full", coalesce=True).fill_null(0).with_columns(
-        lr=((pl.col("nl") + 0.5) / (pl.col("nf") + 0.5)).log())   # > 0: seen more as a surname
-    t = (t.join(stats.select(_first=pl.col("tok"), _lr_f=pl.col("lr")), on="_first", how="left", maintain_order="left")
-         .join(stats.select(_last=pl.col("tok"), _lr_l=pl.col("lr")), on="_last", how="left", maintain_order="left"))
+#: Orientation columns ``name_features(orientation=True)`` adds (after ``<prefix>__``): the given-name
+#: and surname tokens before any swap (the statistics count them), whether the name may be swapped
+#: by the statistics at all, and whether it was.
+ORIENTATION = ("o_first", "o_last", "o_free", "o_stat")
+#: A name is swapped when its first token is seen this much more (log-odds) as a surname than its last.
+SWAP_LOG_ODDS = 1.0
+
+
+def token_counts(first: pl.Expr, last: pl.Expr, n: pl.Expr, frame: pl.LazyFrame) -> pl.LazyFrame:
+    """How often each token is a given name (``nf``) and a surname (``nl``): the orientation statistics."""
+    firsts = frame.select(tok=first, n=n).drop_nulls().group_by("tok").agg(nf=pl.col("n").sum())
+    lasts = frame.select(tok=last, n=n).drop_nulls().group_by("tok").agg(nl=pl.col("n").sum())
+    return firsts.join(lasts, on="tok", how="full", coalesce=True).fill_null(0)
+
+
+def stat_swaps(frame: pl.LazyFrame, counts: pl.LazyFrame, *, first: str, last: str, free: str) -> pl.LazyFrame:
+    """``frame`` with ``_stat``: its name is swapped by the statistics ``counts`` (a free name whose first
+    token is seen more as a surname than its last token, by ``SWAP_LOG_ODDS``)."""
+    lr = counts.select("tok", lr=((pl.col("nl") + 0.5) / (pl.col("nf") + 0.5)).log())   # > 0: seen more as a surname
+    frame = (frame.join(lr.select(pl.col("tok").alias(first), _lr_f=pl.col("lr")), on=first, how="left",
+                        maintain_order="left")
+             .join(lr.select(pl.col("tok").alias(last), _lr_l=pl.col("lr")), on=last, how="left", maintain_order="left"))
+    return frame.with_columns(_stat=(pl.col(free) & ((pl.col("_lr_f") - pl.col("_lr_l")) > SWAP_LOG_ODDS))
+                              .fill_null(False)).drop("_lr_f", "_lr_l")
+
+
+def _orient(t: pl.LazyFrame, counts: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    """Swap given name and surname where the statistics say they were entered the wrong way round
+    ('Kranz Diana' when kranz is seen as a surname and diana as a given name): the table's own, or
+    ``counts`` (``token_counts`` over a larger table this one is part of)."""
+    if counts is None:
+        counts = token_counts(pl.col("_first"), pl.col("_last"), pl.col("_n"), t)
     one_each = (pl.col("_gfull").list.len() == 1) & (pl.col("_sw").str.contains(" ").not_())
-    by_stats = (one_each & pl.col("_first").is_not_null() & pl.col("_last").is_not_null()
-                & ((pl.col("_lr_f") - pl.col("_lr_l")) > 1.0))
+    t = t.with_columns(_o_first=pl.col("_first"), _o_last=pl.col("_last"),
+                       _o_free=(~pl.col("_cjk") & one_each & pl.col("_first").is_not_null()
+                                & pl.col("_last").is_not_null()).fill_null(False))
+    t = stat_swaps(t, counts, first="_first", last="_last", free="_o_free").rename({"_stat": "_o_stat"})
     initial_as_surname = (pl.col("_sw").str.len_chars() == 1) & (pl.col("_gfull").list.len() > 0)
-    swap = (~pl.col("_cjk") & (by_stats | initial_as_surname)).fill_null(False)
+    swap = (pl.col("_o_stat") | (~pl.col("_cjk") & initial_as_surname)).fill_null(False)
     t = t.with_columns(
         _gw=pl.when(swap).then("_sw").otherwise("_gw"),
         _sw=pl.when(swap).then("_gw").otherwise("_sw"),
-    ).drop("_lr_f", "_lr_l")
+    )
     t = t.with_columns(_gfull=pl.col("_gw").str.split(" ").list.eval(
         pl.element().filter(pl.element().str.len_chars() > 1)))
     return t.with_columns(_first=pl.col("_gfull").list.first(), _last=pl.col("_sw").str.replace_all(" ", ""),
@@ -87,7 +112,8 @@ def _orient(t: pl.LazyFrame) -> pl.LazyFrame:
 
 def add_person_name(df: pl.DataFrame, prefix: str, *, given: str | None = "given_name",
                     surname: str | None = "surname", full: str | None = "full_name",
-                    suffix: str | None = None) -> pl.DataFrame:
+                    suffix: str | None = None, counts: pl.DataFrame | None = None,
+                    orientation: bool = False) -> pl.DataFrame:
     """Add name features (see ``name_features``), computed once per distinct name."""
     cols = [c for c in (given, surname, full) if c and c in df.columns]
     if not cols:
@@ -96,7 +122,8 @@ def add_person_name(df: pl.DataFrame, prefix: str, *, given: str | None = "given
     if suffix and suffix in df.columns:
         cols.append(suffix)
     uniq = df.group_by(cols).agg(_n=pl.len())
-    feats = name_features(uniq, prefix, given=given, surname=surname, full=full, suffix=suffix).drop("_n")
+    feats = name_features(uniq, prefix, given=given, surname=surname, full=full, suffix=suffix, counts=counts,
+                          orientation=orientation).drop("_n")
     return df.join(feats, on=cols, how="left", nulls_equal=True, maintain_order="left")
 
 
@@ -150,7 +177,8 @@ def _chinese_name_words(t: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname: str | None,
-                   full: str | None, suffix: str | None = None) -> pl.DataFrame:
+                   full: str | None, suffix: str | None = None, counts: pl.DataFrame | None = None,
+                   orientation: bool = False) -> pl.DataFrame:
     """Add name features from split and/or one-field names, in any order and script.
 
     ``<prefix>__first``  first given name (folded; pinyin for Chinese), initials dropped
@@ -161,6 +189,10 @@ def name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname: 
     ``<prefix>__hanzi``  the name in simplified characters when written in characters
     ``<prefix>__suffix`` jr / sr / ii ... or '-' when absent: from the ``suffix`` column (staging
                          splits Jr./Sr. off the name) or else from the end of a name field
+
+    Given name and surname are swapped by statistics over every name of ``df`` (``_n`` rows each),
+    or by ``counts`` (``token_counts`` of a larger table); ``orientation`` adds the ``ORIENTATION``
+    columns, from which incremental matching tells whose orientation new statistics change.
     """
     def col(name: str | None) -> pl.Expr:
         if name is None or name not in df.columns:
@@ -194,7 +226,8 @@ def name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname: 
         _initial=pl.col("_gw").str.slice(0, 1),
     )
     keep = ["_row", "_n", "_cjk", "_gw", "_sw", "_hanzi", "_gfull", "_first", "_last", "_initial", "_suffix"]
-    t = _orient(t.select(keep).collect().lazy())   # materialised: the statistics read it three times
+    t = _orient(t.select(keep).collect().lazy(),   # materialised: the statistics read it three times
+                None if counts is None else counts.lazy())
     t = t.with_columns(
         _last=pl.col("_last").replace(ROMANISATIONS),
         _is_initial=(pl.col("_gw").is_not_null() & (pl.col("_gfull").list.len() == 0)).fill_null(False),
@@ -232,6 +265,7 @@ def name_features(df: pl.DataFrame, prefix: str, *, given: str | None, surname: 
         pl.col("_suffix").alias(f"{p}__suffix"),
         (pl.col("_suffix") == "-").alias(f"{p}__no_suffix"),
         (pl.col("_suffix") != "-").alias(f"{p}__has_suffix"),
+        *([pl.col(f"_{c}").alias(f"{p}__{c}") for c in ORIENTATION] if orientation else []),
     )
     out = out.collect().sort("_row").drop("_row")
     return pl.concat([df, out], how="horizontal")
@@ -289,9 +323,12 @@ def _on_unique(df: pl.DataFrame, steps: list[tuple[str, str, Transform]]) -> pl.
     return df
 
 
-def prepare(df: pl.DataFrame, settings, *, table: str = "input") -> pl.DataFrame:
+def prepare(df: pl.DataFrame, settings, *, table: str = "input", name_counts: dict[str, pl.DataFrame] | None = None,
+            orientation: bool = False) -> pl.DataFrame:
     """Input frame -> features frame (same rows, same order): the input columns plus every feature
-    the comparisons and blocking rules name (intermediate steps are dropped)."""
+    the comparisons and blocking rules name (intermediate steps are dropped). ``name_counts`` (per
+    person-name comparison: ``token_counts`` of a larger table) and ``orientation``: see
+    ``name_features``."""
     uid = settings.unique_id
     check_unique_id(df, uid, table=table)
     out = df
@@ -299,7 +336,8 @@ def prepare(df: pl.DataFrame, settings, *, table: str = "input") -> pl.DataFrame
         t = comp.template or {}
         if t.get("template") == "person_name" and f"{comp.name}__key" not in out.columns:
             out = add_person_name(out, comp.name, given=t.get("given"), surname=t.get("surname"),
-                                  full=t.get("full"), suffix=t.get("suffix"))
+                                  full=t.get("full"), suffix=t.get("suffix"),
+                                  counts=(name_counts or {}).get(comp.name), orientation=orientation)
     wanted = referenced_columns(settings)
     plan: list[list[tuple[str, str | None, Transform]]] = []
     placed: dict[str, int] = {}

@@ -33,7 +33,7 @@ from dedupe.matching.blocking import SIDE, block_positions, pairs_by_id
 from dedupe.matching.clustering import label_frame
 from dedupe.matching.comparisons import PairColumns
 from dedupe.matching.engine import cluster_labels
-from dedupe.matching.features import InputError, name_features, referenced_columns
+from dedupe.matching.features import ORIENTATION, InputError, name_features, referenced_columns
 from dedupe.matching.features import prepare as _prepare
 from dedupe.matching.model import FSModel, calibrate, gammas, match_weights, probability, train, weights
 from dedupe.matching.settings import Settings, default_settings
@@ -152,7 +152,7 @@ def _check_ids(lf: pl.LazyFrame, uid: str, columns: list[str]) -> int:
     return int(n)
 
 
-def _name_tables(lf: pl.LazyFrame, columns: list[str], settings: Settings
+def _name_tables(lf: pl.LazyFrame, columns: list[str], settings: Settings, orientation: bool = False
                  ) -> list[tuple[dict[str, pl.Expr], pl.DataFrame]]:
     """Person-name features per distinct name over the whole input (what ``add_person_name``
     computes), so each chunk joins them instead of deriving statistics from its own rows.
@@ -173,17 +173,21 @@ def _name_tables(lf: pl.LazyFrame, columns: list[str], settings: Settings
         keys = {f"__{comp.name}_key_{c}": clean(pl.col(c)) for c in cols}
         uniq = lf.group_by(**keys).agg(_n=pl.len()).collect(engine="streaming")
         uniq = uniq.rename({k: c for k, c in zip(keys, cols, strict=True)})
-        feats = name_features(uniq, comp.name, given=given, surname=surname, full=full, suffix=suffix).drop("_n")
+        feats = name_features(uniq, comp.name, given=given, surname=surname, full=full, suffix=suffix,
+                              orientation=orientation).drop("_n")
         out.append((keys, feats.rename({c: k for k, c in zip(keys, cols, strict=True)})))
     return out
 
 
 def _prepare_chunks(frame: pl.LazyFrame | pl.DataFrame, n: int, settings: Settings, outdir: Path,
-                    chunk_records: int, progress: Callable[[Progress], None] | None) -> list[Path]:
+                    chunk_records: int, progress: Callable[[Progress], None] | None,
+                    orientation: bool = False) -> list[Path]:
     columns = frame.collect_schema().names()
     lf = frame.lazy()
-    names = _name_tables(lf, columns, settings)
+    names = _name_tables(lf, columns, settings, orientation)
     keep = {settings.unique_id, SIDE, *referenced_columns(settings)}
+    if orientation:
+        keep |= {f"{c.name}__{o}" for c in settings.comparisons for o in ORIENTATION}
     outdir.mkdir(parents=True, exist_ok=True)
     ticker = _Ticker("prepare", n, "records", progress)
     paths = []
@@ -220,11 +224,14 @@ def _slices(total: int, size: int) -> Iterator[slice]:
 def deduplicate_large(source: str | Path | pl.LazyFrame | pl.DataFrame, settings: Settings | None = None, *,
                       workdir: str | Path, chunk_records: int = 500_000, chunk_pairs: int = 2_000_000,
                       model: FSModel | None = None, labels: pl.DataFrame | None = None,
-                      progress: Callable[[Progress], None] | None = log_progress) -> LargeResult:
+                      progress: Callable[[Progress], None] | None = log_progress,
+                      orientation: bool = False) -> LargeResult:
     """prepare -> block -> score -> cluster like ``deduplicate``, chunked through ``workdir``.
 
     ``source``: a Parquet or CSV path, a LazyFrame or a DataFrame (one table; ``dedupe_only``).
-    ``progress`` is called after every chunk of records or pairs (``None``: silent)."""
+    ``progress`` is called after every chunk of records or pairs (``None``: silent). ``orientation``
+    keeps the person names' ``ORIENTATION`` columns in ``features/`` (incremental matching starts
+    from them)."""
     settings = settings or default_settings()
     if settings.link_type != "dedupe_only":
         raise ValueError("deduplicate_large matches one table (link_type dedupe_only); "
@@ -241,7 +248,7 @@ def deduplicate_large(source: str | Path | pl.LazyFrame | pl.DataFrame, settings
     t0 = time.perf_counter()
     frame = _source(source, workdir)
     n = _check_ids(frame.lazy(), uid, frame.collect_schema().names())
-    parts = _prepare_chunks(frame, n, settings, workdir / "features", chunk_records, progress)
+    parts = _prepare_chunks(frame, n, settings, workdir / "features", chunk_records, progress, orientation)
     del frame
     feats = _read_contiguous(parts)
     t["prepare"] = time.perf_counter() - t0

@@ -9,18 +9,22 @@ import polars as pl
 import yaml
 from pydantic import Field, PrivateAttr
 
-from dedupe import FSModel, block, cluster, default_settings, load_settings, prepare, score
+from dedupe import FSModel, default_settings, load_settings, prepare
 from dedupe.canonical import CANONICAL_SCHEMA
 from dedupe.golden.survivorship import SurvivorshipRules
 from dedupe.matching.constraints import apply_constraints
 from dedupe.matching.model import ModelMismatch
 from dedupe.spark import block_records, cluster_pairs, engine_session, score_pairs
 from pipelines.assets.matching_large import (
-    LARGE_MODE,
+    PAIRS,
+    STATE,
+    UNCONSTRAINED,
     constrained_pairs,
     large_threshold,
+    load_state,
+    match_incremental,
     match_large,
-    staged_count,
+    staged_digests,
 )
 from pipelines.progress import timed_stage
 from pipelines.resources import WarehouseResource
@@ -34,8 +38,9 @@ class MatchingResource(dg.ConfigurableResource):
 
     settings_path: str = Field(default="", description="YAML settings file; empty: the default "
                                "settings for the canonical customer schema.")
-    full_rebuild: bool = Field(default=False, description="Compare every candidate pair again instead of "
-                               "only the pairs touching new, changed or deleted records.")
+    full_rebuild: bool = Field(default=False, description="Stage every raw row and compare every candidate "
+                               "pair again instead of only the rows and pairs touching new, changed or "
+                               "deleted records.")
     retrain: bool = Field(default=False, description="Train the model again instead of reusing the "
                           "parameters stored in matching.model.")
     engine: str = Field(default="", description="'polars' or 'spark'; empty: the settings' engine key "
@@ -114,6 +119,28 @@ def changed_records(wh, staged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
     return now, changed, deleted
 
 
+def _match_polars(wh, settings, matching: MatchingResource, t0: float) -> dg.MaterializeResult:
+    """Prepare, block, score and cluster with the polars engine: incrementally from the last run's
+    state, else in memory, else (above ``CRM_GOLDEN_LARGE_RECORDS``) with the chunked engine."""
+    model = None if matching.retrain else _stored_model(wh, settings)
+    digests = staged_digests(wh)
+    state = None if matching.full_rebuild or model is None else load_state(wh, settings)
+    if state is None and digests.height > large_threshold():
+        done, mode, engine = match_large(wh, settings, model, digests), "large", "polars, chunked"
+    else:
+        done = match_incremental(wh, settings, model, state, digests)
+        mode, engine = ("incremental", "polars") if state is not None else ("full", "polars")
+    extra = {k: done[k] for k in ("records_reoriented", "records_peer_changed", "pairs_compared", "pairs_reused",
+                                  "records_restated") if k in done}
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": done["candidate_pairs"], "mode": mode, "engine": engine, "records": done["records"],
+        "records_new_or_changed": done["records_new_or_changed"], "records_deleted": done["records_deleted"],
+        **extra, "model_reused": model is not None,
+        "pairs_by_rule": dg.MetadataValue.json(done["pairs_by_rule"]),
+        "engine_seconds": dg.MetadataValue.json(done["engine_seconds"]),
+        "seconds": round(time.perf_counter() - t0, 2)})
+
+
 @dg.asset(
     key=["matching", "candidate_pairs"],
     deps=[dg.AssetKey(["staging", "customers"])],
@@ -121,31 +148,23 @@ def changed_records(wh, staged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
     kinds={"polars", "duckdb"},
     owners=["team:data-engineering"],
     description="Record pairs worth comparing, from several blocking rules unioned and de-duplicated "
-    "(matching.candidate_pairs). After a first run only pairs touching new, changed or deleted "
-    "records are compared again (incremental); metadata shows the mode and the pairs per rule.",
+    "(matching.candidate_pairs). With the polars engine this step also scores and clusters them; after a "
+    "first run only the pairs touching new, changed or deleted records are compared again and the "
+    "result equals a full run's (incremental); metadata shows the mode and the pairs per rule.",
 )
 @timed_stage
 def candidate_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg.MaterializeResult:
     wh, settings = warehouse.get(), matching.settings()
     t0 = time.perf_counter()
-    if settings.engine != "spark" and staged_count(wh) > large_threshold():
-        model = None if matching.retrain else _stored_model(wh, settings)
-        done = match_large(wh, settings, model)
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": done["candidate_pairs"], "mode": "large (chunked engine, every pair)",
-            "engine": "polars, chunked", "records": done["records"], "model_reused": model is not None,
-            "pairs_by_rule": dg.MetadataValue.json(done["pairs_by_rule"]),
-            "engine_seconds": dg.MetadataValue.json(done["engine_seconds"]),
-            "seconds": round(time.perf_counter() - t0, 2)})
+    if settings.engine != "spark":
+        return _match_polars(wh, settings, matching, t0)
+    with wh.connect() as con:
+        con.execute(f"drop table if exists {STATE}")   # the polars state does not follow Spark's runs
     staged = wh.read("staging.customers").sort("record_id")  # ties in clustering follow row order
     digests, changed, deleted = changed_records(wh, staged)
     incremental = (deleted is not None and not matching.full_rebuild and not matching.retrain
                    and wh.exists("matching.scored_pairs") and _stored_model(wh, settings) is not None)
-    if settings.engine == "spark":
-        feats, pairs, counts = block_records(staged, settings, spark=matching.spark())
-    else:
-        feats = prepare(staged, settings)
-        pairs, counts = block(feats, settings)
+    feats, pairs, counts = block_records(staged, settings, spark=matching.spark())
     if incremental:
         ids = changed["record_id"]
         pairs = pairs.filter(pl.col("id_l").is_in(ids) | pl.col("id_r").is_in(ids))
@@ -181,22 +200,24 @@ def candidate_pairs(warehouse: WarehouseResource, matching: MatchingResource) ->
 def scored_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg.MaterializeResult:
     wh, settings = warehouse.get(), matching.settings()
     t0 = time.perf_counter()
-    if wh.read("matching.run_mode")["mode"][0] == LARGE_MODE:  # scored by the chunked engine already
-        n, above = wh.query("select count(*) as n, count(*) filter (where match_probability >= ?) as a "
-                            "from matching.scored_pairs", [settings.threshold]).row(0)
-        return dg.MaterializeResult(metadata={"dagster/row_count": int(n), "mode": LARGE_MODE,
+    if settings.engine != "spark":  # scored by candidate_pairs already
+        n, above = wh.query(f"select count(*) as n, count(*) filter (where match_probability >= ?) as a "
+                            f"from {PAIRS}", [settings.threshold]).row(0)
+        hist = wh.query(f"select least(greatest(floor(match_probability * 10), 0), 9)::int as b, count(*) as n "
+                        f"from {PAIRS} group by b order by b")
+        return dg.MaterializeResult(metadata={"dagster/row_count": int(n),
+                                              "mode": wh.read("matching.run_mode")["mode"][0],
+                                              "engine": settings.engine,
                                               "pairs_above_threshold": int(above),
-                                              "threshold": float(settings.threshold)})
+                                              "threshold": float(settings.threshold),
+                                              "probability_histogram": _histogram(hist)})
     feats = _features(wh, settings)
     pairs = wh.read("matching.candidate_pairs")
     changes = wh.read("matching.changed_records")
     incremental = wh.read("matching.run_mode")["mode"][0] == "incremental"
     model = None if matching.retrain else _stored_model(wh, settings)
     had_model = model is not None
-    if settings.engine == "spark":
-        scored, model = score_pairs(feats, pairs, settings, model, spark=matching.spark())
-    else:
-        scored, model = score(feats, pairs, settings, model)
+    scored, model = score_pairs(feats, pairs, settings, model, spark=matching.spark())
     reused = 0
     if incremental:
         touched = changes["record_id"]
@@ -223,9 +244,7 @@ def scored_pairs(warehouse: WarehouseResource, matching: MatchingResource) -> dg
         "pairs_scored_this_run": pairs.height,
         "pairs_reused_from_previous_run": reused,
         "threshold": float(threshold),
-        "probability_histogram": dg.MetadataValue.md(
-            "| probability | pairs |\n|---|---|\n" + "\n".join(
-                f"| {b / 10:.1f}-{(b + 1) / 10:.1f} | {n} |" for b, n in hist.iter_rows())),
+        "probability_histogram": _histogram(hist),
         "seconds": round(time.perf_counter() - t0, 2),
     })
 
@@ -246,8 +265,8 @@ def clusters(warehouse: WarehouseResource, matching: MatchingResource) -> dg.Mat
     wh, settings = warehouse.get(), matching.settings()
     imported = import_pending_decisions(wh)  # decisions made in the review app since the last run
     must, cannot = constraints(wh)
-    if wh.read("matching.run_mode")["mode"][0] == LARGE_MODE:  # clustered by the chunked engine
-        result = wh.read("matching.clusters_large")
+    if settings.engine != "spark":  # clustered by candidate_pairs
+        result = wh.read(UNCONSTRAINED)
         named = pl.concat([must.select(pl.col(c).alias("record_id")) for c in must.columns[:2]]
                           + [cannot.select(pl.col(c).alias("record_id")) for c in cannot.columns[:2]])
         if named.height:
@@ -256,13 +275,16 @@ def clusters(warehouse: WarehouseResource, matching: MatchingResource) -> dg.Mat
         return _clusters_result(wh, settings, result, must, cannot, imported)
     feats = _features(wh, settings)
     scored = wh.read("matching.scored_pairs")
-    if settings.engine == "spark":
-        result = cluster_pairs(feats, scored, settings, model=_stored_model(wh, settings), spark=matching.spark())
-    else:
-        result = cluster(feats, scored, settings, model=_stored_model(wh, settings))
+    result = cluster_pairs(feats, scored, settings, model=_stored_model(wh, settings), spark=matching.spark())
     result = apply_constraints(result, scored, must_link=must, cannot_link=cannot,
                                threshold=settings.threshold)
     return _clusters_result(wh, settings, result, must, cannot, imported)
+
+
+def _histogram(hist: pl.DataFrame) -> dg.MetadataValue:
+    """Pairs per tenth of match probability (``b``, ``n``) as a markdown table."""
+    return dg.MetadataValue.md("| probability | pairs |\n|---|---|\n" + "\n".join(
+        f"| {b / 10:.1f}-{(b + 1) / 10:.1f} | {n} |" for b, n in hist.iter_rows()))
 
 
 def _clusters_result(wh, settings, result: pl.DataFrame, must: pl.DataFrame, cannot: pl.DataFrame,

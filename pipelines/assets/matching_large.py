@@ -1,15 +1,21 @@
-"""Matching above a size threshold: the chunked engine (``dedupe.deduplicate_large``) inside the pipeline.
+"""Matching with the polars engine inside the pipeline: the first (or a full) run, and every later run
+incrementally from the state the last one left.
 
-Above ``CRM_GOLDEN_LARGE_RECORDS`` staged records (default: the engine's own 1M threshold) the
-in-memory matching would hold every record's features and every scored pair at once (10-12 GB at
-1.7M records). Instead ``matching/candidate_pairs`` exports the staged records to Parquet (DuckDB
-streams it), runs the chunked engine in a work folder beside the warehouse (features in 500k-record
-chunks, pairs in 2M-pair Parquet chunks, the stored model reused unless a retrain is asked for), and
-loads its scored pairs into the warehouse straight from those Parquet files; ``scored_pairs`` and
-``clusters`` then only report and apply the steward's constraints. The partition equals the in-memory
-one (``tests/dedupe/test_large.py``; ``tests/test_large_pipeline.py`` through the whole pipeline).
-Every large run compares every pair again: an incremental large run costs a full one, and gives the
-same result as a full rebuild.
+A full run below ``CRM_GOLDEN_LARGE_RECORDS`` staged records (default: the engine's own 1M
+threshold) matches in memory (``dedupe.matching.incremental.update`` from an empty state, which
+computes what ``deduplicate`` does). Above it, the in-memory matching would hold every record's
+features and every scored pair at once (10-12 GB at 1.7M records): the staged records are exported
+to Parquet (DuckDB streams them) and the chunked engine runs in a work folder beside the warehouse
+(features in 500k-record chunks, pairs in 2M-pair Parquet chunks); its scored pairs are loaded into
+the warehouse straight from those Parquet files.
+
+Every later run is incremental, whatever the size: the state (``matching.record_features``: each
+record's digest, matching features, name orientation and peer flags; ``matching.scored_pairs``:
+each candidate pair's comparison levels) is read back, only the new, changed and affected records
+are prepared and only the pairs they touch compared; weights and clusters are computed again over
+all pairs (``dedupe.matching.incremental``), so the result equals a full run's. ``--full-rebuild``,
+``--retrain``, other settings or another engine version start from nothing again. The state lives in
+the warehouse, so erasing a person (``crm-golden erase``) removes them from it too.
 """
 
 from __future__ import annotations
@@ -22,11 +28,17 @@ from pathlib import Path
 import polars as pl
 
 from dedupe import FSModel, deduplicate_large
+from dedupe.matching.incremental import DIGEST, MatchState, fingerprint, state_from_features, update
 from dedupe.matching.large import AUTO_LARGE_RECORDS
 from pipelines.warehouse import Warehouse
 
 LARGE_ENV = "CRM_GOLDEN_LARGE_RECORDS"
 LARGE_MODE = "large"
+FEATURES = "matching.record_features"
+STATE = "matching.state"
+PAIRS = "matching.scored_pairs"
+UNCONSTRAINED = "matching.clusters_unconstrained"
+"""The engine's clusters before the stewards' decisions (``matching/clusters`` applies them)."""
 
 
 def large_threshold() -> int:
@@ -44,10 +56,59 @@ def work_dir(wh: Warehouse) -> Path:
     return wh.path.parent / f"{wh.path.stem}_matching_work"
 
 
-def match_large(wh: Warehouse, settings, model: FSModel | None) -> dict:
+def staged_digests(wh: Warehouse) -> pl.DataFrame:
+    """``record_id`` and ``DIGEST`` (a hash of every staged column) of every staged record."""
+    with wh.connect() as con:
+        cols = [r[0] for r in con.execute("select column_name from information_schema.columns where "
+                                          "table_schema = 'staging' and table_name = 'customers' "
+                                          "order by ordinal_position").fetchall()]
+        args = ", ".join(f'"{c}"' for c in cols)
+        return con.sql(f'select record_id, hash({args}) as "{DIGEST}" from staging.customers').pl()
+
+
+def fetch_staged(wh: Warehouse):
+    """``fetch(ids)``: the staged rows of the given record ids (for ``incremental.update``)."""
+    def fetch(ids: pl.Series) -> pl.DataFrame:
+        with wh.connect() as con:
+            con.register("__ids", pl.DataFrame({"record_id": ids.cast(pl.Utf8)}).to_arrow())
+            return con.sql("select c.* from staging.customers c semi join __ids using (record_id) "
+                           "order by record_id").pl()
+    return fetch
+
+
+def load_state(wh: Warehouse, settings) -> MatchState | None:
+    """The last run's state, if it was computed with these settings and this engine version."""
+    if not (wh.exists(STATE) and wh.exists(FEATURES) and wh.exists(PAIRS)):
+        return None
+    if wh.read(STATE)["fingerprint"].to_list() != [fingerprint(settings)]:
+        return None
+    gamma = ", ".join(f'"gamma_{c.name}"' for c in settings.comparisons)
+    return MatchState(wh.read(FEATURES).sort(settings.unique_id),
+                      wh.query(f"select id_l, id_r, rule, {gamma} from {PAIRS} order by id_l, id_r"))
+
+
+def changes(wh: Warehouse, digests: pl.DataFrame) -> pl.DataFrame:
+    """``matching.changed_records``: records new or changed (``changed``) or gone (``deleted``) since the
+    last run's digests (every record ``changed`` when there are none)."""
+    before = None
+    if wh.exists(FEATURES) and DIGEST in wh.query(f"select * from {FEATURES} limit 0").columns:
+        before = wh.query(f'select record_id, "{DIGEST}" from {FEATURES}')
+    if before is None:
+        return digests.select("record_id", pl.lit("changed").alias("change"))
+    changed = digests.join(before, on=["record_id", DIGEST], how="anti").select("record_id")
+    gone = before.join(digests, on="record_id", how="anti").select("record_id")
+    return pl.concat([changed.with_columns(change=pl.lit("changed")),
+                      gone.with_columns(change=pl.lit("deleted"))]).sort("change", "record_id")
+
+
+def _model_json(model) -> str:
+    return json.dumps(model.to_dict(), default=str) if hasattr(model, "to_dict") else "{}"
+
+
+def match_large(wh: Warehouse, settings, model: FSModel | None, digests: pl.DataFrame) -> dict:
     """Run the chunked engine on ``staging.customers`` and write ``matching.scored_pairs``,
-    ``matching.candidate_pairs``, ``matching.clusters_large`` and ``matching.model``; returns the
-    run's counts and timings for the asset metadata."""
+    ``matching.candidate_pairs``, the unconstrained clusters, ``matching.model`` and the state for the
+    next run; returns the run's counts and timings for the asset metadata."""
     work = work_dir(wh)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -55,27 +116,89 @@ def match_large(wh: Warehouse, settings, model: FSModel | None) -> dict:
     with wh.connect() as con:
         con.execute(f"copy (select * from staging.customers order by record_id) to '{_sql_path(staged)}' "
                     "(format parquet)")
-    result = deduplicate_large(str(staged), settings, workdir=work / "engine", model=model)
+    result = deduplicate_large(str(staged), settings, workdir=work / "engine", model=model, orientation=True)
     pairs = sorted((work / "engine" / "pairs").glob("part-*.parquet"))
-    params = json.dumps(result.model.to_dict(), default=str) if hasattr(result.model, "to_dict") else "{}"
+    feats = pl.read_parquet(sorted((work / "engine" / "features").glob("part-*.parquet")))
+    gamma = [f"gamma_{c.name}" for c in settings.comparisons]
+    state_pairs = (pl.read_parquet(pairs, columns=["id_l", "id_r", "rule", *gamma]) if pairs
+                   else MatchState.empty(settings).pairs)
+    state = state_from_features(feats, state_pairs, digests, settings)
+    del feats, state_pairs
+    changed = changes(wh, digests)
     with wh.connect() as con:
-        con.execute("create schema if not exists matching")
-        if pairs:
-            files = ", ".join(f"'{_sql_path(p)}'" for p in pairs)
-            con.execute(f"create or replace table matching.scored_pairs as select * from read_parquet([{files}])")
-        else:
-            con.execute("create or replace table matching.scored_pairs "
-                        "(id_l varchar, id_r varchar, match_probability double)")
-        con.execute("create or replace table matching.candidate_pairs as select id_l, id_r from matching.scored_pairs")
-        con.execute("drop table if exists matching.record_digests")  # the next run compares everything again
-    wh.write_many({
-        "matching.clusters_large": result.clusters,
-        "matching.model": pl.DataFrame({"params_json": [params]}),
-        "matching.run_mode": pl.DataFrame({"mode": [LARGE_MODE]}),
-    })
+        con.execute("begin transaction")
+        try:
+            con.execute("create schema if not exists matching")
+            if pairs:
+                files = ", ".join(f"'{_sql_path(p)}'" for p in pairs)
+                con.execute(f"create or replace table {PAIRS} as select * from read_parquet([{files}])")
+            else:
+                con.execute(f"create or replace table {PAIRS} (id_l varchar, id_r varchar, rule varchar, "
+                            "match_weight double, match_probability double)")
+            _write(con, {FEATURES: state.features})
+            _finish(con, settings, result.clusters, result.model, changed, LARGE_MODE)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
     return {"records": int(result.clusters.height), "candidate_pairs": int(result.candidate_pairs),
             "pairs_by_rule": {k: int(v) for k, v in result.blocking_counts.items()},
-            "engine_seconds": {k: round(v, 2) for k, v in result.timings.items()}}
+            "engine_seconds": {k: round(v, 2) for k, v in result.timings.items()},
+            "records_new_or_changed": int((changed["change"] == "changed").sum()),
+            "records_deleted": int((changed["change"] == "deleted").sum())}
+
+
+def match_incremental(wh: Warehouse, settings, model: FSModel | None, state: MatchState | None,
+                      digests: pl.DataFrame) -> dict:
+    """``incremental.update`` from ``state`` (None: from nothing, in memory) and the same tables as
+    ``match_large``; the record features are rewritten only for the records whose state changed."""
+    shutil.rmtree(work_dir(wh), ignore_errors=True)   # a large run's scratch files are stale now
+    result = update(state or MatchState.empty(settings), digests, fetch_staged(wh), settings, model)
+    uid = settings.unique_id
+    changed = changes(wh, digests)
+    restated = result.state.features.join(result.restated.to_frame(uid), on=uid, how="semi")
+    with wh.connect() as con:
+        con.execute("begin transaction")
+        try:
+            con.execute("create schema if not exists matching")
+            _write(con, {PAIRS: result.pairs})
+            if state is None:
+                _write(con, {FEATURES: result.state.features})
+            else:   # only the rows that changed: most of the table stays as it is
+                con.register("__gone", pl.concat([restated[uid], result.deleted]).to_frame(uid).to_arrow())
+                con.execute(f"delete from {FEATURES} where {uid} in (select {uid} from __gone)")
+                con.register("__restated", restated.to_arrow())
+                con.execute(f"insert into {FEATURES} by name select * from __restated")
+            _finish(con, settings, result.clusters, result.model, changed,
+                    "incremental" if state is not None else "full")
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    c = result.counts
+    return {"records": c["records"], "candidate_pairs": c["pairs"],
+            "pairs_by_rule": {k: int(v) for k, v in result.blocking_counts.items()},
+            "engine_seconds": {k: round(v, 2) for k, v in result.timings.items()},
+            "records_new_or_changed": c["records_changed"], "records_deleted": c["records_deleted"],
+            "records_reoriented": c["records_reoriented"], "records_peer_changed": c["records_peer_changed"],
+            "pairs_compared": c["pairs_compared"], "pairs_reused": c["pairs_reused"],
+            "records_restated": restated.height}
+
+
+def _write(con, tables: dict[str, pl.DataFrame]) -> None:
+    for table, df in tables.items():
+        con.register("__frame", df.to_arrow())
+        con.execute(f"create or replace table {table} as select * from __frame")
+        con.unregister("__frame")
+
+
+def _finish(con, settings, clusters: pl.DataFrame, model, changed: pl.DataFrame, mode: str) -> None:
+    """The tables every polars matching run writes beside the pairs and the features."""
+    con.execute(f"create or replace table matching.candidate_pairs as select id_l, id_r, rule from {PAIRS}")
+    con.execute("drop table if exists matching.record_digests")   # the Spark path's; stale now
+    _write(con, {UNCONSTRAINED: clusters, "matching.model": pl.DataFrame({"params_json": [_model_json(model)]}),
+                 "matching.run_mode": pl.DataFrame({"mode": [mode]}), "matching.changed_records": changed,
+                 STATE: pl.DataFrame({"fingerprint": [fingerprint(settings)]})})
 
 
 def constrained_pairs(wh: Warehouse, clusters: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
@@ -84,13 +207,14 @@ def constrained_pairs(wh: Warehouse, clusters: pl.DataFrame, ids: pl.Series) -> 
     touched = clusters.filter(pl.col("cluster_id").is_in(
         clusters.filter(pl.col("record_id").is_in(ids.implode()))["cluster_id"].implode()))["record_id"]
     if touched.len() == 0:
-        return wh.query("select * from matching.scored_pairs where false")
+        return wh.query(f"select * from {PAIRS} where false")
     with wh.connect() as con:
         con.register("touched_ids", pl.DataFrame({"record_id": touched}).to_arrow())
-        return con.sql("select p.* from matching.scored_pairs p "
+        return con.sql(f"select p.* from {PAIRS} p "
                        "join touched_ids a on p.id_l = a.record_id "
                        "join touched_ids b on p.id_r = b.record_id").pl()
 
 
 def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
+
