@@ -1,15 +1,26 @@
-"""Build the golden tables from staged records and their clusters."""
+"""Build the golden tables from staged records and their clusters.
+
+The build has a batch-wide part (ids, crosswalk, the repairs and ranking hints that use the whole
+batch as evidence: :func:`plan_golden`) and a part that depends on one cluster's rows only (the
+survivorship pick, lineage, per-customer counts: :func:`golden_rows`). The second part runs per
+group of clusters (:func:`golden_chunks`), in golden id order, so a caller can write each group
+and drop it: memory stays bounded and the concatenated groups equal the one-shot result.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import polars as pl
 
 from dedupe.canonical import GOLDEN_FIELDS, RECORD_ID
-from dedupe.golden.identity import assign_ids
-from dedupe.golden.survivorship import SurvivorshipRules, survive
+from dedupe.golden.identity import IdAssignment, assign_ids
+from dedupe.golden.survivorship import SurvivorshipRules, cluster_local, pick, prepare
+
+#: the staged columns the build reads besides the golden fields
+BUILD_COLUMNS = (RECORD_ID, "source", "source_record_id", "created_at", "updated_at")
 
 
 @dataclass
@@ -24,35 +35,92 @@ class GoldenBuild:
     id_stats: dict[str, int]
 
 
-def build_golden(staged: pl.DataFrame, clusters: pl.DataFrame, *,
-                 rules: SurvivorshipRules | None = None,
-                 previous_crosswalk: pl.DataFrame | None = None,
-                 registry: pl.DataFrame | None = None,
-                 at: datetime | None = None) -> GoldenBuild:
-    """One golden row per cluster with persistent ids, and the crosswalk of every record.
+@dataclass
+class GoldenPlan:
+    """The batch-wide part of a build: ids, crosswalk, and the prepared (repaired, annotated)
+    member rows with each record's ``golden_id``, from which :func:`golden_rows` picks."""
 
-    ``clusters`` has ``record_id`` and ``cluster_id`` for every staged record.
-    """
+    members: pl.DataFrame
+    crosswalk: pl.DataFrame
+    ids: IdAssignment
+    rules: SurvivorshipRules
+    fields: list[str]
+
+
+def plan_golden(staged: pl.DataFrame, clusters: pl.DataFrame, *,
+                rules: SurvivorshipRules | None = None,
+                previous_crosswalk: pl.DataFrame | None = None,
+                registry: pl.DataFrame | None = None,
+                at: datetime | None = None) -> GoldenPlan:
+    """Ids, crosswalk and prepared members; ``clusters`` has ``record_id`` and ``cluster_id`` for
+    every staged record."""
+    rules = rules or SurvivorshipRules()
     at = at or datetime.now(UTC)
     members = staged.join(clusters.select(RECORD_ID, "cluster_id"), on=RECORD_ID, how="left")
     missing = members.filter(pl.col("cluster_id").is_null())
     if missing.height:
         raise ValueError(f"{missing.height} staged records have no cluster (first: {missing[RECORD_ID][0]})")
     ids = assign_ids(members.select(RECORD_ID, "cluster_id"), previous_crosswalk, registry, at=at)
-    values, lineage = survive(members, rules)
+    crosswalk = (members.select("source", "source_record_id", RECORD_ID, "cluster_id")
+                 .join(ids.ids, on="cluster_id").drop("cluster_id").sort(["source", "source_record_id"]))
+    fields = [f for f in GOLDEN_FIELDS if f in members.columns]
+    members = prepare(members, rules, fields=fields).join(ids.ids, on="cluster_id", how="left",
+                                                          maintain_order="left")
+    return GoldenPlan(members=members, crosswalk=crosswalk, ids=ids, rules=rules, fields=fields)
+
+
+def golden_rows(plan: GoldenPlan, members: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(customers, lineage)`` of the whole clusters in ``members`` (default: all of the plan's),
+    sorted by golden id."""
+    members = plan.members if members is None else members
+    values, lineage = pick(members.drop("golden_id"), plan.rules, fields=plan.fields)
     stats = members.group_by("cluster_id").agg(
+        pl.col("golden_id").first(),
         pl.len().alias("source_count"),
         pl.col("source").unique().sort().str.join(",").alias("sources"),
         pl.col("created_at").min().alias("first_seen"),
         pl.col("updated_at").max().alias("last_updated"),
     )
-    fields = [f for f in GOLDEN_FIELDS if f in values.columns]
-    customers = (values.join(stats, on="cluster_id").join(ids.ids, on="cluster_id")
-                 .select("golden_id", *fields, "source_count", "sources", "first_seen", "last_updated")
+    customers = (values.join(stats, on="cluster_id")
+                 .select("golden_id", *plan.fields, "source_count", "sources", "first_seen", "last_updated")
                  .sort("golden_id"))
-    crosswalk = (members.select("source", "source_record_id", RECORD_ID, "cluster_id")
-                 .join(ids.ids, on="cluster_id").drop("cluster_id").sort(["source", "source_record_id"]))
-    lineage = lineage.join(ids.ids, on="cluster_id").select(
+    lineage = lineage.join(stats.select("cluster_id", "golden_id"), on="cluster_id").select(
         "golden_id", "field", RECORD_ID, "source", "source_record_id").sort(["golden_id", "field"])
-    return GoldenBuild(customers=customers, crosswalk=crosswalk, lineage=lineage, registry=ids.registry,
-                       retired=ids.retired, id_stats=ids.stats)
+    return customers, lineage
+
+
+def golden_chunks(plan: GoldenPlan, chunk_records: int | None = None
+                  ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """``(customers, lineage)`` per group of whole clusters of about ``chunk_records`` records, in
+    golden id order: concatenated, they equal :func:`golden_rows` of the whole plan. One group
+    when ``chunk_records`` is None or a custom survivorship rule may compare across clusters."""
+    members = plan.members
+    if not chunk_records or members.height <= chunk_records or not cluster_local(plan.rules):
+        yield golden_rows(plan)
+        return
+    bounds = (members.group_by("golden_id").len().sort("golden_id")
+              .with_columns((pl.col("len").cum_sum() - pl.col("len")) // chunk_records)
+              .group_by("len").agg(pl.col("golden_id").min().alias("lo"), pl.col("golden_id").max().alias("hi"))
+              .sort("lo"))
+    for lo, hi in bounds.select("lo", "hi").iter_rows():
+        yield golden_rows(plan, members.filter(pl.col("golden_id").is_between(pl.lit(lo), pl.lit(hi))))
+
+
+def build_golden(staged: pl.DataFrame, clusters: pl.DataFrame, *,
+                 rules: SurvivorshipRules | None = None,
+                 previous_crosswalk: pl.DataFrame | None = None,
+                 registry: pl.DataFrame | None = None,
+                 at: datetime | None = None,
+                 chunk_records: int | None = None) -> GoldenBuild:
+    """One golden row per cluster with persistent ids, and the crosswalk of every record.
+
+    ``clusters`` has ``record_id`` and ``cluster_id`` for every staged record; ``chunk_records``
+    runs the per-cluster part in groups of about that many records (same result).
+    """
+    plan = plan_golden(staged, clusters, rules=rules, previous_crosswalk=previous_crosswalk,
+                       registry=registry, at=at)
+    parts = list(golden_chunks(plan, chunk_records))
+    customers = pl.concat([c for c, _ in parts])
+    lineage = pl.concat([lin for _, lin in parts])
+    return GoldenBuild(customers=customers, crosswalk=plan.crosswalk, lineage=lineage,
+                       registry=plan.ids.registry, retired=plan.ids.retired, id_stats=plan.ids.stats)

@@ -38,6 +38,9 @@ from dedupe.normalize.keys import fold
 from dedupe.normalize.names import nickname_pairs
 
 REPAIRS = ("spelling", "typos", "names", "emails", "addresses")
+#: the fields the repairs rewrite, and every column they read
+REPAIRED = ("given_name", "surname", "email", "city", "street")
+REPAIR_INPUTS = ("cluster_id", "country", *REPAIRED)
 
 #: Personal mailbox providers: for a contact at a company, an address elsewhere is the work one.
 FREE_MAIL_DOMAINS = frozenset({
@@ -438,13 +441,14 @@ def repair(members: pl.DataFrame, enabled: Iterable[str] = REPAIRS) -> pl.DataFr
         raise ValueError(f"unknown repair(s) {sorted(unknown)}; use {', '.join(REPAIRS)}")
     if not on:
         return members
-    cols = members.columns
-    df = repair_names(members, spelling="spelling" in on, typos="typos" in on, names="names" in on)
+    # the rules read these columns only and keep the row order: they run on a narrow copy
+    df = members.select([c for c in REPAIR_INPUTS if c in members.columns])
+    df = repair_names(df, spelling="spelling" in on, typos="typos" in on, names="names" in on)
     df = repair_emails(df, typos="typos" in on) if "emails" in on else df
     df = repair_addresses(df, spelling="spelling" in on, typos="typos" in on, addresses="addresses" in on)
     if "typos" in on:
         df = cluster_vote(df, "street")
-    return df.select(cols)
+    return members.with_columns(df.select([c for c in REPAIRED if c in df.columns]))
 
 
 def match_key(f: str) -> pl.Expr:

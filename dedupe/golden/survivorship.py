@@ -132,8 +132,30 @@ def survive(members: pl.DataFrame, rules: SurvivorshipRules | None = None, *,
     ``cluster_id, field, record_id, source, source_record_id`` naming the record that supplied it.
     """
     rules = rules or SurvivorshipRules()
+    return pick(prepare(members, rules, fields=fields), rules, fields=fields)
+
+
+def prepare(members: pl.DataFrame, rules: SurvivorshipRules | None = None, *,
+            fields: Sequence[str] | None = None) -> pl.DataFrame:
+    """The batch-wide half of :func:`survive`: repairs and ranking hints, which use the whole
+    batch as evidence. What :func:`pick` does after it depends on one cluster's rows only, so
+    ``pick`` may run on any group of whole clusters of the prepared frame."""
+    rules = rules or SurvivorshipRules()
     fields = [f for f in (fields or GOLDEN_FIELDS) if f in members.columns]
-    members = annotate(repair(members, rules.repairs), fields) if rules.repairs else members
+    return annotate(repair(members, rules.repairs), fields) if rules.repairs else members
+
+
+def cluster_local(rules: SurvivorshipRules) -> bool:
+    """Whether :func:`pick` may run per group of clusters: a custom rule sees the members it is
+    given and may compare across clusters."""
+    return not any(callable(rule) for rule in rules.fields.values())
+
+
+def pick(members: pl.DataFrame, rules: SurvivorshipRules | None = None, *,
+         fields: Sequence[str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Golden values and lineage of prepared ``members`` (:func:`prepare`): one row per cluster."""
+    rules = rules or SurvivorshipRules()
+    fields = [f for f in (fields or GOLDEN_FIELDS) if f in members.columns]
     hints = [c for c in members.columns if c.startswith(("__pre_", "__post_"))]
     present = [pl.col(f).is_not_null().cast(pl.Int32) for f in fields]
     m = members.with_columns(
@@ -160,9 +182,11 @@ def survive(members: pl.DataFrame, rules: SurvivorshipRules | None = None, *,
             continue
         keys, desc = _ranking(rule, f, rules.source_priority, hints)
         by, flags = [pl.col(f).is_null(), *keys], [False, *desc]
-        aggs.append(pl.col(f).sort_by(by, descending=flags, nulls_last=True).first().alias(f))
-        aggs.append(pl.col(RECORD_ID).sort_by(by, descending=flags, nulls_last=True).first().alias(f"__src_{f}"))
-    golden = m.group_by("cluster_id").agg(aggs)
+        # value and record in one sort: the keys end with the record id, so the first row is unique
+        aggs.append(pl.struct(pl.col(f), pl.col(RECORD_ID).alias(f"__src_{f}"))
+                    .sort_by(by, descending=flags, nulls_last=True).first().alias(f"__win_{f}"))
+    golden = m.group_by("cluster_id").agg(aggs).unnest(
+        *[f"__win_{f}" for f in fields if f not in unit and f not in custom])
     if unit:
         addr = m.select(pl.col(RECORD_ID).alias("__addr_record"), *unit)
         golden = golden.join(addr, on="__addr_record", how="left").with_columns(

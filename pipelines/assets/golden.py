@@ -6,10 +6,12 @@ touches the last published tables.
 """
 
 
+import os
+
 import dagster as dg
-import polars as pl
 from dagster import AssetExecutionContext
 
+from pipelines.assets.golden_write import DEFAULT_CHUNK_RECORDS, build_tables
 from pipelines.assets.matching import MatchingResource
 from pipelines.progress import mark, timed_stage
 from pipelines.resources import PublishResource, SourcesResource, WarehouseResource
@@ -92,178 +94,61 @@ def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
 @timed_stage
 def golden_tables(context: AssetExecutionContext, warehouse: WarehouseResource,
                   matching: MatchingResource, publishing: PublishResource, sources: SourcesResource):
-    from dedupe.canonical import GOLDEN_FIELDS
-    from dedupe.golden.history import update_history
-    from dedupe.golden.records import build_golden
+    from pipelines.privacy import hash_key
 
     wh, settings = warehouse.get(), matching.settings()
-    staged = wh.read("staging.customers", columns=_golden_inputs(wh))
-    clusters = wh.read("matching.clusters")
-    previous = wh.read_if_exists("golden.crosswalk")
     now = _now()
-    mark("read")
-    build = build_golden(staged, clusters, rules=matching.survivorship(), at=now,
-                         previous_crosswalk=previous, registry=wh.read_if_exists("golden.id_registry"))
-    mark("build_golden")
-    fields = [f for f in GOLDEN_FIELDS if f in build.customers.columns]
-    history, hstats = update_history(wh.read_if_exists("golden.customers_history"), build.customers,
-                                     at=now, fields=fields)
-    mark("history")
-    review = review_queue(_pairs_in_band(wh, settings.review_band), build.crosswalk, settings.review_band,
-                          decided=wh.read_if_exists("golden.steward_decisions"))
-    mark("review_queue")
-    from pipelines.customer360 import customer_360, merge_lists
-
-    orders, invoices = _purchases(wh, sources.config())
-    c360 = customer_360(build.customers, build.crosswalk, orders, invoices, config=publishing.customer_360_config())
-    mark("customer_360")
-    lists = {f"golden_build.merge_list_{src}": df for src, df in merge_lists(build.crosswalk).items()}
-    mark("merge_lists")
-    from pipelines.privacy import hash_key, masked_tables
-
-    masked = masked_tables({"golden_build.customers": build.customers, "golden_build.customer_360": c360},
-                           key=hash_key(wh))
-    mark("masked_tables")
-    wh.write_many({
-        **lists,
-        **masked,
-        "golden_build.customer_360": c360,
-        BUILD_TABLES[GOLDEN_CUSTOMERS]: build.customers,
-        BUILD_TABLES[GOLDEN_CROSSWALK]: build.crosswalk,
-        BUILD_TABLES[REVIEW_QUEUE]: review,
-        "golden_build.customer_lineage": build.lineage,
-        "golden_build.id_registry": build.registry,
-        "golden_build.customers_history": history,
-        "golden_build.id_history_new": build.retired,
-    })
-    mark("write")
-    merged = build.crosswalk.height - build.customers.height
-    sizes = build.crosswalk.group_by("golden_id").len()
+    previous = wh.exists("golden.crosswalk")
+    built = build_tables(wh, rules=matching.survivorship(), review_band=settings.review_band,
+                         c360_config=publishing.customer_360_config(), sources_config=sources.config(),
+                         hash_key=hash_key(wh), at=now, chunk_records=chunk_records())
+    customers, records = built.rows[BUILD_TABLES[GOLDEN_CUSTOMERS]], built.rows[BUILD_TABLES[GOLDEN_CROSSWALK]]
+    merged = records - customers
     yield dg.MaterializeResult(asset_key=GOLDEN_CUSTOMERS, metadata={
-        "dagster/row_count": build.customers.height,
-        "source_records": build.crosswalk.height,
+        "dagster/row_count": customers,
+        "source_records": records,
         "duplicates_merged": merged,
-        "match_rate": round(merged / build.crosswalk.height, 4) if build.crosswalk.height else 0.0,
-        "multi_source_customers": sizes.filter(pl.col("len") > 1).height,
-        "ids_kept": build.id_stats["kept"],
-        "ids_new": build.id_stats["new"],
-        "ids_retired_by_merge": build.id_stats["merged"],
-        "ids_retired_no_sources": build.id_stats["retired_no_sources"],
-        "clusters_split": build.id_stats["split"],
-        "history_versions_opened": hstats["opened"],
-        "history_versions_closed": hstats["closed"],
-        "previous_run_state": "continued from golden.crosswalk" if previous is not None else "first build",
-        "rfm_segments": dg.MetadataValue.json(dict(c360.group_by("rfm_segment").len().sort("rfm_segment").iter_rows())),
-        "lifecycle": dg.MetadataValue.json(dict(c360.group_by("lifecycle_status").len().sort("lifecycle_status").iter_rows())),
-        "merge_list_rows": dg.MetadataValue.json({k.split("merge_list_")[1]: v.height for k, v in lists.items()}),
+        "match_rate": round(merged / records, 4) if records else 0.0,
+        "multi_source_customers": built.multi_source_customers,
+        "ids_kept": built.id_stats["kept"],
+        "ids_new": built.id_stats["new"],
+        "ids_retired_by_merge": built.id_stats["merged"],
+        "ids_retired_no_sources": built.id_stats["retired_no_sources"],
+        "clusters_split": built.id_stats["split"],
+        "history_versions_opened": built.history_stats["opened"],
+        "history_versions_closed": built.history_stats["closed"],
+        "previous_run_state": "continued from golden.crosswalk" if previous else "first build",
+        "rfm_segments": dg.MetadataValue.json(built.rfm_segments),
+        "lifecycle": dg.MetadataValue.json(built.lifecycle),
+        "merge_list_rows": dg.MetadataValue.json(built.merge_list_rows),
         "built_at": dg.MetadataValue.text(now.isoformat(timespec="seconds")),
     })
     yield dg.MaterializeResult(asset_key=GOLDEN_CROSSWALK, metadata={
-        "dagster/row_count": build.crosswalk.height,
-        "by_source": dg.MetadataValue.json(dict(build.crosswalk.group_by("source").len().sort("source").iter_rows())),
+        "dagster/row_count": records,
+        "by_source": dg.MetadataValue.json(built.by_source),
     })
-    yield dg.MaterializeResult(asset_key=REVIEW_QUEUE, metadata={"dagster/row_count": review.height})
-    built = {"golden_build.customer_lineage": build.lineage, "golden_build.customers_history": history,
-             "golden_build.id_registry": build.registry, "golden_build.id_history_new": build.retired,
-             "golden_build.customer_360": c360, **masked}
+    yield dg.MaterializeResult(asset_key=REVIEW_QUEUE,
+                               metadata={"dagster/row_count": built.rows[BUILD_TABLES[REVIEW_QUEUE]]})
+    lists = sorted(t for t in built.rows if ".merge_list_" in t)
     for key, (table, _) in SIDE_ASSETS.items():
         if key.path[-1] == "merge_lists":
-            rows = sum(df.height for df in lists.values())
             yield dg.MaterializeResult(asset_key=key, metadata={
-                "dagster/row_count": rows, "tables": dg.MetadataValue.json(sorted(lists))})
+                "dagster/row_count": sum(built.rows[t] for t in lists), "tables": dg.MetadataValue.json(lists)})
         else:
-            frame = built.get(table)
             yield dg.MaterializeResult(asset_key=key, metadata={
-                "dagster/row_count": frame.height if frame is not None else 0, "table": table})
+                "dagster/row_count": built.rows.get(table, 0), "table": table})
 
 
-def _purchases(wh, config) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Every configured source's orders and invoices, in the column layout customer_360 reads (plus
-    ``source``, the crosswalk source their customer references belong to); empty when none is loaded."""
-    from pipelines.customer360 import INVOICE_COLUMNS, ORDER_COLUMNS
-    from pipelines.staging.mapping import resolve_column
-
-    layouts = {"order": ORDER_COLUMNS, "invoice": INVOICE_COLUMNS}
-    frames: dict[str, list[pl.DataFrame]] = {"order": [], "invoice": []}
-    for spec in config.enabled:
-        p = spec.purchases
-        table = spec.raw(spec.purchases_table) if p is not None else None
-        if p is None or not wh.exists(table):
-            continue
-        raw = wh.read(table)
-        quarantined = _quarantined_ids(wh, f"{spec.name}_{spec.purchases_table}")
-        key = resolve_column(raw.columns, p.fields["id"].columns[0]) if p.fields["id"].columns else None
-        if quarantined is not None and key is not None:  # a quarantined invoice counts nowhere
-            raw = raw.filter(~pl.col(key).cast(pl.Utf8).str.strip_chars().is_in(quarantined.implode()))
-        target = layouts[p.kind]
-        exprs = [pl.lit(spec.name).alias("source"), pl.lit(table).alias("table_name")]
-        for name, column in zip(("id", "customer", "date", "amount", "currency"), target, strict=True):
-            fmap = p.fields.get(name)
-            found = resolve_column(raw.columns, fmap.columns[0]) if fmap is not None and fmap.columns else None
-            if fmap is not None and fmap.value is not None:
-                exprs.append(pl.lit(fmap.value).alias(column))
-            elif found is None:
-                exprs.append(pl.lit(None, pl.Utf8).alias(column))
-            else:
-                exprs.append(pl.col(found).alias(column))
-        frames[p.kind].append(raw.select(exprs))
-
-    def stacked(kind: str) -> pl.DataFrame:
-        parts = frames[kind]
-        if not parts:
-            return pl.DataFrame(schema=dict.fromkeys(layouts[kind], pl.Utf8))
-        return pl.concat([f.with_columns(pl.exclude("source", "table_name").cast(pl.Utf8)) for f in parts],
-                         how="diagonal_relaxed")
-
-    return stacked("order"), stacked("invoice")
-
-
-def _golden_inputs(wh) -> list[str]:
-    """The staged columns the golden build reads: all but the ``raw_*`` copies of the source values
-    (a third of the table, never used by survivorship, repair or ids)."""
-    cols = wh.query("select column_name from information_schema.columns where table_schema = 'staging' "
-                    "and table_name = 'customers' order by ordinal_position")["column_name"].to_list()
-    return [c for c in cols if not c.startswith("raw_")]
-
-
-def _pairs_in_band(wh, band: tuple[float, float]) -> pl.DataFrame:
-    """Only the scored pairs in the review band (a few percent of them), filtered in DuckDB."""
-    lo, hi = band
-    return wh.query("select * from matching.scored_pairs where match_probability >= ? and match_probability < ?",
-                    [float(lo), float(hi)])
-
-
-def _quarantined_ids(wh, source: str) -> pl.Series | None:
-    """Ids of ``source``'s rows in ``quality.quarantine`` (purchases: ``<source>_<table>``)."""
-    if not wh.exists("quality.quarantine"):
-        return None
-    return wh.query("select source_record_id from quality.quarantine where source = ?", [source])[
-        "source_record_id"]
+def chunk_records() -> int | None:
+    """Records per group of clusters survivorship runs on: ``CRM_GOLDEN_GOLDEN_CHUNK`` (0: all at once)."""
+    raw = os.environ.get("CRM_GOLDEN_GOLDEN_CHUNK", "").strip()
+    return int(raw) or None if raw else DEFAULT_CHUNK_RECORDS
 
 
 def _now():
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
-
-
-def review_queue(scored: pl.DataFrame, crosswalk: pl.DataFrame, band: tuple[float, float], *,
-                 decided: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Scored pairs whose probability lies in ``band`` (low inclusive, high exclusive) that no
-    steward has decided yet."""
-    lo, hi = band
-    gid = crosswalk.select("record_id", "golden_id")
-    pending = scored.filter(pl.col("match_probability").is_between(lo, hi, closed="left"))
-    if decided is not None and decided.height:
-        done = decided.filter(pl.col("id_l").is_not_null()).select("id_l", "id_r").unique()
-        pending = pending.join(done, on=["id_l", "id_r"], how="anti")
-    return (
-        pending
-        .join(gid.rename({"record_id": "id_l", "golden_id": "golden_id_l"}), on="id_l", how="left")
-        .join(gid.rename({"record_id": "id_r", "golden_id": "golden_id_r"}), on="id_r", how="left")
-        .with_columns(merged=pl.col("golden_id_l") == pl.col("golden_id_r"))
-        .sort(["match_probability", "id_l", "id_r"], descending=[True, False, False])  # ties: same order every run
-    )
 
 
 @dg.asset(

@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from pipelines.assets import golden_write
 from pipelines.runner import run_pipeline
 from pipelines.warehouse import Warehouse
 
@@ -52,20 +53,19 @@ def bad_day(first_run, synth_2k, tmp_path_factory):
             (shutil.copytree if item.is_dir() else shutil.copy2)(item, folder / item.name)
     wh = Warehouse(folder / first_wh.path.name)
     before = _snapshot(wh)
-    write_many = Warehouse.write_many
+    write_table = golden_write.write_table
 
-    def corrupting_write_many(self, tables):
-        frame = tables.get("golden_build.customers")
-        if frame is not None and frame.height > 1:
+    def corrupting_write_table(con, table, frame, *, append=False):
+        if table == "golden_build.customers" and not append and frame.height > 1:
             first = frame["golden_id"][0]
-            tables = {**tables, "golden_build.customers": frame.with_columns(
+            frame = frame.with_columns(
                 pl.when(pl.int_range(pl.len()) == 1).then(pl.lit(first)).otherwise(pl.col("golden_id"))
-                .alias("golden_id"))}
-        return write_many(self, tables)
+                .alias("golden_id"))
+        return write_table(con, table, frame, append=append)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOURCES__ERP__CREDENTIALS", ERP_URL)
-        mp.setattr(Warehouse, "write_many", corrupting_write_many)
+        mp.setattr(golden_write, "write_table", corrupting_write_table)
         summary = run_pipeline(sources=synth_2k, warehouse=wh.path)
     print(summary.render())
     return summary, wh, run_events(summary.run_id), before

@@ -1,0 +1,236 @@
+"""The golden build as plain functions: each ``golden_build`` table is written as soon as it is
+finished and its frame dropped, the per-customer part in groups of clusters.
+
+Every table is written in its own transaction: nobody reads ``golden_build`` but the checks that
+run after the build, and ``publish`` is the one transaction readers see. A build that fails
+half-way leaves ``golden_build`` incomplete and nothing published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+import polars as pl
+
+from dedupe.canonical import GOLDEN_FIELDS, RECORD_ID
+from dedupe.golden.history import update_history
+from dedupe.golden.records import BUILD_COLUMNS, golden_chunks, plan_golden
+from dedupe.golden.survivorship import SurvivorshipRules
+from pipelines.customer360 import INVOICE_COLUMNS, ORDER_COLUMNS, Customer360Config, customer_360, merge_lists
+from pipelines.privacy import masked_tables
+from pipelines.progress import mark
+from pipelines.staging.mapping import resolve_column
+from pipelines.warehouse import Warehouse
+
+SCHEMA = "golden_build"
+#: records per group of clusters the survivorship pick runs on (``CRM_GOLDEN_GOLDEN_CHUNK``)
+DEFAULT_CHUNK_RECORDS = 200_000
+
+
+@dataclass
+class BuildSummary:
+    """What the build wrote: row counts per table and the figures the assets report."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    id_stats: dict[str, int] = field(default_factory=dict)
+    history_stats: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, int] = field(default_factory=dict)
+    multi_source_customers: int = 0
+    rfm_segments: dict[str, int] = field(default_factory=dict)
+    lifecycle: dict[str, int] = field(default_factory=dict)
+    merge_list_rows: dict[str, int] = field(default_factory=dict)
+
+
+def write_table(con: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame, *, append: bool = False) -> int:
+    """Create (or replace) ``table`` with ``df``, or append ``df`` to it; returns the rows written."""
+    schema, _, name = table.partition(".")
+    con.register("__frame", df.to_arrow())
+    try:
+        if append:
+            con.execute(f'insert into "{schema}"."{name}" by name select * from __frame')
+        else:
+            con.execute(f'create or replace table "{schema}"."{name}" as select * from __frame')
+    finally:
+        con.unregister("__frame")
+    return df.height
+
+
+def reset_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """An empty ``golden_build``: no table of an earlier build (a merge list of a source that is
+    gone) can be published with this one."""
+    con.execute(f'drop schema if exists "{SCHEMA}" cascade')
+    con.execute(f'create schema "{SCHEMA}"')
+
+
+def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[float, float],
+                 c360_config: Customer360Config, sources_config, hash_key: bytes, at: datetime,
+                 chunk_records: int | None = DEFAULT_CHUNK_RECORDS) -> BuildSummary:
+    """Build every ``golden_build`` table from ``staging.customers`` and ``matching.clusters``."""
+    out = BuildSummary()
+    staged = wh.read("staging.customers", columns=_staged_columns(wh, rules))
+    clusters = wh.read("matching.clusters", columns=[RECORD_ID, "cluster_id"])
+    previous = wh.read_if_exists("golden.crosswalk")
+    registry = wh.read_if_exists("golden.id_registry")
+    with wh.connect() as con:
+        reset_schema(con)
+    mark("read")
+    plan = plan_golden(staged, clusters, rules=rules, previous_crosswalk=previous, registry=registry, at=at)
+    del staged, clusters, previous, registry
+    out.id_stats = plan.ids.stats
+    mark("plan")
+    crosswalk = plan.crosswalk
+    with wh.connect() as con:
+        out.rows[f"{SCHEMA}.crosswalk"] = write_table(con, f"{SCHEMA}.crosswalk", crosswalk)
+        out.rows[f"{SCHEMA}.id_registry"] = write_table(con, f"{SCHEMA}.id_registry", plan.ids.registry)
+        out.rows[f"{SCHEMA}.id_history_new"] = write_table(con, f"{SCHEMA}.id_history_new", plan.ids.retired)
+    out.by_source = dict(crosswalk.group_by("source").len().sort("source").iter_rows())
+    out.multi_source_customers = crosswalk.group_by("golden_id").len().filter(pl.col("len") > 1).height
+    plan.ids.registry = plan.ids.retired = None
+    mark("write_crosswalk")
+
+    parts, customers_table, lineage_table = [], f"{SCHEMA}.customers", f"{SCHEMA}.customer_lineage"
+    masked_table = f"{SCHEMA}.customers_masked"
+    with wh.connect() as con:
+        for i, (customers, lineage) in enumerate(golden_chunks(plan, chunk_records)):
+            append = i > 0
+            write_table(con, customers_table, customers, append=append)
+            write_table(con, lineage_table, lineage, append=append)
+            masked = masked_tables({customers_table: customers}, key=hash_key)
+            write_table(con, masked_table, masked[masked_table], append=append)
+            out.rows[lineage_table] = out.rows.get(lineage_table, 0) + lineage.height
+            parts.append(customers)
+            del lineage, masked
+    del plan
+    customers = pl.concat(parts) if parts else pl.DataFrame()
+    del parts
+    out.rows[customers_table] = out.rows[masked_table] = customers.height
+    mark("survivorship")
+
+    review = review_queue(_pairs_in_band(wh, review_band), crosswalk, review_band,
+                          decided=wh.read_if_exists("golden.steward_decisions"))
+    lists = {f"{SCHEMA}.merge_list_{src}": df for src, df in merge_lists(crosswalk).items()}
+    with wh.connect() as con:
+        out.rows[f"{SCHEMA}.review_queue"] = write_table(con, f"{SCHEMA}.review_queue", review)
+        for table, df in lists.items():
+            out.rows[table] = write_table(con, table, df)
+    out.merge_list_rows = {k.split("merge_list_")[1]: v.height for k, v in lists.items()}
+    del review, lists
+    mark("review_and_merge_lists")
+
+    fields = [f for f in GOLDEN_FIELDS if f in customers.columns]
+    history, out.history_stats = update_history(wh.read_if_exists("golden.customers_history"), customers,
+                                                at=at, fields=fields)
+    with wh.connect() as con:
+        out.rows[f"{SCHEMA}.customers_history"] = write_table(con, f"{SCHEMA}.customers_history", history)
+    del history
+    mark("history")
+
+    orders, invoices = purchases(wh, sources_config)
+    c360 = customer_360(customers, crosswalk, orders, invoices, config=c360_config)
+    del orders, invoices, customers, crosswalk
+    out.rfm_segments = dict(c360.group_by("rfm_segment").len().sort("rfm_segment").iter_rows())
+    out.lifecycle = dict(c360.group_by("lifecycle_status").len().sort("lifecycle_status").iter_rows())
+    masked = masked_tables({f"{SCHEMA}.customer_360": c360}, key=hash_key)
+    with wh.connect() as con:
+        out.rows[f"{SCHEMA}.customer_360"] = write_table(con, f"{SCHEMA}.customer_360", c360)
+        for table, df in masked.items():
+            out.rows[table] = write_table(con, table, df)
+    mark("customer_360")
+    return out
+
+
+def review_queue(scored: pl.DataFrame, crosswalk: pl.DataFrame, band: tuple[float, float], *,
+                 decided: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Scored pairs whose probability lies in ``band`` (low inclusive, high exclusive) that no
+    steward has decided yet."""
+    lo, hi = band
+    gid = crosswalk.select("record_id", "golden_id")
+    pending = scored.filter(pl.col("match_probability").is_between(lo, hi, closed="left"))
+    if decided is not None and decided.height:
+        done = decided.filter(pl.col("id_l").is_not_null()).select("id_l", "id_r").unique()
+        pending = pending.join(done, on=["id_l", "id_r"], how="anti")
+    return (
+        pending
+        .join(gid.rename({"record_id": "id_l", "golden_id": "golden_id_l"}), on="id_l", how="left")
+        .join(gid.rename({"record_id": "id_r", "golden_id": "golden_id_r"}), on="id_r", how="left")
+        .with_columns(merged=pl.col("golden_id_l") == pl.col("golden_id_r"))
+        .sort(["match_probability", "id_l", "id_r"], descending=[True, False, False])  # ties: same order every run
+    )
+
+
+def _staged_columns(wh: Warehouse, rules: SurvivorshipRules) -> list[str]:
+    """The staged columns the build reads: the golden fields and record keys; with a custom
+    survivorship rule every column but the ``raw_*`` copies (a custom rule may read any)."""
+    cols = wh.query("select column_name from information_schema.columns where table_schema = 'staging' "
+                    "and table_name = 'customers' order by ordinal_position")["column_name"].to_list()
+    custom = any(callable(rule) for rule in rules.fields.values())
+    wanted = set(GOLDEN_FIELDS) | set(BUILD_COLUMNS)
+    return [c for c in cols if (not c.startswith("raw_") if custom else c in wanted)]
+
+
+def _pairs_in_band(wh: Warehouse, band: tuple[float, float]) -> pl.DataFrame:
+    """Only the scored pairs in the review band (a few percent of them), filtered in DuckDB."""
+    lo, hi = band
+    return wh.query("select * from matching.scored_pairs where match_probability >= ? and match_probability < ?",
+                    [float(lo), float(hi)])
+
+
+def purchases(wh: Warehouse, config) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every configured source's orders and invoices, in the column layout customer_360 reads (plus
+    ``source``, the crosswalk source their customer references belong to); empty when none is
+    loaded. Only the mapped columns are read."""
+    layouts: Mapping[str, list[str]] = {"order": ORDER_COLUMNS, "invoice": INVOICE_COLUMNS}
+    frames: dict[str, list[pl.DataFrame]] = {"order": [], "invoice": []}
+    for spec in config.enabled:
+        p = spec.purchases
+        table = spec.raw(spec.purchases_table) if p is not None else None
+        if p is None or not wh.exists(table):
+            continue
+        columns = _column_names(wh, table)
+        key = resolve_column(columns, p.fields["id"].columns[0]) if p.fields["id"].columns else None
+        target = layouts[p.kind]
+        picked: dict[str, str | None] = {}
+        for name, column in zip(("id", "customer", "date", "amount", "currency"), target, strict=True):
+            fmap = p.fields.get(name)
+            picked[column] = resolve_column(columns, fmap.columns[0]) if fmap is not None and fmap.columns else None
+        raw = wh.read(table, columns=list(dict.fromkeys(c for c in [key, *picked.values()] if c is not None)))
+        quarantined = _quarantined_ids(wh, f"{spec.name}_{spec.purchases_table}")
+        if quarantined is not None and key is not None:  # a quarantined invoice counts nowhere
+            raw = raw.filter(~pl.col(key).cast(pl.Utf8).str.strip_chars().is_in(quarantined.implode()))
+        exprs = [pl.lit(spec.name).alias("source"), pl.lit(table).alias("table_name")]
+        for name, column in zip(("id", "customer", "date", "amount", "currency"), target, strict=True):
+            fmap = p.fields.get(name)
+            found = picked[column]
+            if fmap is not None and fmap.value is not None:
+                exprs.append(pl.lit(fmap.value).alias(column))
+            elif found is None:
+                exprs.append(pl.lit(None, pl.Utf8).alias(column))
+            else:
+                exprs.append(pl.col(found).alias(column))
+        frames[p.kind].append(raw.select(exprs))
+
+    def stacked(kind: str) -> pl.DataFrame:
+        parts = frames[kind]
+        if not parts:
+            return pl.DataFrame(schema=dict.fromkeys(layouts[kind], pl.Utf8))
+        return pl.concat([f.with_columns(pl.exclude("source", "table_name").cast(pl.Utf8)) for f in parts],
+                         how="diagonal_relaxed")
+
+    return stacked("order"), stacked("invoice")
+
+
+def _column_names(wh: Warehouse, table: str) -> list[str]:
+    schema, _, name = table.partition(".")
+    return wh.query("select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+                    "order by ordinal_position", [schema, name])["column_name"].to_list()
+
+
+def _quarantined_ids(wh: Warehouse, source: str) -> pl.Series | None:
+    """Ids of ``source``'s rows in ``quality.quarantine`` (purchases: ``<source>_<table>``)."""
+    if not wh.exists("quality.quarantine"):
+        return None
+    return wh.query("select source_record_id from quality.quarantine where source = ?", [source])[
+        "source_record_id"]

@@ -1,0 +1,139 @@
+"""The golden build per group of clusters gives exactly the one-shot build: the same customers,
+crosswalk, lineage and ids, and the same ``golden_build`` tables in the same row order."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+
+import duckdb
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from dedupe.canonical import conform
+from dedupe.golden.records import build_golden, golden_chunks, plan_golden
+from dedupe.golden.survivorship import SurvivorshipRules
+from pipelines.assets.golden_write import build_tables
+from pipelines.assets.matching import MatchingResource
+from pipelines.customer360 import Customer360Config
+from pipelines.demo import generate
+from pipelines.privacy import hash_key
+from pipelines.resources import SourcesResource
+from pipelines.runner import run_pipeline
+from pipelines.warehouse import Warehouse
+
+AT = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def assert_same_build(a, b) -> None:
+    for name in ("customers", "crosswalk", "lineage", "registry", "retired"):
+        assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True)
+    assert a.id_stats == b.id_stats
+
+
+def _small_batch() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Six customers of one to four records, sharing names and cities across clusters."""
+    t = datetime(2025, 3, 1, tzinfo=UTC)
+    rows = []
+    for c, size in enumerate((3, 1, 4, 2, 1, 3)):
+        for k in range(size):
+            rows.append({"record_id": f"erp:{c}{k}", "source": "erp", "source_record_id": f"{c}{k}",
+                         "given_name": ["Anna", "Ana", "Anne"][(c + k) % 3], "surname": f"Berg{c % 2}",
+                         "email": f"a{c}@example.com", "city": ["Berlin", "Berlinn"][k % 2], "country": "DE",
+                         "street": f"{c} Hauptstrasse", "created_at": t, "updated_at": t,
+                         "cluster": f"c{c}"})
+    df = pl.DataFrame(rows)
+    return conform(df.drop("cluster")), df.select("record_id", pl.col("cluster").alias("cluster_id"))
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 8])
+def test_any_group_size_gives_the_one_shot_build(chunk):
+    staged, clusters = _small_batch()
+    assert_same_build(build_golden(staged, clusters, at=AT, chunk_records=chunk), build_golden(staged, clusters, at=AT))
+
+
+def test_groups_hold_whole_clusters_in_golden_id_order():
+    staged, clusters = _small_batch()
+    plan = plan_golden(staged, clusters, at=AT)
+    parts = list(golden_chunks(plan, 3))
+    assert len(parts) > 2
+    ids = [gid for customers, _ in parts for gid in customers["golden_id"].to_list()]
+    assert ids == sorted(ids) and len(ids) == len(set(ids)) == clusters["cluster_id"].n_unique()
+
+
+def test_a_custom_rule_sees_the_whole_batch():
+    """A custom rule may compare across clusters: the pick then runs once, on every cluster."""
+    seen = []
+
+    def newest_email(members: pl.DataFrame, field: str) -> pl.DataFrame:
+        seen.append(members["cluster_id"].n_unique())
+        return members.group_by("cluster_id").agg(pl.col(field).sort_by("record_id").last().alias("value"),
+                                                  pl.col("record_id").sort().last())
+
+    staged, clusters = _small_batch()
+    rules = SurvivorshipRules(fields={"email": newest_email})
+    plan = plan_golden(staged, clusters, rules=rules, at=AT)
+    assert len(list(golden_chunks(plan, 2))) == 1
+    assert seen == [clusters["cluster_id"].n_unique()]
+
+
+# -- a demo batch through the pipeline ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_warehouse(tmp_path_factory):
+    """A published demo warehouse (seed 202): staged records, clusters and purchases."""
+    tmp = tmp_path_factory.mktemp("chunked")
+    sources = tmp / "src"
+    generate(sources, entities=400, seed=202, bad_rows=0.02)
+    warehouse = tmp / "base.duckdb"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(tmp / "dagster_home"))
+        summary = run_pipeline(sources=sources, warehouse=warehouse)
+    assert summary.success and summary.published, summary.render()
+    return tmp, sources, Warehouse(warehouse)
+
+
+@pytest.mark.slow
+def test_demo_batch_chunked_equals_one_shot(demo_warehouse):
+    _, _, wh = demo_warehouse
+    staged, clusters = wh.read("staging.customers"), wh.read("matching.clusters")
+    previous, registry = wh.read("golden.crosswalk"), wh.read("golden.id_registry")
+    one = build_golden(staged, clusters, at=AT, previous_crosswalk=previous, registry=registry)
+    assert one.customers.height < one.crosswalk.height == staged.height   # duplicates were merged
+    plan = plan_golden(staged, clusters, at=AT, previous_crosswalk=previous, registry=registry)
+    assert len(list(golden_chunks(plan, 50))) > 10
+    for chunk in (50, 333):
+        assert_same_build(build_golden(staged, clusters, at=AT, previous_crosswalk=previous, registry=registry,
+                                       chunk_records=chunk), one)
+
+
+def _tables(path) -> dict[str, pl.DataFrame]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = [r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = "
+                                           "'golden_build' order by 1").fetchall()]
+        return {n: con.sql(f'select * from golden_build."{n}"').pl() for n in names}
+
+
+@pytest.mark.slow
+def test_demo_build_tables_are_the_same_in_groups(demo_warehouse):
+    """Every golden_build table, row for row, whether survivorship ran at once or in groups."""
+    tmp, sources, base = demo_warehouse
+    config = SourcesResource(directory=str(sources)).config()
+    built = {}
+    for chunk in (None, 60):
+        path = tmp / f"chunk_{chunk}.duckdb"
+        shutil.copy(base.path, path)
+        wh = Warehouse(path)
+        summary = build_tables(wh, rules=MatchingResource().survivorship(), review_band=(0.5, 0.9),
+                               c360_config=Customer360Config(), sources_config=config, hash_key=hash_key(wh),
+                               at=AT, chunk_records=chunk)
+        built[chunk] = _tables(path)
+        assert summary.rows == {f"golden_build.{n}": df.height for n, df in built[chunk].items()}
+    one, grouped = built[None], built[60]
+    assert {"customers", "crosswalk", "customer_lineage", "customers_masked", "customer_360"} <= set(one)
+    assert one.keys() == grouped.keys()
+    for name, df in one.items():
+        assert_frame_equal(grouped[name], df, check_exact=True)
+    assert one["customers"]["golden_id"].is_sorted()
