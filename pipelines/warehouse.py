@@ -39,11 +39,12 @@ _PID_RE = re.compile(r"\(PID (\d+)\)")
 T = TypeVar("T")
 
 
-#: databases kept open by :func:`kept_open`, by absolute path
+#: databases kept open by :func:`kept_open`, by absolute path, and how many cursors each has out
 _KEPT: dict[str, duckdb.DuckDBPyConnection] = {}
-#: DuckDB's memory limit while a run keeps the database open (``CRM_GOLDEN_DUCKDB_MEMORY``): its
-#: buffer pool then caches the table blocks it read, so a cap keeps those from adding up over a run
-DEFAULT_DUCKDB_MEMORY = "2GB"
+_CURSORS: dict[str, int] = {}
+#: table blocks a kept-open database may keep cached between calls; above this it is closed and
+#: opened again, which frees them (a run must not carry gigabytes of cache from step to step)
+KEPT_CACHE_BYTES = 256 * 1024 ** 2
 
 
 def _key(path: str | Path) -> str:
@@ -51,10 +52,18 @@ def _key(path: str | Path) -> str:
 
 
 def _open_kept(key: str) -> None:
-    con = duckdb.connect(key)
-    limit = os.environ.get("CRM_GOLDEN_DUCKDB_MEMORY", "").strip() or DEFAULT_DUCKDB_MEMORY
-    con.execute(f"set memory_limit = {_literal(limit)}")
-    _KEPT[key] = con
+    _KEPT[key] = duckdb.connect(key)
+
+
+def _trim_kept(key: str) -> None:
+    """Reopen a kept-open database whose block cache outgrew :data:`KEPT_CACHE_BYTES` (no cursor out)."""
+    con = _KEPT.get(key)
+    if con is None or _CURSORS.get(key):
+        return
+    cached = con.execute("select coalesce(sum(memory_usage_bytes), 0) from duckdb_memory()").fetchone()[0]
+    if cached > KEPT_CACHE_BYTES:
+        con.close()
+        _open_kept(key)
 
 
 @contextlib.contextmanager
@@ -253,13 +262,17 @@ class Warehouse:
 
     @contextlib.contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        kept = _KEPT.get(_key(self.path))
+        key = _key(self.path)
+        kept = _KEPT.get(key)
         if kept is not None:  # a run keeps it open: a cursor is a connection of its own (transactions too)
             con = kept.cursor()
+            _CURSORS[key] = _CURSORS.get(key, 0) + 1
             try:
                 yield con
             finally:
                 con.close()
+                _CURSORS[key] -= 1
+                _trim_kept(key)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -30,3 +30,23 @@ def test_calls_inside_a_run_share_one_open_database(tmp_path):
         assert ro.execute("select count(*) from golden.customers").fetchone()[0] == 3
     with duckdb.connect(str(read_copy_path(wh.path)), read_only=True) as ro:
         assert ro.execute("select count(*) from golden.customers").fetchone()[0] == 3
+
+
+def test_a_kept_database_lets_go_of_its_block_cache_between_calls(tmp_path, monkeypatch):
+    """Cached table blocks above the limit are freed after the call (the database is opened again);
+    below it the same database stays open."""
+    import pipelines.warehouse as warehouse
+
+    wh = Warehouse(tmp_path / "w.duckdb")
+    with kept_open(wh.path):
+        wh.write("staging.customers", pl.DataFrame({"n": range(200_000)}))
+        key = str(wh.path.absolute())
+        opened = warehouse._KEPT[key]
+        assert wh.read("staging.customers").height == 200_000
+        assert warehouse._KEPT[key] is opened  # a few hundred kB cached: kept
+        monkeypatch.setattr(warehouse, "KEPT_CACHE_BYTES", 1024)
+        with wh.connect() as con:
+            assert con.execute("select count(*) from staging.customers").fetchone()[0] == 200_000
+            assert warehouse._KEPT[key] is opened  # never while a cursor is out
+        assert warehouse._KEPT[key] is not opened
+        assert wh.read("staging.customers").height == 200_000
