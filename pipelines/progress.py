@@ -34,8 +34,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import ctypes
+import ctypes.util
 import dataclasses
 import functools
+import gc
 import inspect
 import logging
 import resource
@@ -46,6 +49,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import dagster as dg
+import pyarrow as pa
 from dagster._core.log_manager import get_log_record_metadata, has_log_record_metadata
 
 #: Log lines of stages and loops start with this, so the console logger shows them.
@@ -261,16 +265,43 @@ def timed_stage(fn: Callable) -> Callable:
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def gen_wrapper(*args, **kwargs):
-            with stage(name, context=_context_of(args, kwargs)) as timing:
-                for item in fn(*args, **kwargs):
-                    yield _with_stage(item, timing)
+            try:
+                with stage(name, context=_context_of(args, kwargs)) as timing:
+                    for item in fn(*args, **kwargs):
+                        yield _with_stage(item, timing)
+            finally:
+                give_back_memory()
         return gen_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with stage(name, context=_context_of(args, kwargs)) as timing:
-            return _with_stage(fn(*args, **kwargs), timing)
+        try:
+            with stage(name, context=_context_of(args, kwargs)) as timing:
+                return _with_stage(fn(*args, **kwargs), timing)
+        finally:
+            give_back_memory()
     return wrapper
+
+
+def give_back_memory() -> None:
+    """Return the memory a finished step freed to the system (Python's and Arrow's allocators keep
+    it otherwise): the next step of an in-process run then starts from its own baseline, and the
+    run's peak is its largest step, not the sum of what every step once held."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc() -> Any:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc: nothing to trim
+        return None
+
+
+_LIBC = _libc()
 
 
 def _context_of(args: tuple, kwargs: dict) -> Any:
