@@ -28,6 +28,8 @@ SITE_NAME = "crm_golden_docs"  # ``local_site`` is taken in an ephemeral context
 PENDING = ".pending"
 RENDER_LOCK = ".render.lock"
 RENDER_ERROR = "render-error.txt"
+#: written by a run for its length (its PID): the renderer waits for more validations meanwhile
+RUN_MARKER = ".run-active"
 DEFAULT_RUN_NAME = "crm_golden"
 
 
@@ -86,19 +88,57 @@ def render_in_background(out_dir: str | Path) -> None:
                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def render_pending(out_dir: str | Path) -> int:
+def render_pending(out_dir: str | Path, *, linger: bool = False) -> int:
     """Render every queued validation of ``out_dir`` (the renderer's loop); returns pages drawn.
-    Another renderer already at work keeps the queue: this one then returns 0 at once."""
+    Another renderer already at work keeps the queue: this one then returns 0 at once. ``linger``:
+    wait for more while a run that started a :func:`data_docs_session` is still going (one renderer,
+    one import of Great Expectations, per run)."""
     out = Path(out_dir).resolve()
     drawn = 0
     while True:
         with _render_lock(out, block=False) as mine:
             if not mine:
                 return drawn
-            while files := _pending(out):
-                drawn += _render_files(out, files)
+            while True:
+                if files := _pending(out):
+                    drawn += _render_files(out, files)
+                elif linger and _run_active(out):
+                    time.sleep(0.2)
+                else:
+                    break
         if not _pending(out):  # queued while the lock was let go: take it again
             return drawn
+
+
+def _run_active(out: Path) -> bool:
+    """Whether the run named in ``out``'s run marker is still alive."""
+    try:
+        pid = int((out / RUN_MARKER).read_text(encoding="utf-8").strip())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def data_docs_session(out_dir: str | Path) -> Iterator[None]:
+    """For the length of a run: start the renderer at once (it imports Great Expectations while the
+    run loads its sources) and keep it waiting for the run's suites instead of starting one per
+    suite. Await the pages afterwards with :func:`wait_for_data_docs`."""
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    marker = out / RUN_MARKER
+    marker.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    try:
+        render_in_background(out)
+        yield
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def warm_up() -> None:
+    """Import what drawing needs, before the first validation arrives."""
+    import great_expectations  # noqa: F401
 
 
 def _render_files(out: Path, files: list[Path]) -> int:

@@ -1,9 +1,11 @@
 """The background Data Docs renderer: ``python -m expectations.render_docs DIR`` draws every
-validation queued in the site ``DIR`` (see :mod:`expectations.data_docs`)."""
+validation queued in the site ``DIR`` (see :mod:`expectations.data_docs`), and while a run is going
+waits for the next."""
 
 import sys
 
-from expectations.data_docs import render_pending
+from expectations.data_docs import render_pending, warm_up
 
 if __name__ == "__main__":
-    render_pending(sys.argv[1])
+    warm_up()
+    render_pending(sys.argv[1], linger=True)

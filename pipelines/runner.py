@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from expectations.data_docs import wait_for_data_docs
+from expectations.data_docs import data_docs_session, wait_for_data_docs
 from expectations.masking import mask_error
 from pipelines.assets.staging import docs_dir
 from pipelines.build import JOB_NAME, build_definitions
@@ -143,8 +143,9 @@ def run_pipeline(*, warehouse: Path, sources: Path | None = None, config: Path |
                              loggers={"progress": progress_logger_def(handler)})
     job = defs.resolve_job_def(JOB_NAME)
     t0 = time.perf_counter()
+    docs = docs_dir(Warehouse(warehouse))
     with kept_open(warehouse):
-        with quick_event_log(dagster_home()), dg.DagsterInstance.get() as instance:
+        with quick_event_log(dagster_home()), dg.DagsterInstance.get() as instance, data_docs_session(docs):
             result = job.execute_in_process(instance=instance, raise_on_error=False,
                                             run_config={"loggers": {"progress": {}}})
         summary = RunSummary(run_id=result.run_id, success=result.success,
@@ -159,7 +160,7 @@ def run_pipeline(*, warehouse: Path, sources: Path | None = None, config: Path |
         _fill_counts(summary, Warehouse(warehouse), result.run_id, raw_tables(sources_config))
         if truth is not None and (truth / "records.csv").exists() and published:
             summary.quality = pairwise_quality(Warehouse(warehouse).read("golden.crosswalk"), truth / "records.csv")
-    summary.data_docs_error = wait_for_data_docs(docs_dir(Warehouse(warehouse)))  # drawn beside the run
+    summary.data_docs_error = wait_for_data_docs(docs)  # drawn beside the run
     return summary
 
 

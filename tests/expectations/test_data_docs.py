@@ -56,3 +56,34 @@ def test_wait_draws_the_queue_itself_when_no_renderer_runs(tmp_path, golden_fram
     page = queue_data_docs(run_suite("golden_customers", golden_frame), docs)
     assert wait_for_data_docs(docs, timeout=60) is None
     assert page.is_file()
+
+
+def test_one_renderer_waits_for_the_whole_run(tmp_path, dirty_staged, golden_frame):
+    """A run's session starts the renderer at once; with the queue empty it keeps waiting (holding
+    its lock, so the suites start no other) until the run ends, then draws what came last and exits."""
+    import time
+
+    from expectations.data_docs import (
+        _render_lock,
+        data_docs_session,
+        queue_data_docs,
+        render_in_background,
+        wait_for_data_docs,
+    )
+
+    docs = tmp_path / "docs"
+    with data_docs_session(docs):
+        first = queue_data_docs(run_suite("staged_customers", dirty_staged), docs)
+        render_in_background(docs)  # what each suite step does: no second renderer
+        deadline = time.monotonic() + 120
+        while not first.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert first.is_file()
+        time.sleep(0.5)
+        with _render_lock(docs.resolve(), block=False) as free:
+            assert not free  # still there, waiting for the run's next suite
+        last = queue_data_docs(run_suite("golden_customers", golden_frame), docs)
+    assert wait_for_data_docs(docs, timeout=120) is None
+    assert last.is_file()
+    with _render_lock(docs.resolve(), block=False) as free:
+        assert free  # gone once the run ended
