@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.demo import generate
+from tests.pipeline_runs import DemoRun, make_demo_run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,6 +33,21 @@ def synth_2k(tmp_path_factory) -> Path:
 def synth_2k_clean(tmp_path_factory) -> Path:
     """2,000 people, seed 11, no bad rows."""
     return synth(tmp_path_factory.mktemp("synth") / "s2k_clean", 2000, 11, 0.0)
+
+
+@pytest.fixture(scope="session")
+def shared_demo_run(tmp_path_factory):
+    """``shared_demo_run(entities, seed)``: the demo sources of that size and seed run once per session
+    (tests/pipeline_runs.py); take ``.copy(folder)`` before reading, changing or running again."""
+    runs: dict[tuple[int, int], DemoRun] = {}
+
+    def get(entities: int, seed: int) -> DemoRun:
+        if (entities, seed) not in runs:
+            base = tmp_path_factory.mktemp(f"demo_run_{entities}_{seed}")
+            runs[entities, seed] = make_demo_run(base, entities=entities, seed=seed)
+        return runs[entities, seed]
+
+    return get
 
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")

@@ -8,7 +8,6 @@ import os
 import polars as pl
 import pytest
 
-from pipelines.demo import generate
 from pipelines.review import decide
 from pipelines.runner import run_pipeline
 from pipelines.warehouse import Warehouse
@@ -21,13 +20,13 @@ def partition(wh: Warehouse) -> set[frozenset[str]]:
     return {frozenset(g) for g in cw.group_by("golden_id").agg("record_id")["record_id"].to_list()}
 
 
-def test_large_mode_publishes_the_in_memory_partition_and_keeps_decisions(tmp_path, monkeypatch):
+def test_large_mode_publishes_the_in_memory_partition_and_keeps_decisions(tmp_path, monkeypatch, shared_demo_run):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    sources = tmp_path / "sources"
-    generate(sources, entities=120, seed=9)
-    small = run_pipeline(sources=sources, warehouse=tmp_path / "memory.duckdb")
+    in_memory = shared_demo_run(150, 3).copy(tmp_path, "memory")  # the session's in-memory run
+    sources, small = in_memory.sources, in_memory.summary
     assert small.published, small.render()
-    monkeypatch.setenv("CRM_GOLDEN_LARGE_RECORDS", "50")  # 120 people give ~200 records: above it
+    assert Warehouse(in_memory.warehouse).read("matching.run_mode")["mode"][0] != "large"
+    monkeypatch.setenv("CRM_GOLDEN_LARGE_RECORDS", "50")  # 150 people give ~250 records: above it
     large = run_pipeline(sources=sources, warehouse=tmp_path / "large.duckdb")
     assert large.published, large.render()
     wh = Warehouse(tmp_path / "large.duckdb")

@@ -16,7 +16,6 @@ import yaml
 from connectors.config import ConfigError, load_config, parse_config
 from connectors.sheets.readers import file_frame
 from dedupe.evaluation import evaluate
-from pipelines.demo import generate
 from pipelines.runner import run_pipeline
 from pipelines.warehouse import Warehouse
 
@@ -166,18 +165,18 @@ def pairwise_f1(wh: Warehouse, truth: Path) -> float:
 
 
 @pytest.fixture(scope="module")
-def layouts(tmp_path_factory):
+def layouts(tmp_path_factory, shared_demo_run):
+    """The demo sources (with their run: a copy of the session's, ``demo.duckdb``) and the German layout."""
     tmp = tmp_path_factory.mktemp("layouts")
     os.environ["DAGSTER_HOME"] = str(tmp / "dagster_home")
-    demo = tmp / "demo"
-    generate(demo, entities=150, seed=42)
+    base = shared_demo_run(150, 42)
+    demo = base.copy(tmp, "demo", sources="demo").sources
     convert(demo, tmp / "german")
-    return tmp, demo, tmp / "german"
+    return tmp, demo, tmp / "german", base.summary
 
 
 def test_a_layout_unlike_the_demo_matches_as_well_with_only_a_sources_file(layouts):
-    tmp, demo, german = layouts
-    base = run_pipeline(sources=demo, warehouse=tmp / "demo.duckdb")
+    tmp, demo, german, base = layouts
     other = run_pipeline(config=german / "sources.yaml", warehouse=tmp / "german.duckdb")
     assert base.success and base.published, base.render()
     assert other.success and other.published, other.render()
@@ -197,7 +196,7 @@ def test_a_layout_unlike_the_demo_matches_as_well_with_only_a_sources_file(layou
 
 
 def test_switching_a_source_off_and_adding_a_fifth(layouts):
-    tmp, _demo, german = layouts
+    tmp, _demo, german, _ = layouts
     data = yaml.safe_load(GERMAN_LAYOUT)
     data["sources"][1]["enabled"] = False  # the shop export is off
     extra = tmp / "extra"
@@ -222,7 +221,7 @@ def test_switching_a_source_off_and_adding_a_fifth(layouts):
 
 
 def test_a_misconfigured_source_loads_nothing_and_fails_its_check_while_the_others_run(layouts):
-    tmp, _demo, german = layouts
+    tmp, _demo, german, _ = layouts
     data = yaml.safe_load(GERMAN_LAYOUT)
     data["sources"][0]["fields"]["email"] = "e_mail_adresse"  # the ERP has no such column
     (german / "broken.yaml").write_text(yaml.safe_dump(data))
@@ -240,7 +239,7 @@ def test_a_misconfigured_source_loads_nothing_and_fails_its_check_while_the_othe
 
 
 def test_an_unreachable_database_is_one_line_naming_the_source(layouts, tmp_path):
-    tmp, _demo, german = layouts
+    tmp, _demo, german, _ = layouts
     data = yaml.safe_load(GERMAN_LAYOUT)
     data["sources"][0]["url"] = "sqlite:///does_not_exist.sqlite"
     shutil.copy(german / "sources.yaml", tmp_path / "unused.yaml")

@@ -15,7 +15,6 @@ import sqlite3
 import polars as pl
 import pytest
 
-from pipelines.demo import generate
 from pipelines.runner import run_pipeline
 from pipelines.warehouse import Warehouse
 
@@ -25,7 +24,10 @@ RECONCILE = [f"{system}_rows_reconcile" for system in ("erp", "shop", "sheets")]
 
 
 def run(sources, warehouse):
-    summary = run_pipeline(sources=sources, warehouse=warehouse)
+    return check_run(run_pipeline(sources=sources, warehouse=warehouse))
+
+
+def check_run(summary):
     assert summary.success and summary.published, summary.render()
     failed = [name for name, passed, sev in summary.checks if not passed and sev == "ERROR"]
     assert not failed, failed
@@ -58,13 +60,13 @@ def crosswalk(wh: Warehouse) -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, shared_demo_run):
     tmp = tmp_path_factory.mktemp("deletions")
     os.environ["DAGSTER_HOME"] = str(tmp / "dagster_home")
-    src = tmp / "src"
-    generate(src, entities=150, seed=3)
-    wh = Warehouse(tmp / "warehouse.duckdb")
-    run(src, wh.path)
+    first = shared_demo_run(150, 3)  # run 1: a copy of the session's run on these sources
+    check_run(first.summary)
+    copy = first.copy(tmp, sources="src")
+    src, wh = copy.sources, Warehouse(copy.warehouse)
     before = crosswalk(wh)
     sizes = before.group_by("golden_id").agg(pl.col("record_id"), pl.len().alias("n"))
     erp = pl.col("record_id").list.first().str.starts_with("erp:")

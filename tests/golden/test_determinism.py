@@ -3,7 +3,6 @@ order, hash order, thread count or the wall clock."""
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
@@ -17,8 +16,8 @@ from polars.testing import assert_frame_equal
 from dedupe.canonical import conform
 from dedupe.golden.records import build_golden
 from dedupe.golden.repair import typo_map
-from pipelines.demo_data import generate
 from pipelines.warehouse import Warehouse
+from tests.pipeline_runs import clean_run_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,21 +86,24 @@ def test_golden_build_ignores_row_order_and_cluster_labels():
 
 
 @pytest.mark.slow
-def test_three_fresh_runs_publish_identical_golden_tables(tmp_path):
-    """Each run is its own process (its own hash seeds) with a different polars thread count."""
-    sources = tmp_path / "src"
-    generate(sources, entities=150, seed=42)
-    tables = []
-    for i, threads in enumerate(("1", "2", "3")):
+def test_three_fresh_runs_publish_identical_golden_tables(tmp_path, shared_demo_run):
+    """Each run is its own process (its own hash seeds) with a different polars thread count: the
+    session's in-process run on these sources and two runs of ``crm-golden run``."""
+    first = shared_demo_run(150, 42).copy(tmp_path, "w0", sources="src")
+    sources = first.sources
+    in_process = pl.thread_pool_size()
+    tables = [{t: Warehouse(first.warehouse).read(t) for t in ("golden.customers", "golden.crosswalk")}]
+    for i, threads in enumerate([n for n in (1, 2, 3) if n != in_process][:2], start=1):
         warehouse = tmp_path / f"w{i}.duckdb"
-        env = {**os.environ, "DAGSTER_HOME": str(tmp_path / f"dagster_home{i}"), "POLARS_MAX_THREADS": threads,
-               "PYTHONPATH": str(REPO)}
+        env = {**clean_run_env(), "DAGSTER_HOME": str(tmp_path / f"dagster_home{i}"),
+               "POLARS_MAX_THREADS": str(threads), "PYTHONPATH": str(REPO)}
         run = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--sources", str(sources),
                               "--warehouse", str(warehouse)], check=False, env=env, cwd=tmp_path,
                              capture_output=True, text=True)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
         wh = Warehouse(warehouse)
         tables.append({t: wh.read(t) for t in ("golden.customers", "golden.crosswalk")})
+    assert len(tables) == 3
     assert tables[0]["golden.customers"].height > 100
     for other in tables[1:]:
         for name, df in tables[0].items():  # every column, exactly

@@ -19,13 +19,16 @@ pytestmark = pytest.mark.slow
 
 
 def run(sources, warehouse, **kw):
-    summary = run_pipeline(sources=sources, warehouse=warehouse, **kw)
+    check_run(run_pipeline(sources=sources, warehouse=warehouse, **kw))
+    return Warehouse(warehouse)
+
+
+def check_run(summary):
     assert summary.success and summary.published, summary.render()
     failed = [name for name, passed, sev in summary.checks if not passed and sev == "ERROR"]
     assert not failed, failed  # includes golden/customers:golden_ids_are_stable
     assert any(name.endswith(":golden_ids_are_stable") for name, _, _ in summary.checks)
     assert any(name.endswith(":review_queue_is_not_growing_unbounded") for name, _, _ in summary.checks)
-    return Warehouse(warehouse)
 
 
 def ids(wh: Warehouse) -> pl.DataFrame:
@@ -33,12 +36,14 @@ def ids(wh: Warehouse) -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def batches(tmp_path_factory):
-    """Batch A (demo sources) and batch B = A + new sales rows + a changed ERP customer."""
+def batches(tmp_path_factory, shared_demo_run):
+    """Batch A (demo sources, run once: a copy of the session's run) and batch B = A + new sales rows
+    + a changed ERP customer."""
     tmp = tmp_path_factory.mktemp("runs")
     os.environ["DAGSTER_HOME"] = str(tmp / "dagster_home")
-    a, extra, b = tmp / "a", tmp / "extra", tmp / "b"
-    generate(a, entities=150, seed=3)
+    first = shared_demo_run(150, 3)
+    check_run(first.summary)
+    a, extra, b = first.copy(tmp, "base", sources="a").sources, tmp / "extra", tmp / "b"
     generate(extra, entities=60, seed=4)
     shutil.copytree(a, b)
     with open(extra / "sheets" / "sales_contacts.csv", encoding="utf-8-sig", newline="") as fh:
@@ -48,7 +53,6 @@ def batches(tmp_path_factory):
     with sqlite3.connect(b / "erp.sqlite") as con:  # one ERP customer moves
         con.execute("update customers set street = '1 Moved Street', updated_at = '2026-01-01 00:00:00' "
                     "where customer_no = (select min(customer_no) from customers)")
-    run(a, tmp / "base.duckdb")
     return tmp, a, b
 
 
@@ -105,17 +109,17 @@ def test_steward_reject_splits_and_survives_full_rebuild(batches):
     pair = multi["record_id"][0].to_list()
     other = multi["record_id"][1].to_list()
     decide(wh, "reject", pair[0], pair[1], note="different people")
+    # accept two singletons: they merge and stay merged (decided together with the reject: one
+    # incremental run and one full rebuild carry both)
+    singles = cw.group_by("golden_id").agg(pl.col("record_id").first(), pl.len()).filter(pl.col("len") == 1)
+    x, y = sorted(singles["record_id"].head(2).to_list())
+    decide(wh, "accept", x, y)
     run(a, w)
     got = dict(ids(wh).iter_rows())
     assert got[pair[0]] != got[pair[1]]
+    assert got[x] == got[y]
     run(a, w, full_rebuild=True, retrain=True)
     got = dict(ids(wh).iter_rows())
     assert got[pair[0]] != got[pair[1]]
     assert got[other[0]] == got[other[1]]  # untouched pair still merged
-    # accept two singletons: they merge and stay merged
-    singles = cw.group_by("golden_id").agg(pl.col("record_id").first(), pl.len()).filter(pl.col("len") == 1)
-    x, y = sorted(singles["record_id"].head(2).to_list())
-    decide(wh, "accept", x, y)
-    run(a, w, full_rebuild=True)
-    got = dict(ids(wh).iter_rows())
     assert got[x] == got[y]

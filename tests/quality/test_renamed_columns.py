@@ -9,7 +9,6 @@ import sqlite3
 
 import pytest
 
-from pipelines.demo import generate
 from pipelines.runner import EXIT_NOT_PUBLISHED, run_pipeline
 from pipelines.warehouse import Warehouse
 
@@ -17,14 +16,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
+def published(tmp_path_factory, shared_demo_run):
+    """A published demo run (a copy of the session's run)."""
     tmp = tmp_path_factory.mktemp("renamed")
     os.environ["DAGSTER_HOME"] = str(tmp / "dagster_home")
-    sources = tmp / "sources"
-    generate(sources, entities=120, seed=5)
-    summary = run_pipeline(sources=sources, warehouse=tmp / "wh.duckdb")
-    assert summary.published, summary.render()
-    return tmp, sources
+    first = shared_demo_run(150, 3)
+    assert first.summary.published, first.summary.render()
+    return tmp, first.copy(tmp, "wh").sources
 
 
 @pytest.mark.parametrize(("old", "new"), [("email", "email_address"), ("updated_at", "last_change")])
