@@ -27,6 +27,7 @@ import base64
 import hmac
 import json
 import logging
+import re
 import signal
 import threading
 from collections.abc import Mapping
@@ -100,6 +101,34 @@ class _Resource:
 
     def next_token(self, page: int) -> str | None:
         return self.page_to_token.get(page + 1)
+
+    def text_span(self, page: int, field: str) -> tuple[datetime, datetime] | None:
+        """(earliest, latest) instant of every ``"field": "<text>"`` in the page's bytes, nested ones
+        included, found without parsing the JSON (values that are no instant pass no filter: left
+        out); None when there is none."""
+        key = (page, f"text:{field}")
+        if key not in self._spans:
+            pattern = re.compile(b'"' + re.escape(field.encode()) + rb'"\s*:\s*"([^"\\]*)"')
+            instants = []
+            for value in pattern.findall(self.raw(page)):
+                try:
+                    instants.append(parse_instant(value.decode()))
+                except (ValueError, UnicodeDecodeError):
+                    continue
+            span = (min(instants), max(instants)) if instants else None
+            with self._lock:
+                self._spans[key] = span
+        return self._spans[key]
+
+    def none_match(self, page: int, bounds: Mapping[str, tuple[str, datetime]]) -> bool:
+        """Whether no object of a page can pass ``bounds``: every value of some bounded field in its
+        bytes lies outside the bound (an object without the field passes no filter on it either), so
+        an incremental read skips the pages before its cursor without parsing them."""
+        for field, (side, limit) in bounds.items():
+            span = self.text_span(page, field)
+            if span is not None and (span[1] < limit if side == "min" else span[0] > limit):
+                return True
+        return False
 
 
 def _encode_filters(filters: Mapping[str, str]) -> str:
@@ -202,6 +231,10 @@ class _Handler(BaseHTTPRequestHandler):
         shop = self.server.shop
         while True:
             truncate = shop._truncation(f"{resource.name}/{resource.pages[page]}")
+            if (bounds and not fields and truncate is None and resource.next_token(page) is not None
+                    and resource.none_match(page, bounds)):
+                page += 1
+                continue
             whole = not fields and all(_within(resource.span(page, f), side, limit)
                                        for f, (side, limit) in bounds.items())
             objects = None if truncate is not None or whole else resource.objects(page)
