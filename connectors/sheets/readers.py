@@ -197,53 +197,109 @@ def _is_title(first: list, second: list) -> bool:
 
 
 def xlsx_blocks(data: bytes, *, where: str) -> Iterator[Block]:
-    """One block per non-empty worksheet, in workbook order, read with openpyxl read-only.
+    """One block per non-empty worksheet, in workbook order.
 
     The first non-empty row of a sheet is its header; row numbers continue across sheets
-    (``Leads 2`` starts after the last data row of ``Leads``).
+    (``Leads 2`` starts after the last data row of ``Leads``). A sheet is read with calamine
+    (``xlsx_fast``) when that gives exactly openpyxl's reading, otherwise with openpyxl read-only;
+    a workbook calamine cannot open goes to openpyxl whole, which names what is wrong with it.
     """
+    # fastexcel and openpyxl are loaded only when a workbook is read
+    from . import xlsx_fast
+
+    fast = xlsx_fast.FastWorkbook.open(data)
+    if fast is None:
+        yield from _xlsx_blocks_openpyxl(data, where=where)
+        return
+    workbook = None
+    offset = 0
+    try:
+        for title, part in fast.sheets:
+            try:
+                rows = fast.read_sheet(title, part)
+            except xlsx_fast.NeedsOpenpyxl as exc:
+                log.debug("%s: sheet %r read with openpyxl: %s", where, title, exc)
+                if workbook is None:
+                    workbook = _openpyxl_workbook(data, where=where)
+                block, last = _openpyxl_sheet_block(workbook[title], where=where, offset=offset)
+            else:
+                block, last = _fast_sheet_block(rows, title, where=where, offset=offset)
+            if block is not None:
+                yield block
+            offset += last
+    finally:
+        fast.close()
+        if workbook is not None:
+            workbook.close()
+
+
+def _fast_sheet_block(rows, title: str, *, where: str, offset: int) -> tuple[Block | None, int]:
+    """(block or None, last row number) of a sheet read by ``xlsx_fast``."""
+    if rows is None:
+        return None, 0
+    if rows.title_row is not None:
+        log.info("%s: sheet %r row %d is a title above the header: skipped", where, title, rows.title_row)
+    if rows.cells.height == 0:
+        return None, rows.last
+    return Block(title, rows.headers, rows.cells.with_columns(pl.col("row_number") + offset)), rows.last
+
+
+def _openpyxl_workbook(data: bytes, *, where: str):
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, TypeError, OSError) as exc:
         raise SheetFormatError(f"{where}: not a readable .xlsx workbook ({exc.__class__.__name__})") from None
+
+
+def _xlsx_blocks_openpyxl(data: bytes, *, where: str) -> Iterator[Block]:
+    """Every worksheet read with openpyxl read-only (``cell_text`` per cell)."""
+    workbook = _openpyxl_workbook(data, where=where)
     offset = 0
     try:
         for sheet in workbook.worksheets:
-            sheet.reset_dimensions()
-            headers: list[Any] | None = None
-            rows: list[list[str | None]] = []
-            numbers: list[int] = []
-            header_at = last = 0
-            try:
-                for index, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                    cells = [cell_text(v) for v in values]
-                    if not any(cells):
-                        continue
-                    if headers is None:
-                        headers, header_at = list(values), index
-                        continue
-                    if not rows and _is_title(headers, cells):
-                        log.info("%s: sheet %r row %d is a title above the header: skipped", where, sheet.title,
-                                 header_at)
-                        headers, header_at = list(values), index
-                        continue
-                    last = index - header_at
-                    rows.append(cells)
-                    numbers.append(offset + last)
-            except (ValueError, TypeError, OverflowError, KeyError) as exc:
-                raise SheetFormatError(
-                    f"{where}: sheet {sheet.title!r}, row {index}: cannot read cell values"
-                    f" ({exc.__class__.__name__})"
-                ) from None
-            if rows:
-                width = max(len(headers), *map(len, rows))
-                yield Block(sheet.title, headers, rows_frame(rows, numbers, width))
+            block, last = _openpyxl_sheet_block(sheet, where=where, offset=offset)
+            if block is not None:
+                yield block
             offset += last
     finally:
         workbook.close()
+
+
+def _openpyxl_sheet_block(sheet, *, where: str, offset: int) -> tuple[Block | None, int]:
+    """(block or None, last row number) of one worksheet read with openpyxl."""
+    sheet.reset_dimensions()
+    headers: list[Any] | None = None
+    rows: list[list[str | None]] = []
+    numbers: list[int] = []
+    header_at = last = 0
+    try:
+        for index, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = [cell_text(v) for v in values]
+            if not any(cells):
+                continue
+            if headers is None:
+                headers, header_at = list(values), index
+                continue
+            if not rows and _is_title(headers, cells):
+                log.info("%s: sheet %r row %d is a title above the header: skipped", where, sheet.title,
+                         header_at)
+                headers, header_at = list(values), index
+                continue
+            last = index - header_at
+            rows.append(cells)
+            numbers.append(offset + last)
+    except (ValueError, TypeError, OverflowError, KeyError) as exc:
+        raise SheetFormatError(
+            f"{where}: sheet {sheet.title!r}, row {index}: cannot read cell values"
+            f" ({exc.__class__.__name__})"
+        ) from None
+    if not rows:
+        return None, last
+    width = max(len(headers), *map(len, rows))
+    return Block(sheet.title, headers, rows_frame(rows, numbers, width)), last
 
 
 def blocks_frame(
