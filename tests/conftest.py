@@ -36,6 +36,12 @@ def synth_2k_clean(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def synth_300_clean(tmp_path_factory) -> Path:
+    """300 people, seed 11, no bad rows: where a test needs realistic records but not many."""
+    return synth(tmp_path_factory.mktemp("synth") / "s300_clean", 300, 11, 0.0)
+
+
+@pytest.fixture(scope="session")
 def shared_demo_run(tmp_path_factory):
     """``shared_demo_run(entities, seed)``: the demo sources of that size and seed run once per session
     (tests/pipeline_runs.py); take ``.copy(folder)`` before reading, changing or running again."""

@@ -1,5 +1,5 @@
 """Spark fixtures: one local[2] session for the whole test run (skipped without pyspark or
-Java), crm_synth 2k records, and one run of each engine on them."""
+Java), crm_synth 2k records and one run of each engine on them, and 300 people for the wiring tests."""
 
 from __future__ import annotations
 
@@ -41,6 +41,13 @@ def _crm_synth_source():
 @pytest.fixture(scope="session")
 def records_2k_clean(synth_2k_clean) -> pl.DataFrame:
     return _crm_synth_source().load_crm_synth(synth_2k_clean, cache=False)
+
+
+@pytest.fixture(scope="session")
+def records_small_clean(synth_300_clean) -> pl.DataFrame:
+    """For the tests of how users reach the engine (Spark jobs cost per record); the engines are
+    compared record by record on 2k (test_equivalence)."""
+    return _crm_synth_source().load_crm_synth(synth_300_clean, cache=False)
 
 
 @pytest.fixture(scope="session")

@@ -26,9 +26,9 @@ def run_cli(args, capsys) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def records_file(records_2k_clean, tmp_path_factory):
+def records_file(records_small_clean, tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "records.parquet"
-    records_2k_clean.write_parquet(path)
+    records_small_clean.write_parquet(path)
     return path
 
 
@@ -138,11 +138,11 @@ def _materialize_matching(warehouse, engine: str):
     return {m.asset_key.to_user_string(): m.metadata for m in mats}
 
 
-def test_dagster_matching_on_spark_gives_the_polars_crosswalk(spark, records_2k_clean, tmp_path):
+def test_dagster_matching_on_spark_gives_the_polars_crosswalk(spark, records_small_clean, tmp_path):
     from pipelines.warehouse import Warehouse
 
     at = datetime(2026, 1, 1, tzinfo=UTC)
-    staged = records_2k_clean.with_columns(created_at=pl.lit(at), updated_at=pl.lit(at))
+    staged = records_small_clean.with_columns(created_at=pl.lit(at), updated_at=pl.lit(at))
     crosswalks = {}
     for engine in ("polars", "spark"):
         wh = Warehouse(tmp_path / f"{engine}.duckdb")
