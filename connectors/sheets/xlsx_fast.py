@@ -51,10 +51,10 @@ _VALUE_CELL = re.compile(
     rb'<c r="([A-Z]{1,3}[0-9]+)"(?: s="([0-9]+)")?(?: t="([nbed])"| t="(inlineStr|s|str)"(?= ?/>))? ?/?>'
     rb'(?:<f[ >/][^<]*(?:</f>)?)?(?:<v>([^<]*)</v>)?')
 _TEXT_TYPES = (b' t="s"', b' t="inlineStr"', b' t="str"')
-# text calamine trims (no xml:space="preserve") and openpyxl keeps: leading or trailing whitespace or
-# a character reference (an entity at the end is caught by the trailing ';')
+# text calamine trims (no xml:space="preserve") and openpyxl keeps: leading or trailing whitespace,
+# written as is or as a character reference
 _UNPRESERVED_EDGE = re.compile(
-    rb'<t(?:>| (?!xml:space="preserve")[^>]*>)(?:[ \t\n]|&#|[^<]*[ \t\n;]</t>)')
+    rb'<t(?:>| (?!xml:space="preserve")[^>]*>)(?:[ \t\n]|&#|[^<]*(?:[ \t\n]|&#[xX]?[0-9a-fA-F]+;)</t>)')
 _INT_TEXT = r"^-?[0-9]{1,18}$"
 _FLOAT_TEXT = r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"
 _MAX_SERIAL = 2958465.0
