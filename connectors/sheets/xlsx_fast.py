@@ -51,6 +51,7 @@ _VALUE_CELL = re.compile(
     rb'<c r="([A-Z]{1,3}[0-9]+)"(?: s="([0-9]+)")?(?: t="([nbed])"| t="(inlineStr|s|str)"(?= ?/>))? ?/?>'
     rb'(?:<f[ >/][^<]*(?:</f>)?)?(?:<v>([^<]*)</v>)?')
 _TEXT_TYPES = (b' t="s"', b' t="inlineStr"', b' t="str"')
+_ROW = re.compile(rb'<row r="([0-9]+)"')
 # text calamine trims (no xml:space="preserve") and openpyxl keeps: leading or trailing whitespace,
 # written as is or as a character reference
 _UNPRESERVED_EDGE = re.compile(
@@ -122,6 +123,7 @@ class FastWorkbook:
         hazard = text_hazard(xml)
         if hazard:
             raise NeedsOpenpyxl(hazard)
+        _check_row_order(xml)
         try:
             sheet = self._reader.load_sheet(title, header_row=None, skip_rows=0, dtypes="string")
             batch, errors = sheet.to_arrow_with_errors()
@@ -191,6 +193,17 @@ class FastWorkbook:
             if part.height:
                 text.scatter(part.get_column("pos"), convert(part.get_column("v")))
         return cells.select("idx", "col", "has_value", "empty_text", is_error.alias("is_error"), text)
+
+
+def _check_row_order(xml: bytes) -> None:
+    """openpyxl numbers rows by their ``r`` and skips one that comes after a later row; calamine places
+    cells by their own reference. Rows numbered and in order read the same."""
+    numbers = _ROW.findall(xml)
+    if len(numbers) != xml.count(b"<row ") or b"<row>" in xml:
+        raise NeedsOpenpyxl("rows without a number")
+    if numbers and not (pl.Series(numbers, dtype=pl.Binary).cast(pl.String).cast(pl.Int64).diff().drop_nulls() > 0
+                        ).all():
+        raise NeedsOpenpyxl("rows out of order")
 
 
 def _rows(raw: pl.DataFrame, cells: pl.DataFrame, error_cells: list[tuple[int, int]], col_off: int

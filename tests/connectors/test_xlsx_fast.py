@@ -335,6 +335,21 @@ def test_hand_edited_xml(edit):
         assert expected and assert_same(data)
 
 
+def test_rows_out_of_order_are_read_by_openpyxl():
+    """openpyxl skips a row that comes after a later one; calamine keeps it."""
+    wb = openpyxl.Workbook()
+    for row in (["Name", "Tel", "City"], ["A", 1, "x"], ["B", 2, "y"]):
+        wb.active.append(row)
+
+    def swap(xml: bytes) -> bytes:
+        rows = re.findall(rb'<row r="[0-9]+".*?</row>', xml)
+        return xml.replace(rows[1] + rows[2], rows[2] + rows[1])
+
+    data = rewrite(save(wb), {sheet_part(1): swap})
+    assert calamine_reads(data) == {"Sheet": "rows out of order"}
+    assert_same(data)
+
+
 def test_1904_calendar_is_read_by_openpyxl():
     wb = openpyxl.Workbook()
     wb.epoch = CALENDAR_MAC_1904
