@@ -56,6 +56,11 @@ _ROW = re.compile(rb'<row r="([0-9]+)"')
 # written as is or as a character reference
 _UNPRESERVED_EDGE = re.compile(
     rb'<t(?:>| (?!xml:space="preserve")[^>]*>)(?:[ \t\n]|&#|[^<]*(?:[ \t\n]|&#[xX]?[0-9a-fA-F]+;)</t>)')
+# characters XML 1.0 forbids: openpyxl's parser rejects the part, calamine reads on
+_FORBIDDEN_BYTES = re.compile(
+    rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]"
+    rb"|&#(?:[xX]0*(?:[0-8bBcCeE]|1[0-9a-fA-F]|[fF]{3}[eEfF])|0*(?:[0-8]|1[124-9]|2[0-9]|3[01]|6553[45]));")
+_FORBIDDEN_TEXT = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]"
 _INT_TEXT = r"^-?[0-9]{1,18}$"
 _FLOAT_TEXT = r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"
 _MAX_SERIAL = 2958465.0
@@ -67,6 +72,8 @@ def text_hazard(xml: bytes, *, shared_strings: bool = False) -> str | None:
     """What in a sheet or shared-strings part calamine would read differently from openpyxl, if anything."""
     if b"\r" in xml:
         return "carriage return in the XML"
+    if shared_strings and _FORBIDDEN_BYTES.search(xml):
+        return "characters XML forbids"
     if b"_x00" in xml or (shared_strings and b"x005F_" in xml):
         return "_xHHHH_ escapes (calamine decodes them, openpyxl keeps or strips them)"
     all_preserved = b"<t>" not in xml and xml.count(b"<t ") == xml.count(b'<t xml:space="preserve">')
@@ -106,8 +113,10 @@ class FastWorkbook:
             workbook = excel.wb
             strings = excel.package.find(SHARED_STRINGS)
             strings_xml = excel.archive.read(strings.PartName[1:]) if strings is not None else b""
-        except Exception:  # noqa: BLE001 - whatever either cannot read, the openpyxl path reports
-            return None
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001 - whatever either cannot read (Rust panics included), the
+            return None  # openpyxl path reports
         if workbook.epoch != WINDOWS_EPOCH or text_hazard(strings_xml, shared_strings=True):
             excel.archive.close()
             return None
@@ -123,12 +132,19 @@ class FastWorkbook:
         hazard = text_hazard(xml)
         if hazard:
             raise NeedsOpenpyxl(hazard)
+        # calamine stops at </sheetData>, openpyxl parses the whole part: a cut or broken rest is its error
+        data_start, data_end = xml.find(b"<sheetData"), xml.rfind(b"</sheetData>")
+        if not xml.rstrip().endswith(b"</worksheet>") or _FORBIDDEN_BYTES.search(xml, 0, max(data_start, 0)) \
+                or _FORBIDDEN_BYTES.search(xml, max(data_end, 0)):
+            raise NeedsOpenpyxl("a worksheet part that is cut or holds characters XML forbids")
         _check_row_order(xml)
         try:
             sheet = self._reader.load_sheet(title, header_row=None, skip_rows=0, dtypes="string")
             batch, errors = sheet.to_arrow_with_errors()
             infos = sheet.selected_columns
-        except Exception as exc:  # noqa: BLE001 - a cell calamine cannot parse
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - calamine's errors, and Rust panics (BaseException)
             raise NeedsOpenpyxl(f"calamine: {exc.__class__.__name__}") from None
         # calamine's range starts at sheet row 1 (header_row=None, skip_rows=0) and at its first column
         col_off = infos[0].absolute_index if infos else 0
@@ -136,6 +152,8 @@ class FastWorkbook:
             raise NeedsOpenpyxl("calamine columns not contiguous")
         raw = pl.from_arrow(batch) if infos else pl.DataFrame()
         raw = raw.rename({info.name: f"c{col_off + j}" for j, info in enumerate(infos)})
+        if infos and raw.select(pl.any_horizontal(pl.all().str.contains(_FORBIDDEN_TEXT)).any()).item():
+            raise NeedsOpenpyxl("characters XML forbids")
         error_cells = [(e.position[0], col_off + e.position[1]) for e in errors.errors] if errors else []
         cells = self._value_cells(xml)
         # each <c> is a text cell (by its t) or one matched above, and calamine holds every cell that has

@@ -335,6 +335,32 @@ def test_hand_edited_xml(edit):
         assert expected and assert_same(data)
 
 
+def outcome(read, data: bytes):
+    try:
+        return [(b.sheet_name, b.headers, b.cells.to_dicts()) for b in read(data)]
+    except Exception as exc:  # noqa: BLE001 - the failure itself is compared
+        return type(exc), str(exc)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda x: x.replace(b"<t>Anna</t>", b"<t>An\x01na</t>"),  # a control character
+    lambda x: x.replace(b"<t>Anna</t>", b"<t>An&#1;na</t>"),  # the same as a reference
+    lambda x: x.replace(b"<t>Anna</t>", b"<t>An&#xFFFF;na</t>"),
+    lambda x: x[:-40],  # cut after the cells
+    lambda x: x.replace(b"<pageMargins", b'<pageMargins a="\x02"'),
+    lambda x: x.replace(b"<t>Anna</t>", b"<t>An&nbsp;na</t>"),  # an entity XML does not define
+    lambda x: x.replace(b"<t>Anna</t>", b"<t>Anna</b>"),
+])
+def test_malformed_sheet_xml_fails_the_same_way(edit):
+    wb = openpyxl.Workbook()
+    wb.active.append(["Name", "Tel", "City"])
+    wb.active.append(["Anna", 1, "x"])
+    data = rewrite(save(wb), {sheet_part(1): edit})
+    expected = outcome(openpyxl_blocks, data)
+    assert isinstance(expected, tuple)  # openpyxl refuses the sheet
+    assert outcome(lambda d: list(xlsx_blocks(d, where=WHERE)), data) == expected
+
+
 def test_rows_out_of_order_are_read_by_openpyxl():
     """openpyxl skips a row that comes after a later one; calamine keeps it."""
     wb = openpyxl.Workbook()
