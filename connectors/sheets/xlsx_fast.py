@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import fastexcel
 import polars as pl
+import pyarrow as pa
 from openpyxl.reader.excel import SHARED_STRINGS, ExcelReader
 from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.utils import column_index_from_string
@@ -50,8 +52,9 @@ class SheetRows:
 _VALUE_CELL = re.compile(
     rb'<c r="([A-Z]{1,3}[0-9]+)"(?: s="([0-9]+)")?(?: t="([nbed])"| t="(inlineStr|s|str)"(?= ?/>))? ?/?>'
     rb'(?:<f[ >/][^<]*(?:</f>)?)?(?:<v>([^<]*)</v>)?')
-_TEXT_TYPES = (b' t="s"', b' t="inlineStr"', b' t="str"')
-_ROW = re.compile(rb'<row r="([0-9]+)"')
+_TEXT_TYPES = (b'" t="s', b'" t="i')
+"""A text cell's type after its r or s (``s``, ``str``, ``inlineStr``): other types are matched above."""
+_ROW = re.compile(rb'<row(?: r="([0-9]+)")?[ >/]')
 # text calamine trims (no xml:space="preserve") and openpyxl keeps: leading or trailing whitespace,
 # written as is or as a character reference
 _UNPRESERVED_EDGE = re.compile(
@@ -76,7 +79,8 @@ def text_hazard(xml: bytes, *, shared_strings: bool = False) -> str | None:
         return "characters XML forbids"
     if b"_x00" in xml or (shared_strings and b"x005F_" in xml):
         return "_xHHHH_ escapes (calamine decodes them, openpyxl keeps or strips them)"
-    all_preserved = b"<t>" not in xml and xml.count(b"<t ") == xml.count(b'<t xml:space="preserve">')
+    # every <t... preserved (the count also takes <tableParts> and the like: then the search decides)
+    all_preserved = xml.count(b"<t") == xml.count(b'<t xml:space="preserve">')
     if not all_preserved and _UNPRESERVED_EDGE.search(xml):
         return "text with edge whitespace not marked xml:space=preserve (calamine trims it)"
     return None
@@ -93,6 +97,7 @@ class FastWorkbook:
         """(title, XML part) of each worksheet, in workbook order, as openpyxl lists them."""
         self._date_styles = date_styles
         self._timedelta_styles = timedelta_styles
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calamine")
 
     @classmethod
     def open(cls, data: bytes) -> FastWorkbook | None:
@@ -124,28 +129,32 @@ class FastWorkbook:
         return cls(reader, excel.archive, sheets, set(workbook._date_formats), set(workbook._timedelta_formats))
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True)
         self._archive.close()
 
     def read_sheet(self, title: str, part: str) -> SheetRows | None:
-        """The sheet's header and data rows as openpyxl gives them; None for a sheet without values."""
+        """The sheet's header and data rows as openpyxl gives them; None for a sheet without values.
+
+        calamine parses the sheet in a thread (it releases the GIL) while the XML is checked here."""
+        calamine = self._pool.submit(self._calamine_sheet, title)
         xml = self._archive.read(part)
         hazard = text_hazard(xml)
         if hazard:
             raise NeedsOpenpyxl(hazard)
         # calamine stops at </sheetData>, openpyxl parses the whole part: a cut or broken rest is its error
         data_start, data_end = xml.find(b"<sheetData"), xml.rfind(b"</sheetData>")
-        if not xml.rstrip().endswith(b"</worksheet>") or _FORBIDDEN_BYTES.search(xml, 0, max(data_start, 0)) \
+        if not xml[-64:].rstrip().endswith(b"</worksheet>") or _FORBIDDEN_BYTES.search(xml, 0, max(data_start, 0)) \
                 or _FORBIDDEN_BYTES.search(xml, max(data_end, 0)):
             raise NeedsOpenpyxl("a worksheet part that is cut or holds characters XML forbids")
         _check_row_order(xml)
-        try:
-            sheet = self._reader.load_sheet(title, header_row=None, skip_rows=0, dtypes="string")
-            batch, errors = sheet.to_arrow_with_errors()
-            infos = sheet.selected_columns
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:  # noqa: BLE001 - calamine's errors, and Rust panics (BaseException)
-            raise NeedsOpenpyxl(f"calamine: {exc.__class__.__name__}") from None
+        cells = self._value_cells(xml)
+        # each <c> is a text cell (by its t) or one matched above, and calamine holds every cell that has
+        # a value: then the text columns of calamine are exactly the text cells
+        elements = xml.count(b"<c ")
+        empty_text = cells.get_column("empty_text").sum()
+        if elements != sum(xml.count(t) for t in _TEXT_TYPES) + cells.height - empty_text:
+            raise NeedsOpenpyxl("a cell element in another form than <c r=.. s=.. t=..>")
+        infos, batch, errors = calamine.result()
         # calamine's range starts at sheet row 1 (header_row=None, skip_rows=0) and at its first column
         col_off = infos[0].absolute_index if infos else 0
         if [i.absolute_index for i in infos] != list(range(col_off, col_off + len(infos))):
@@ -155,13 +164,6 @@ class FastWorkbook:
         if infos and raw.select(pl.any_horizontal(pl.all().str.contains(_FORBIDDEN_TEXT)).any()).item():
             raise NeedsOpenpyxl("characters XML forbids")
         error_cells = [(e.position[0], col_off + e.position[1]) for e in errors.errors] if errors else []
-        cells = self._value_cells(xml)
-        # each <c> is a text cell (by its t) or one matched above, and calamine holds every cell that has
-        # a value: then the text columns of calamine are exactly the text cells
-        elements = xml.count(b"<c ")
-        empty_text = cells.get_column("empty_text").sum()
-        if elements != sum(xml.count(t) for t in _TEXT_TYPES) + cells.height - empty_text:
-            raise NeedsOpenpyxl("a cell element in another form than <c r=.. s=.. t=..>")
         present = sum(raw.get_column(c).count() for c in raw.columns)
         if elements != present + len(error_cells) + cells.filter(~pl.col("has_value")).height:
             raise NeedsOpenpyxl("text cells without a value, or cells calamine and the XML count differently")
@@ -171,6 +173,17 @@ class FastWorkbook:
             return None
         return _rows(raw, cells, error_cells, col_off)
 
+    def _calamine_sheet(self, title: str) -> tuple[list, Any, Any]:
+        """calamine's columns (all as text), Arrow batch and cell errors of one sheet."""
+        try:
+            sheet = self._reader.load_sheet(title, header_row=None, skip_rows=0, dtypes="string")
+            batch, errors = sheet.to_arrow_with_errors()
+            return sheet.selected_columns, batch, errors
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - calamine's errors, and Rust panics (BaseException)
+            raise NeedsOpenpyxl(f"calamine: {exc.__class__.__name__}") from None
+
     def _value_cells(self, xml: bytes) -> pl.DataFrame:
         """The sheet's cells that are not text, with openpyxl's text of their value: ``idx`` (sheet row
         - 1), ``col`` (0-based), ``has_value`` (False: no value, still part of the row), ``is_error``,
@@ -179,8 +192,9 @@ class FastWorkbook:
         if not found:
             return pl.DataFrame(schema={"idx": pl.Int64, "col": pl.Int64, "has_value": pl.Boolean,
                                         "empty_text": pl.Boolean, "is_error": pl.Boolean, "text": pl.String})
-        schema = {"ref": pl.Binary, "s": pl.Binary, "t": pl.Binary, "text_t": pl.Binary, "v": pl.Binary}
-        cells = pl.DataFrame(found, schema=schema, orient="row").with_columns(
+        names = ("ref", "s", "t", "text_t", "v")
+        columns = pa.table({name: pa.array(column, pa.binary()) for name, column in zip(names, zip(*found), strict=True)})
+        cells = pl.from_arrow(columns).with_columns(
             pl.col("ref").cast(pl.String).str.extract_groups("^([A-Z]+)([0-9]+)$").alias("ref"))
         cells = cells.unnest("ref", separator="_")
         letters = {c: column_index_from_string(c) - 1 for c in cells.get_column("ref_1").unique()}
@@ -217,7 +231,7 @@ def _check_row_order(xml: bytes) -> None:
     """openpyxl numbers rows by their ``r`` and skips one that comes after a later row; calamine places
     cells by their own reference. Rows numbered and in order read the same."""
     numbers = _ROW.findall(xml)
-    if len(numbers) != xml.count(b"<row ") or b"<row>" in xml:
+    if b"" in numbers:
         raise NeedsOpenpyxl("rows without a number")
     if numbers and not (pl.Series(numbers, dtype=pl.Binary).cast(pl.String).cast(pl.Int64).diff().drop_nulls() > 0
                         ).all():
