@@ -217,8 +217,10 @@ def xlsx_blocks(data: bytes, *, where: str) -> Iterator[Block]:
         for title, part in fast.sheets:
             try:
                 rows = fast.read_sheet(title, part)
-            except xlsx_fast.NeedsOpenpyxl as exc:
-                log.debug("%s: sheet %r read with openpyxl: %s", where, title, exc)
+            except Exception as exc:  # noqa: BLE001 - whatever the fast path cannot vouch for, openpyxl reads
+                expected = isinstance(exc, xlsx_fast.NeedsOpenpyxl)
+                (log.debug if expected else log.warning)("%s: sheet %r read with openpyxl: %s", where, title,
+                                                         exc if expected else repr(exc))
                 if workbook is None:
                     workbook = _openpyxl_workbook(data, where=where)
                 block, last = _openpyxl_sheet_block(workbook[title], where=where, offset=offset)
