@@ -75,8 +75,9 @@ def text_hazard(xml: bytes, *, shared_strings: bool = False) -> str | None:
     """What in a sheet or shared-strings part calamine would read differently from openpyxl, if anything."""
     if b"\r" in xml:
         return "carriage return in the XML"
-    if len(xml.translate(None, _FORBIDDEN_CONTROLS)) != len(xml) or b"\xef\xbf\xbe" in xml \
-            or b"\xef\xbf\xbf" in xml or (b"&#" in xml and _FORBIDDEN_REFERENCE.search(xml)):
+    if len(xml.translate(None, _FORBIDDEN_CONTROLS)) != len(xml) \
+            or (b"\xef\xbf" in xml and (b"\xef\xbf\xbe" in xml or b"\xef\xbf\xbf" in xml)) \
+            or (b"&#" in xml and _FORBIDDEN_REFERENCE.search(xml)):
         return "characters XML forbids"
     if b"_x00" in xml or (shared_strings and b"x005F_" in xml):
         return "_xHHHH_ escapes (calamine decodes them, openpyxl keeps or strips them)"
