@@ -205,9 +205,9 @@ def xlsx_blocks(data: bytes, *, where: str) -> Iterator[Block]:
     a workbook calamine cannot open goes to openpyxl whole, which names what is wrong with it.
     """
     # fastexcel and openpyxl are loaded only when a workbook is read
-    from . import xlsx_fast
+    from .xlsx_fast import FastWorkbook, NeedsOpenpyxl
 
-    fast = xlsx_fast.FastWorkbook.open(data)
+    fast = FastWorkbook.open(data)
     if fast is None:
         yield from _xlsx_blocks_openpyxl(data, where=where)
         return
@@ -218,7 +218,7 @@ def xlsx_blocks(data: bytes, *, where: str) -> Iterator[Block]:
             try:
                 rows = fast.read_sheet(title, part)
             except Exception as exc:  # noqa: BLE001 - whatever the fast path cannot vouch for, openpyxl reads
-                expected = isinstance(exc, xlsx_fast.NeedsOpenpyxl)
+                expected = isinstance(exc, NeedsOpenpyxl)
                 (log.debug if expected else log.warning)("%s: sheet %r read with openpyxl: %s", where, title,
                                                          exc if expected else repr(exc))
                 if workbook is None:
