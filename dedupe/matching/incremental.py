@@ -186,17 +186,27 @@ def _positions(feats: pl.DataFrame, ids: pl.Series, uid: str) -> np.ndarray:
     return pos["_pos"].to_numpy().astype(np.int64)
 
 
+def _sorted_positions(ids: pl.Series, values: pl.Series) -> np.ndarray:
+    """Position of each of ``values`` in the sorted ``ids``, -1 where it is not there."""
+    at = ids.search_sorted(values.cast(ids.dtype), side="left").to_numpy().astype(np.int64)
+    inside = at < ids.len()
+    found = np.zeros(len(at), dtype=bool)
+    found[inside] = (ids.gather(at[inside]) == values.filter(pl.Series(inside)).cast(ids.dtype)).to_numpy()
+    return np.where(found, at, -1)
+
+
 def _packed(l: np.ndarray, r: np.ndarray) -> np.ndarray:
     lo, hi = np.minimum(l, r).astype(np.uint64), np.maximum(l, r).astype(np.uint64)
     return lo * np.uint64(PAIR_SHIFT) + hi
 
 
 def update(state: MatchState, digests: pl.DataFrame, fetch: Fetch, settings: Settings, model: FSModel | None, *,
-           chunk_pairs: int = 2_000_000) -> IncrementalResult:
+           chunk_pairs: int = 2_000_000, release: bool = False) -> IncrementalResult:
     """Match the records of ``digests`` (``uid``, ``DIGEST``; every current record) starting from
     ``state``: ``fetch(ids)`` returns the input rows of the given ids (the records to prepare).
     An empty state prepares and compares everything (a full run in memory). ``model`` None: trained
-    on the candidate pairs, as ``deduplicate`` does."""
+    on the candidate pairs, as ``deduplicate`` does. ``release``: the state's frames are let go as soon
+    as they are read (the state is empty afterwards), so a large state is not held twice."""
     uid = settings.unique_id
     t: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -215,17 +225,23 @@ def update(state: MatchState, digests: pl.DataFrame, fetch: Fetch, settings: Set
     else:
         flipped = new.clear()
     kept = unchanged.join(flipped.select(uid), on=uid, how="anti")
+    del unchanged
     peer_cols = [peer_column(f, k) for f, k in peer_levels(settings)]
     new = new.join(digests.select(uid, DIGEST), on=uid, how="left")
     flipped = flipped.join(old.select(uid, DIGEST), on=uid, how="left")
-    feats = pl.concat([kept.drop(peer_cols, strict=False), new, flipped], how="diagonal_relaxed").sort(uid)
-    feats = with_peer_flags(feats, settings)
     redone = pl.concat([changed, flips])            # records whose features changed
+    before = old.join(_ids_frame(uid, redone, gone), on=uid, how="semi")
+    peers_before = kept.select(uid, *[c for c in peer_cols if c in kept.columns])
+    if release:
+        state.features = old = None
+    feats = pl.concat([kept.drop(peer_cols, strict=False), new, flipped], how="diagonal_relaxed").sort(uid)
+    del kept, new, flipped
+    feats = with_peer_flags(feats, settings)
     peers = pl.Series(uid, [], pl.Utf8)
-    if peer_cols and kept.height:
-        before = kept.select(uid, *peer_cols)
-        after = feats.select(uid, *peer_cols).join(before.select(uid), on=uid, how="semi")
-        peers = after.join(before, on=[uid, *peer_cols], how="anti")[uid]
+    if peer_cols and peers_before.width == len(peer_cols) + 1 and peers_before.height:
+        after = feats.select(uid, *peer_cols).join(peers_before.select(uid), on=uid, how="semi")
+        peers = after.join(peers_before, on=[uid, *peer_cols], how="anti")[uid]
+    del peers_before
     t["prepare"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -235,7 +251,6 @@ def update(state: MatchState, digests: pl.DataFrame, fetch: Fetch, settings: Set
     moved[_positions(feats, redone, uid)] = True
     touched = moved.copy()                          # pairs touching these are compared again
     touched[_positions(feats, peers, uid)] = True
-    before = old.join(_ids_frame(uid, redone, gone), on=uid, how="semi")
     rule_keys, fresh_pairs, block_counts = [], [], {}
     for rule in settings.blocking_rules:
         k = record_key(feats, rule.on, codes).copy()
@@ -253,11 +268,16 @@ def update(state: MatchState, digests: pl.DataFrame, fetch: Fetch, settings: Set
         rule_keys.append(k)
         for key in [c for c in codes if isinstance(c, tuple) and c[0] in ("__key__", "__sizes__")]:
             del codes[key]
-    pos = feats.select(uid).with_row_index("_pos")
-    prev = (state.pairs.join(pos.rename({uid: "id_l", "_pos": "_l"}), on="id_l")
-            .join(pos.rename({uid: "id_r", "_pos": "_r"}), on="id_r"))
-    prev = prev.with_columns(pair=pl.Series(_packed(prev["_l"].to_numpy(), prev["_r"].to_numpy()))).filter(
-        ~pl.Series(moved[prev["_l"].to_numpy()] | moved[prev["_r"].to_numpy()]))
+    ids = feats[uid]
+    pl_, pr_ = (_sorted_positions(ids, state.pairs[c]) for c in ("id_l", "id_r"))
+    alive = (pl_ >= 0) & (pr_ >= 0)             # both records still there
+    alive[alive] &= ~(moved[pl_[alive]] | moved[pr_[alive]])
+    prev = state.pairs.filter(pl.Series(alive)).with_columns(
+        _l=pl.Series(pl_[alive]), _r=pl.Series(pr_[alive]))
+    prev = prev.with_columns(pair=pl.Series(_packed(prev["_l"].to_numpy(), prev["_r"].to_numpy())))
+    del before
+    if release:
+        state.pairs = None
     cand = np.unique(np.concatenate([prev["pair"].to_numpy(), *fresh_pairs]))
     left = (cand // np.uint64(PAIR_SHIFT)).astype(np.int64)
     right = (cand % np.uint64(PAIR_SHIFT)).astype(np.int64)
@@ -296,7 +316,6 @@ def update(state: MatchState, digests: pl.DataFrame, fetch: Fetch, settings: Set
                       codes=codes)
     else:
         model.check(settings)
-    ids = feats[uid]
     rule_names = pl.Series([r.name for r in settings.blocking_rules], dtype=pl.Utf8)
     total = np.empty(len(cand))
     parts = []

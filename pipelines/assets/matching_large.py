@@ -83,15 +83,14 @@ def load_state(wh: Warehouse, settings) -> MatchState | None:
     if wh.read(STATE)["fingerprint"].to_list() != [fingerprint(settings)]:
         return None
     gamma = ", ".join(f'"gamma_{c.name}"' for c in settings.comparisons)
-    return MatchState(wh.read(FEATURES).sort(settings.unique_id),
-                      wh.query(f"select id_l, id_r, rule, {gamma} from {PAIRS} order by id_l, id_r"))
+    return MatchState(wh.read(FEATURES), wh.query(f"select id_l, id_r, rule, {gamma} from {PAIRS}"))
 
 
-def changes(wh: Warehouse, digests: pl.DataFrame) -> pl.DataFrame:
+def changes(wh: Warehouse, digests: pl.DataFrame, before: pl.DataFrame | None = None) -> pl.DataFrame:
     """``matching.changed_records``: records new or changed (``changed``) or gone (``deleted``) since the
-    last run's digests (every record ``changed`` when there are none)."""
-    before = None
-    if wh.exists(FEATURES) and DIGEST in wh.query(f"select * from {FEATURES} limit 0").columns:
+    last run's digests (``before``, else read from the last run's features; every record ``changed``
+    when there are none)."""
+    if before is None and wh.exists(FEATURES) and DIGEST in wh.query(f"select * from {FEATURES} limit 0").columns:
         before = wh.query(f'select record_id, "{DIGEST}" from {FEATURES}')
     if before is None:
         return digests.select("record_id", pl.lit("changed").alias("change"))
@@ -153,24 +152,24 @@ def match_incremental(wh: Warehouse, settings, model: FSModel | None, state: Mat
     """``incremental.update`` from ``state`` (None: from nothing, in memory) and the same tables as
     ``match_large``; the record features are rewritten only for the records whose state changed."""
     shutil.rmtree(work_dir(wh), ignore_errors=True)   # a large run's scratch files are stale now
-    result = update(state or MatchState.empty(settings), digests, fetch_staged(wh), settings, model)
+    mode = "incremental" if state is not None else "full"
     uid = settings.unique_id
-    changed = changes(wh, digests)
+    changed = changes(wh, digests, None if state is None else state.features.select(uid, DIGEST))
+    result = update(state or MatchState.empty(settings), digests, fetch_staged(wh), settings, model, release=True)
     restated = result.state.features.join(result.restated.to_frame(uid), on=uid, how="semi")
     with wh.connect() as con:
         con.execute("begin transaction")
         try:
             con.execute("create schema if not exists matching")
             _write(con, {PAIRS: result.pairs})
-            if state is None:
+            if result.counts["records"] == restated.height:   # a first run: every row is new
                 _write(con, {FEATURES: result.state.features})
             else:   # only the rows that changed: most of the table stays as it is
                 con.register("__gone", pl.concat([restated[uid], result.deleted]).to_frame(uid).to_arrow())
                 con.execute(f"delete from {FEATURES} where {uid} in (select {uid} from __gone)")
                 con.register("__restated", restated.to_arrow())
                 con.execute(f"insert into {FEATURES} by name select * from __restated")
-            _finish(con, settings, result.clusters, result.model, changed,
-                    "incremental" if state is not None else "full")
+            _finish(con, settings, result.clusters, result.model, changed, mode)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
