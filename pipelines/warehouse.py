@@ -235,7 +235,8 @@ def _copy_schemas(con: duckdb.DuckDBPyConnection, source: Path, schemas: tuple[s
     wanted = ", ".join(_literal(s) for s in schemas)
     tables = con.execute(
         "select schema_name, table_name from duckdb_tables() where database_name = 'src' "
-        f"and schema_name in ({wanted}) order by schema_name, table_name").fetchall()
+        f"and schema_name in ({wanted}) and not starts_with(table_name, '_build_') "   # an unpublished build
+        "order by schema_name, table_name").fetchall()
     views = con.execute(
         "select schema_name, sql from duckdb_views() where database_name = 'src' and not internal "
         f"and schema_name in ({wanted}) order by schema_name, view_name").fetchall()

@@ -112,18 +112,30 @@ def typo_map(values: pl.Series, *, ratio: float = 20.0, rare: int | None = None,
     empty = pl.DataFrame(schema={"key": pl.Utf8, "correction": pl.Utf8})
     if small.is_empty() or big.is_empty():
         return empty
-    big_keys, big_n = big["key"].to_list(), big["n"].to_numpy()
-    small_keys, small_n = small["key"].to_list(), small["n"].to_numpy()
+    big_keys, big_n = big["key"].to_list(), big["n"].to_numpy().astype(np.int64)
+    small_keys, small_n = small["key"].to_list(), small["n"].to_numpy().astype(np.int64)
     best_idx = np.full(len(small_keys), -1, dtype=np.int64)
-    for lo in range(0, len(small_keys), batch):
-        d = cdist(small_keys[lo:lo + batch], big_keys, scorer=OSA.distance, score_cutoff=1, dtype=np.int32,
-                  workers=1)
-        score = np.where(d == 1, big_n[None, :], 0)
+    # A correction needs a unique most frequent neighbour used at least ratio times as often, so
+    # each value is compared only with the values that frequent (the first ``m`` by count): any
+    # rarer neighbour can neither win nor tie with a winner. Values go in batches of equal counts.
+    by_count = np.argsort(small_n, kind="stable")
+    big_order = np.argsort(-big_n, kind="stable")
+    big_desc = -big_n[big_order]
+    for lo in range(0, len(by_count), batch):
+        rows = by_count[lo:lo + batch]
+        need = max(ratio * small_n[rows].min(), min_count)
+        m = int(np.searchsorted(big_desc, -need, side="right"))
+        if m == 0:
+            continue
+        cand = big_order[:m]
+        d = cdist([small_keys[i] for i in rows], [big_keys[j] for j in cand], scorer=OSA.distance,
+                  score_cutoff=1, dtype=np.int32, workers=1)
+        score = np.where(d == 1, big_n[cand][None, :], 0)
         arg = score.argmax(axis=1)
         top = score[np.arange(len(arg)), arg]
         unique_top = (score == top[:, None]).sum(axis=1) == 1
-        ok = unique_top & (top >= np.maximum(ratio * small_n[lo:lo + batch], min_count))
-        best_idx[lo:lo + batch] = np.where(ok, arg, -1)
+        ok = unique_top & (top >= np.maximum(ratio * small_n[rows], min_count))
+        best_idx[rows] = np.where(ok, cand[arg], -1)
     hit = best_idx >= 0
     if not hit.any():
         return empty

@@ -158,9 +158,10 @@ def pick(members: pl.DataFrame, rules: SurvivorshipRules | None = None, *,
     fields = [f for f in (fields or GOLDEN_FIELDS) if f in members.columns]
     hints = [c for c in members.columns if c.startswith(("__pre_", "__post_"))]
     present = [pl.col(f).is_not_null().cast(pl.Int32) for f in fields]
+    frequent = [f for f in fields if rules.fields.get(f) == "most_frequent"]   # the rule that counts votes
     m = members.with_columns(
         pl.sum_horizontal(present).alias("__completeness"),
-        *[pl.len().over(["cluster_id", match_key(f)]).alias(f"__freq_{f}") for f in fields],
+        *[pl.len().over(["cluster_id", match_key(f)]).alias(f"__freq_{f}") for f in frequent],
     )
     unit = [f for f in ADDRESS_GROUP if f in fields] if rules.address_as_unit else []
     aggs, custom = [], {}

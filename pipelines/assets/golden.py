@@ -11,11 +11,10 @@ import os
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from pipelines.assets.golden_write import DEFAULT_CHUNK_RECORDS, build_tables
+from pipelines.assets.golden_write import DEFAULT_CHUNK_RECORDS, build_tables, publish_tables
 from pipelines.assets.matching import MatchingResource
-from pipelines.progress import mark, timed_stage
+from pipelines.progress import timed_stage
 from pipelines.resources import PublishResource, SourcesResource, WarehouseResource
-from pipelines.warehouse import publish_read_copy
 
 GOLDEN_CUSTOMERS = dg.AssetKey(["golden", "customers"])
 GOLDEN_CROSSWALK = dg.AssetKey(["golden", "crosswalk"])
@@ -47,9 +46,6 @@ BUILD_TABLES = {
     GOLDEN_CROSSWALK: "golden_build.crosswalk",
     REVIEW_QUEUE: "golden_build.review_queue",
 }
-#: built beside the three assets and published with them
-SIDE_TABLES = ["golden_build.customer_lineage", "golden_build.id_registry", "golden_build.customers_history",
-               "golden_build.customer_360", "golden_build.customers_masked", "golden_build.customer_360_masked"]
 #: appended to the published log instead of replacing it
 APPEND_TABLES = {"golden.id_history": "golden_build.id_history_new"}
 
@@ -166,28 +162,13 @@ def _now():
 @timed_stage
 def publish(context: AssetExecutionContext, warehouse: WarehouseResource,
             publishing: PublishResource) -> dg.MaterializeResult:
-    from pipelines.schema_docs import apply_duckdb_comments
-
     wh = warehouse.get()
-    built = wh.query("select table_name from information_schema.tables where table_schema = 'golden_build'")
-    extra = [f"golden_build.{t}" for t in built["table_name"].to_list() if t.startswith("merge_list_")]
-    tables = [*BUILD_TABLES.values(), *SIDE_TABLES, *extra]
-    mapping = {table.replace("golden_build.", "golden."): table for table in tables}
-    wh.publish(mapping, append=APPEND_TABLES)
-    mark("swap_tables")
-    with wh.connect() as con:
-        comments = apply_duckdb_comments(con, tables=[*mapping, *APPEND_TABLES])
-    mark("column_comments")
-    read_copy = publish_read_copy(wh.path)
-    mark("read_copy")
-    counts = {t: int(wh.query(f"select count(*) as n from {t}")["n"][0]) for t in mapping}
-    from pipelines.publish import write_merge_lists
-
-    lists = {t.split("merge_list_", 1)[1]: wh.read(t) for t in mapping if ".merge_list_" in t}
-    files = write_merge_lists(lists, publishing.merge_list_dir(wh))
-    mark("merge_list_files")
+    done = publish_tables(wh, append=APPEND_TABLES, merge_list_dir=publishing.merge_list_dir(wh))
+    counts, files = done["tables"], done["merge_list_files"]
+    mapping = [t for t in counts if t not in APPEND_TABLES]
     meta = {"published_tables": dg.MetadataValue.json(counts), "warehouse": str(wh.path),
-            "column_comments": comments, "destination": publishing.destination, "read_copy": str(read_copy),
+            "column_comments": done["comments"], "destination": publishing.destination,
+            "read_copy": str(done["read_copy"]),
             "merge_list_files": dg.MetadataValue.json({s: str(p) for s, p in files.items()})}
     if publishing.destination != "duckdb":
         result = publishing.publish_external(wh, [*mapping, *APPEND_TABLES])

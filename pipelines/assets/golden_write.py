@@ -1,9 +1,10 @@
-"""The golden build as plain functions: each ``golden_build`` table is written as soon as it is
-finished and its frame dropped, the per-customer part in groups of clusters.
+"""The golden build and its publish as plain functions: each ``golden_build`` table is written as
+soon as it is finished and its frame dropped, the per-customer part in groups of clusters.
 
 Every table is written in its own transaction: nobody reads ``golden_build`` but the checks that
-run after the build, and ``publish`` is the one transaction readers see. A build that fails
-half-way leaves ``golden_build`` incomplete and nothing published.
+run after the build, and publishing (:func:`publish_tables`, renames: :mod:`pipelines.publish.swap`)
+is the one transaction readers see. A build that fails half-way leaves ``golden_build``
+incomplete and nothing published.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from dedupe.golden.survivorship import SurvivorshipRules
 from pipelines.customer360 import INVOICE_COLUMNS, ORDER_COLUMNS, Customer360Config, customer_360, merge_lists
 from pipelines.privacy import masked_tables
 from pipelines.progress import mark
+from pipelines.publish.swap import BUILD_SCHEMA, discard_build, publish_built, write_built
 from pipelines.staging.mapping import resolve_column
-from pipelines.warehouse import Warehouse
+from pipelines.warehouse import Warehouse, publish_read_copy
 
-SCHEMA = "golden_build"
+SCHEMA = BUILD_SCHEMA
 #: records per group of clusters the survivorship pick runs on (``CRM_GOLDEN_GOLDEN_CHUNK``)
 DEFAULT_CHUNK_RECORDS = 200_000
 
@@ -45,24 +47,9 @@ class BuildSummary:
 
 
 def write_table(con: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame, *, append: bool = False) -> int:
-    """Create (or replace) ``table`` with ``df``, or append ``df`` to it; returns the rows written."""
-    schema, _, name = table.partition(".")
-    con.register("__frame", df.to_arrow())
-    try:
-        if append:
-            con.execute(f'insert into "{schema}"."{name}" by name select * from __frame')
-        else:
-            con.execute(f'create or replace table "{schema}"."{name}" as select * from __frame')
-    finally:
-        con.unregister("__frame")
-    return df.height
-
-
-def reset_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """An empty ``golden_build``: no table of an earlier build (a merge list of a source that is
-    gone) can be published with this one."""
-    con.execute(f'drop schema if exists "{SCHEMA}" cascade')
-    con.execute(f'create schema "{SCHEMA}"')
+    """Create (or replace) build table ``table`` with ``df``, or append ``df`` to it; returns the
+    rows written (:func:`pipelines.publish.swap.write_built`)."""
+    return write_built(con, table, df, append=append)
 
 
 def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[float, float],
@@ -75,7 +62,7 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
     previous = wh.read_if_exists("golden.crosswalk")
     registry = wh.read_if_exists("golden.id_registry")
     with wh.connect() as con:
-        reset_schema(con)
+        discard_build(con)
     mark("read")
     plan = plan_golden(staged, clusters, rules=rules, previous_crosswalk=previous, registry=registry, at=at)
     del staged, clusters, previous, registry
@@ -159,6 +146,28 @@ def review_queue(scored: pl.DataFrame, crosswalk: pl.DataFrame, band: tuple[floa
         .with_columns(merged=pl.col("golden_id_l") == pl.col("golden_id_r"))
         .sort(["match_probability", "id_l", "id_r"], descending=[True, False, False])  # ties: same order every run
     )
+
+
+def publish_tables(wh: Warehouse, *, append: Mapping[str, str], merge_list_dir) -> dict:
+    """Publish the build (one transaction), then the column comments, the BI read copy and the
+    merge-list CSV files; returns the published tables with their row counts, the comments set,
+    the read copy and the files written."""
+    from pipelines.publish import write_merge_lists
+    from pipelines.schema_docs import apply_duckdb_comments
+
+    with wh.connect() as con:
+        published = publish_built(con, append=append)
+    mark("swap_tables")
+    with wh.connect() as con:
+        comments = apply_duckdb_comments(con, tables=list(dict.fromkeys([*published, *append])))
+        counts = {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in published}
+    mark("column_comments")
+    read_copy = publish_read_copy(wh.path)
+    mark("read_copy")
+    lists = {t.split("merge_list_", 1)[1]: wh.read(t) for t in published if ".merge_list_" in t}
+    files = write_merge_lists(lists, merge_list_dir)
+    mark("merge_list_files")
+    return {"tables": counts, "comments": comments, "read_copy": read_copy, "merge_list_files": files}
 
 
 def _staged_columns(wh: Warehouse, rules: SurvivorshipRules) -> list[str]:

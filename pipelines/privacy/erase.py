@@ -53,6 +53,7 @@ from pipelines.privacy.tombstones import (
     write_tombstones,
 )
 from pipelines.publish.parquet import MANIFEST, publish_parquet, read_manifest
+from pipelines.publish.swap import discard_build
 from pipelines.publish.writeback import merge_list_dir
 from pipelines.warehouse import Warehouse, publish_read_copy, read_copy_path
 
@@ -147,6 +148,7 @@ def erase(warehouse: Warehouse, *, email: str | None = None, golden_id: str | No
     with warehouse.connect() as con:
         con.execute("begin transaction")
         try:
+            discard_build(con)   # an unpublished build is built again by the next run; it must not reach the read copy
             tables = _tables(con)
             _temp_tables(con)
             _resolve(con, tables, kind, value)

@@ -111,7 +111,7 @@ def test_demo_batch_chunked_equals_one_shot(demo_warehouse):
 
 def _tables(path) -> dict[str, pl.DataFrame]:
     with duckdb.connect(str(path), read_only=True) as con:
-        names = [r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = "
+        names = [r[0] for r in con.execute("select table_name from information_schema.tables where table_schema = "
                                            "'golden_build' order by 1").fetchall()]
         return {n: con.sql(f'select * from golden_build."{n}"').pl() for n in names}
 
