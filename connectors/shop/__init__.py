@@ -34,6 +34,7 @@ bigint, ``accepts_marketing`` bool, everything else text as the API sent it (mon
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import dlt
 from dlt.sources.helpers.requests import Client
@@ -44,6 +45,8 @@ from .keyscan import KEYS_RESOURCE, customer_keys_resource
 from .pages import RECOVERED_COLUMN, InvalidPage, OnInvalidPage, invalid_page_hook
 from .server import ShopServer, serve_forever
 from .settings import API_VERSION, CURSORS, INITIAL_UPDATED_AT, PAGE_SIZE, TEXT_COLUMNS, TOKEN_HEADER
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 __all__ = ["KEYS_RESOURCE", "RECOVERED_COLUMN", "InvalidPage", "ShopResponseError", "ShopServer", "serve_forever", "shop_source"]
 
@@ -72,6 +75,10 @@ def shop_source(
         request_backoff_factor=request_backoff_factor,
         request_timeout=request_timeout,
     ).session
+    if urlsplit(base_url).hostname in _LOOPBACK:
+        # a server on this machine is never reached through a proxy; requests would otherwise scan
+        # the environment for proxy settings on every page
+        session.trust_env = False
     pages_seen: list[InvalidPage] = invalid_pages if invalid_pages is not None else []
     root = base_url.rstrip("/") + f"/admin/api/{api_version}/"
     loaded = []

@@ -96,7 +96,8 @@ def paged_resource(
         start = state.get("last_value") or initial_value
         seen_at_start = set(state.get("unique_hashes") or [])
         salvaged_before = len(invalid_pages) if invalid_pages is not None else 0
-        latest, at_latest = instant(start), set(seen_at_start)
+        begin = instant(start)
+        latest, at_latest = begin, set(seen_at_start)
         buffer: list[dict[str, Any]] = []
         next_url: str | None = url
         params: dict[str, Any] | None = {"limit": page_size, param: start}
@@ -116,7 +117,7 @@ def paged_resource(
                     continue
                 when = obj.get(cursor)
                 moment = instant(when) if when else None
-                if moment is not None and moment == instant(start) and str(obj["id"]) in seen_at_start:
+                if moment is not None and moment == begin and str(obj["id"]) in seen_at_start:
                     continue  # read in the last run at the boundary instant, unchanged
                 if moment is not None and moment > latest:
                     latest, at_latest = moment, {str(obj["id"])}

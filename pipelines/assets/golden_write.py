@@ -22,6 +22,7 @@ from dedupe.golden.records import BUILD_COLUMNS, golden_chunks, plan_golden
 from dedupe.golden.survivorship import SurvivorshipRules
 from pipelines.customer360 import INVOICE_COLUMNS, ORDER_COLUMNS, Customer360Config, customer_360, merge_lists
 from pipelines.privacy import masked_tables
+from pipelines.privacy.views import email_hashes
 from pipelines.progress import mark
 from pipelines.publish.swap import BUILD_SCHEMA, discard_build, publish_built, write_built
 from pipelines.staging.mapping import resolve_column
@@ -78,7 +79,7 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
     plan.ids.registry = plan.ids.retired = None
     mark("write_crosswalk")
 
-    parts, customers_table, lineage_table = [], f"{SCHEMA}.customers", f"{SCHEMA}.customer_lineage"
+    parts, hashed, customers_table, lineage_table = [], [], f"{SCHEMA}.customers", f"{SCHEMA}.customer_lineage"
     masked_table = f"{SCHEMA}.customers_masked"
     with wh.connect() as con:
         for i, (customers, lineage) in enumerate(golden_chunks(plan, chunk_records)):
@@ -87,6 +88,7 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
             write_table(con, lineage_table, lineage, append=append)
             masked = masked_tables({customers_table: customers}, key=hash_key)
             write_table(con, masked_table, masked[masked_table], append=append)
+            hashed.append(email_hashes(customers, masked[masked_table]))
             out.rows[lineage_table] = out.rows.get(lineage_table, 0) + lineage.height
             parts.append(customers)
             del lineage, masked
@@ -120,7 +122,10 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
     del orders, invoices, customers, crosswalk
     out.rfm_segments = dict(c360.group_by("rfm_segment").len().sort("rfm_segment").iter_rows())
     out.lifecycle = dict(c360.group_by("lifecycle_status").len().sort("lifecycle_status").iter_rows())
-    masked = masked_tables({f"{SCHEMA}.customer_360": c360}, key=hash_key)
+    known = pl.concat(hashed) if hashed else None   # the same golden e-mails: hashed once
+    del hashed
+    masked = masked_tables({f"{SCHEMA}.customer_360": c360}, key=hash_key, known=known)
+    del known
     with wh.connect() as con:
         out.rows[f"{SCHEMA}.customer_360"] = write_table(con, f"{SCHEMA}.customer_360", c360)
         for table, df in masked.items():

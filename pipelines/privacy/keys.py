@@ -76,12 +76,27 @@ def purpose_key(key: bytes, purpose: str) -> bytes:
 
 def hmac_hex(values: pl.Series, key: bytes, purpose: str) -> pl.Series:
     """HMAC-SHA256 hex of each value (nulls stay null), computed once per unique value."""
-    sub = purpose_key(key, purpose)
     text = values.cast(pl.Utf8)
     uniq = text.drop_nulls().unique()
-    digests = [hmac.new(sub, v.encode(), hashlib.sha256).hexdigest() for v in uniq.to_list()]
+    digests = _hmac_hex_all(purpose_key(key, purpose), uniq.to_list())
     return text.replace_strict(uniq, pl.Series(digests, dtype=pl.Utf8), default=None,
                                return_dtype=pl.Utf8).alias(values.name)
+
+
+def _hmac_hex_all(key: bytes, values: list[str]) -> list[str]:
+    """``hmac.new(key, v, sha256).hexdigest()`` of each value, from the two padded key states
+    hashed once (RFC 2104) instead of once per value: half the cost on a million e-mails."""
+    block = key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
+    inner_start = hashlib.sha256(bytes(b ^ 0x36 for b in block)).copy
+    outer_start = hashlib.sha256(bytes(b ^ 0x5C for b in block)).copy
+    out = []
+    for v in values:
+        inner = inner_start()
+        inner.update(v.encode())
+        outer = outer_start()
+        outer.update(inner.digest())
+        out.append(outer.hexdigest())
+    return out
 
 
 def hmac_expr(expr: pl.Expr, key: bytes, purpose: str) -> pl.Expr:

@@ -57,13 +57,15 @@ _DROPPED = frozenset({
 _PURPOSE = "masked:email"
 
 
-def mask_customers(df: pl.DataFrame, *, key: bytes) -> pl.DataFrame:
-    """The analyst's form of a golden customer table (see the module docstring)."""
+def mask_customers(df: pl.DataFrame, *, key: bytes, known: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The analyst's form of a golden customer table (see the module docstring). ``known``: e-mail
+    hashes computed already (:func:`email_hashes` of a table masked with the same key), reused
+    instead of hashing those e-mails again."""
     out = df
     if "email" in df.columns:
         norm = df.select(normalise_email(pl.col("email"))).to_series()
         out = out.with_columns(
-            email_hash=hmac_hex(norm, key, _PURPOSE),
+            email_hash=_email_hashes(norm, key, known),
             email_domain=norm.str.split("@").list.last(),
         )
     if "phone" in df.columns:
@@ -83,6 +85,28 @@ def mask_customers(df: pl.DataFrame, *, key: bytes) -> pl.DataFrame:
     return out.select(*first, *[c for c in out.columns if c not in first])
 
 
+def email_hashes(df: pl.DataFrame, masked: pl.DataFrame) -> pl.DataFrame:
+    """``email`` (normalised) -> ``email_hash`` pairs of a table and its masked form, for ``known``."""
+    if "email" not in df.columns or "email_hash" not in masked.columns:
+        return pl.DataFrame(schema={"email": pl.Utf8, "email_hash": pl.Utf8})
+    return (pl.DataFrame({"email": df.select(normalise_email(pl.col("email"))).to_series(),
+                          "email_hash": masked["email_hash"]}).drop_nulls().unique("email"))
+
+
+def _email_hashes(norm: pl.Series, key: bytes, known: pl.DataFrame | None) -> pl.Series:
+    if known is None or known.is_empty():
+        return hmac_hex(norm, key, _PURPOSE)
+    known = known.select("email", "email_hash").unique("email")   # gathered from several tables: one row each
+    found = norm.to_frame("email").join(known, on="email", how="left", maintain_order="left")["email_hash"]
+    todo = norm.filter(found.is_null() & norm.is_not_null())
+    if todo.is_empty():
+        return found
+    fresh = pl.DataFrame({"email": todo, "__h": hmac_hex(todo, key, _PURPOSE)}).unique("email")
+    return (norm.to_frame("email").with_columns(found)
+            .join(fresh, on="email", how="left", maintain_order="left")
+            .select(pl.coalesce("email_hash", "__h").alias("email_hash")).to_series())
+
+
 def _masked_phones(phones: pl.Series) -> pl.Series:
     return mask_phones(phones.cast(pl.Utf8))
 
@@ -100,15 +124,17 @@ def postal_district(code: pl.Expr, country: pl.Expr) -> pl.Expr:
             .otherwise(compact.str.slice(0, 2)))
 
 
-def masked_tables(frames: Mapping[str, pl.DataFrame], *, key: bytes) -> dict[str, pl.DataFrame]:
+def masked_tables(frames: Mapping[str, pl.DataFrame], *, key: bytes,
+                  known: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
     """``{"golden_build.customers": df}`` -> ``{"golden_build.customers_masked": masked}`` for the
-    tables named in ``MASKED_TABLES`` (any schema); other frames are ignored."""
+    tables named in ``MASKED_TABLES`` (any schema); other frames are ignored. ``known``: see
+    :func:`mask_customers`."""
     out = {}
     for name, df in frames.items():
         schema, _, table = name.partition(".")
         target = MASKED_TABLES.get(f"golden.{table}")
         if target:
-            out[f"{schema}.{target.partition('.')[2]}"] = mask_customers(df, key=key)
+            out[f"{schema}.{target.partition('.')[2]}"] = mask_customers(df, key=key, known=known)
     return out
 
 

@@ -21,6 +21,7 @@ from pipelines.privacy import (
     publish_masked,
 )
 from pipelines.privacy.keys import purpose_key
+from pipelines.privacy.views import email_hashes
 from pipelines.publish import publish_postgres
 from pipelines.warehouse import Warehouse
 
@@ -63,6 +64,21 @@ def test_masked_customers_allow_counting_not_contacting():
     # same key, same hash (stable across runs); another key, another hash
     assert mask_customers(golden(), key=key)["email_hash"].equals(m["email_hash"])
     assert mask_customers(golden(), key=b"x" * 32)["email_hash"][0] != m["email_hash"][0]
+
+
+def test_known_email_hashes_are_reused_and_the_rest_computed():
+    key = b"k" * 32
+    first = golden().head(1)
+    known = email_hashes(first, mask_customers(first, key=key))
+    assert known.height == 1
+    # a wrong hash in ``known`` shows it is the one used; e-mails not in it are hashed as usual
+    planted = known.with_columns(email_hash=pl.lit("from-known"))
+    m = mask_customers(golden(), key=key, known=planted)
+    plain = mask_customers(golden(), key=key)
+    assert m["email_hash"].to_list() == ["from-known", plain["email_hash"][1], None]
+    assert mask_customers(golden(), key=key, known=known).equals(plain)
+    twice = pl.concat([known, email_hashes(golden(), plain)])   # hashes gathered from several tables
+    assert mask_customers(golden(), key=key, known=twice).equals(plain)
 
 
 def test_unknown_personal_columns_are_dropped():
