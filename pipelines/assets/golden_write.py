@@ -79,22 +79,25 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
     plan.ids.registry = plan.ids.retired = None
     mark("write_crosswalk")
 
-    parts, hashed, customers_table, lineage_table = [], [], f"{SCHEMA}.customers", f"{SCHEMA}.customer_lineage"
+    parts, customers_table, lineage_table = [], f"{SCHEMA}.customers", f"{SCHEMA}.customer_lineage"
     masked_table = f"{SCHEMA}.customers_masked"
-    with wh.connect() as con:
+    with wh.connect() as con:   # lineage (about ten rows per customer) written group by group
         for i, (customers, lineage) in enumerate(golden_chunks(plan, chunk_records)):
-            append = i > 0
-            write_table(con, customers_table, customers, append=append)
-            write_table(con, lineage_table, lineage, append=append)
-            masked = masked_tables({customers_table: customers}, key=hash_key)
-            write_table(con, masked_table, masked[masked_table], append=append)
-            hashed.append(email_hashes(customers, masked[masked_table]))
+            write_table(con, lineage_table, lineage, append=i > 0)
             out.rows[lineage_table] = out.rows.get(lineage_table, 0) + lineage.height
             parts.append(customers)
-            del lineage, masked
+            del lineage
     del plan
-    customers = pl.concat(parts) if parts else pl.DataFrame()
+    customers = pl.concat(parts, rechunk=False) if parts else pl.DataFrame()
     del parts
+    known = None
+    if customers.width:   # one table each: appending group by group costs twice as much
+        masked = masked_tables({customers_table: customers}, key=hash_key)[masked_table]
+        with wh.connect() as con:
+            write_table(con, customers_table, customers)
+            write_table(con, masked_table, masked)
+        known = email_hashes(customers, masked)   # the same golden e-mails in customer_360: hashed once
+        del masked
     out.rows[customers_table] = out.rows[masked_table] = customers.height
     mark("survivorship")
 
@@ -122,8 +125,6 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
     del orders, invoices, customers, crosswalk
     out.rfm_segments = dict(c360.group_by("rfm_segment").len().sort("rfm_segment").iter_rows())
     out.lifecycle = dict(c360.group_by("lifecycle_status").len().sort("lifecycle_status").iter_rows())
-    known = pl.concat(hashed) if hashed else None   # the same golden e-mails: hashed once
-    del hashed
     masked = masked_tables({f"{SCHEMA}.customer_360": c360}, key=hash_key, known=known)
     del known
     with wh.connect() as con:
