@@ -140,11 +140,16 @@ def state_from_features(feats: pl.DataFrame, pairs: pl.DataFrame, digests: pl.Da
                         settings: Settings) -> MatchState:
     """The state a full run leaves: its features (with ``orientation``), candidate pairs with their
     levels, and the records' digests."""
+    cols = ["id_l", "id_r", "rule", *[f"gamma_{c.name}" for c in settings.comparisons]]
+    return MatchState(state_features(feats, digests, settings), pairs.select(cols).sort("id_l", "id_r"))
+
+
+def state_features(feats: pl.DataFrame, digests: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """The features part of :func:`state_from_features` (for a caller that stores the pairs as they are)."""
     uid = settings.unique_id
     keep = [c for c in state_columns(settings) if c in feats.columns]
     feats = feats.select(uid, *keep).join(digests.select(uid, DIGEST), on=uid, how="left").sort(uid)
-    cols = ["id_l", "id_r", "rule", *[f"gamma_{c.name}" for c in settings.comparisons]]
-    return MatchState(with_peer_flags(feats, settings), pairs.select(cols).sort("id_l", "id_r"))
+    return with_peer_flags(feats, settings)
 
 
 def _ids_frame(uid: str, *series: pl.Series) -> pl.DataFrame:

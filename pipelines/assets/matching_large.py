@@ -28,7 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from dedupe import FSModel, deduplicate_large
-from dedupe.matching.incremental import DIGEST, MatchState, fingerprint, state_from_features, update
+from dedupe.matching.incremental import DIGEST, MatchState, fingerprint, state_features, update
 from dedupe.matching.large import AUTO_LARGE_RECORDS
 from pipelines.warehouse import Warehouse
 
@@ -118,11 +118,8 @@ def match_large(wh: Warehouse, settings, model: FSModel | None, digests: pl.Data
     result = deduplicate_large(str(staged), settings, workdir=work / "engine", model=model, orientation=True)
     pairs = sorted((work / "engine" / "pairs").glob("part-*.parquet"))
     feats = pl.read_parquet(sorted((work / "engine" / "features").glob("part-*.parquet")))
-    gamma = [f"gamma_{c.name}" for c in settings.comparisons]
-    state_pairs = (pl.read_parquet(pairs, columns=["id_l", "id_r", "rule", *gamma]) if pairs
-                   else MatchState.empty(settings).pairs)
-    state = state_from_features(feats, state_pairs, digests, settings)
-    del feats, state_pairs
+    features = state_features(feats, digests, settings)   # the pairs' part of the state: scored_pairs below
+    del feats
     changed = changes(wh, digests)
     with wh.connect() as con:
         con.execute("begin transaction")
@@ -134,7 +131,7 @@ def match_large(wh: Warehouse, settings, model: FSModel | None, digests: pl.Data
             else:
                 con.execute(f"create or replace table {PAIRS} (id_l varchar, id_r varchar, rule varchar, "
                             "match_weight double, match_probability double)")
-            _write(con, {FEATURES: state.features})
+            _write(con, {FEATURES: features})
             _finish(con, settings, result.clusters, result.model, changed, LARGE_MODE)
             con.execute("commit")
         except BaseException:

@@ -20,9 +20,9 @@ def test_calls_inside_a_run_share_one_open_database(tmp_path):
             assert b.execute("select count(*) from golden.customers").fetchone()[0] == 2
             a.execute("commit")
         assert wh.query("select count(*) as n from golden.customers")["n"][0] == 3
-        with let_go(wh.path):  # the file is free for a connection with other settings
-            with duckdb.connect(str(wh.path), read_only=True) as ro:
-                assert ro.execute("select count(*) from golden.customers").fetchone()[0] == 3
+        # let_go: the file is free for a connection with other settings
+        with let_go(wh.path), duckdb.connect(str(wh.path), read_only=True) as ro:
+            assert ro.execute("select count(*) from golden.customers").fetchone()[0] == 3
         assert publish_read_copy(wh.path) == read_copy_path(wh.path)
         assert wh.exists("golden.customers")  # open again after the read copy was written
     # closed at the end: another process (here: a read-only connection) may open the file
@@ -35,7 +35,7 @@ def test_calls_inside_a_run_share_one_open_database(tmp_path):
 def test_a_kept_database_lets_go_of_its_block_cache_between_calls(tmp_path, monkeypatch):
     """Cached table blocks above the limit are freed after the call (the database is opened again);
     below it the same database stays open."""
-    import pipelines.warehouse as warehouse
+    from pipelines import warehouse
 
     wh = Warehouse(tmp_path / "w.duckdb")
     with kept_open(wh.path):
