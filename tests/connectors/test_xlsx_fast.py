@@ -159,11 +159,11 @@ def every_kind_of_cell() -> bytes:
     return save(wb)
 
 
-@pytest.mark.parametrize("strings", ["inline", "shared"])
+@pytest.mark.parametrize("strings", ["inline", "shared_table"])
 def test_every_kind_of_cell(strings):
     data = every_kind_of_cell()
     data = rewrite(data, {sheet_part(1): lambda x: with_formulas(x, {"B4": "B3*2", "C5": "1/3", "A4": "TRIM(A3)"})})
-    if strings == "shared":
+    if strings == "shared_table":
         data = to_shared_strings(data)
     assert calamine_reads(data) == {"Leads": None}
     (block,) = assert_same(data)
@@ -296,13 +296,13 @@ def test_sheets_left_to_openpyxl_read_the_same(fill):
     assert_same(data)
 
 
-@pytest.mark.parametrize("strings", ["inline", "shared"])
+@pytest.mark.parametrize("strings", ["inline", "shared_table"])
 def test_empty_text_in_the_header(strings):
     """openpyxl writes "" as an empty inline cell (read back as None); a shared "" is read back as ""."""
     wb = openpyxl.Workbook()
     empty_header_text(wb.active)
     data = save(wb)
-    if strings == "shared":
+    if strings == "shared_table":
         data = rewrite(to_shared_strings(data), {sheet_part(1): lambda x: x.replace(
             b'<c r="B1" t="inlineStr" />', b'<c r="B1" t="s"><v>0</v></c>')})
     assert_same(data)
