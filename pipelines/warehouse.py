@@ -346,28 +346,6 @@ class Warehouse:
                 con.execute(f"create table {_quote(table)} as select * from __frame")
             con.unregister("__frame")
 
-    def publish(self, mapping: Mapping[str, str], *, append: Mapping[str, str] | None = None) -> None:
-        """Copy built tables over published ones (``{"golden.customers": "golden_build.customers"}``)
-        and append to published logs (``append``), in one transaction: a failure leaves the last
-        published tables as they were."""
-        with self.connect() as con:
-            con.execute("begin transaction")
-            try:
-                for target, build in mapping.items():
-                    schema, _ = _split(target)
-                    con.execute(f'create schema if not exists "{schema}"')
-                    con.execute(f"create or replace table {_quote(target)} as select * from {_quote(build)}")
-                for target, build in (append or {}).items():
-                    schema, _ = _split(target)
-                    con.execute(f'create schema if not exists "{schema}"')
-                    con.execute(f"create table if not exists {_quote(target)} as "
-                                f"select * from {_quote(build)} limit 0")
-                    con.execute(f"insert into {_quote(target)} by name select * from {_quote(build)}")
-                con.execute("commit")
-            except BaseException:
-                con.execute("rollback")
-                raise
-
 
 def _utc(df: pl.DataFrame) -> pl.DataFrame:
     """DuckDB hands back ``Etc/UTC`` (or the session zone); the project speaks ``UTC``."""
