@@ -156,6 +156,30 @@ def pick(members: pl.DataFrame, rules: SurvivorshipRules | None = None, *,
     """Golden values and lineage of prepared ``members`` (:func:`prepare`): one row per cluster."""
     rules = rules or SurvivorshipRules()
     fields = [f for f in (fields or GOLDEN_FIELDS) if f in members.columns]
+    keep = ["cluster_id", *fields, *[f"__src_{f}" for f in fields]]
+    several = members["cluster_id"].is_duplicated()
+    if cluster_local(rules) and not several.all():
+        # a one-record cluster's golden values are that record's: no ranking, no group
+        alone = members.filter(~several).select(
+            "cluster_id", *fields, *[pl.col(RECORD_ID).alias(f"__src_{f}") for f in fields])
+        grouped = _pick_groups(members.filter(several), rules, fields).select(keep)
+        golden = pl.concat([grouped, alone.cast(grouped.schema)]) if grouped.height else alone
+    else:
+        golden = _pick_groups(members, rules, fields).select(keep)
+    lineage = (
+        golden.select("cluster_id", *[pl.when(pl.col(f).is_not_null()).then(pl.col(f"__src_{f}")).alias(f)
+                                      for f in fields])
+        .unpivot(index="cluster_id", variable_name="field", value_name=RECORD_ID)
+        .drop_nulls(RECORD_ID)
+        .join(members.select(RECORD_ID, "source", "source_record_id"), on=RECORD_ID, how="left")
+        .sort(["cluster_id", "field"])
+    )
+    golden = golden.select("cluster_id", *fields)
+    return golden, lineage
+
+
+def _pick_groups(members: pl.DataFrame, rules: SurvivorshipRules, fields: list[str]) -> pl.DataFrame:
+    """One row per cluster: each field's value and ``__src_<field>``, the record that supplied it."""
     hints = [c for c in members.columns if c.startswith(("__pre_", "__post_"))]
     present = [pl.col(f).is_not_null().cast(pl.Int32) for f in fields]
     frequent = [f for f in fields if rules.fields.get(f) == "most_frequent"]   # the rule that counts votes
@@ -196,16 +220,7 @@ def pick(members: pl.DataFrame, rules: SurvivorshipRules | None = None, *,
     for f, fn in custom.items():
         picked = fn(members, f).select("cluster_id", pl.col("value").alias(f), pl.col(RECORD_ID).alias(f"__src_{f}"))
         golden = golden.join(picked, on="cluster_id", how="left")
-    lineage = (
-        golden.select("cluster_id", *[pl.when(pl.col(f).is_not_null()).then(pl.col(f"__src_{f}")).alias(f)
-                                      for f in fields])
-        .unpivot(index="cluster_id", variable_name="field", value_name=RECORD_ID)
-        .drop_nulls(RECORD_ID)
-        .join(members.select(RECORD_ID, "source", "source_record_id"), on=RECORD_ID, how="left")
-        .sort(["cluster_id", "field"])
-    )
-    golden = golden.select("cluster_id", *fields)
-    return golden, lineage
+    return golden
 
 
 def _address_candidates(m: pl.DataFrame, unit: Sequence[str], rules: SurvivorshipRules) -> pl.DataFrame:

@@ -98,3 +98,20 @@ def test_ties_do_not_depend_on_row_order(members):
 def test_unknown_rule_is_refused():
     with pytest.raises(ValueError, match="unknown survivorship rule"):
         SurvivorshipRules.from_dict({"fields": {"email": "newest_please"}})
+
+
+def test_one_record_clusters_take_the_record_as_it_is(members):
+    """A cluster of one record skips the ranking: its golden row and lineage are what the ranking
+    would have given (checked against ranking every cluster)."""
+    from dedupe.golden.survivorship import _pick_groups, pick, prepare
+
+    singles = members.with_columns(record_id=pl.concat_str(pl.lit("x"), pl.col("record_id")),
+                                   cluster_id=pl.concat_str(pl.lit("s"), pl.col("record_id")))
+    batch = prepare(pl.concat([members, singles]))
+    golden, lineage = pick(batch)
+    fields = [c for c in golden.columns if c != "cluster_id"]
+    ranked = _pick_groups(batch, SurvivorshipRules(), fields).select(golden.columns)
+    assert golden.height == 5
+    assert golden.sort("cluster_id").equals(ranked.sort("cluster_id"))
+    own = lineage.filter(pl.col("cluster_id") == "serp:1")
+    assert set(own["record_id"]) == {"xerp:1"} and "phone" in set(own["field"])
