@@ -136,16 +136,9 @@ def with_peer_flags(feats: pl.DataFrame, settings: Settings) -> pl.DataFrame:
                                  for flag, key in peer_levels(settings)})
 
 
-def state_from_features(feats: pl.DataFrame, pairs: pl.DataFrame, digests: pl.DataFrame,
-                        settings: Settings) -> MatchState:
-    """The state a full run leaves: its features (with ``orientation``), candidate pairs with their
-    levels, and the records' digests."""
-    cols = ["id_l", "id_r", "rule", *[f"gamma_{c.name}" for c in settings.comparisons]]
-    return MatchState(state_features(feats, digests, settings), pairs.select(cols).sort("id_l", "id_r"))
-
-
 def state_features(feats: pl.DataFrame, digests: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    """The features part of :func:`state_from_features` (for a caller that stores the pairs as they are)."""
+    """The feature half of the state a full run leaves: each record's state columns, its digest and
+    peer flags, sorted by id (the pair half is the run's scored pairs, stored as they are)."""
     uid = settings.unique_id
     keep = [c for c in state_columns(settings) if c in feats.columns]
     feats = feats.select(uid, *keep).join(digests.select(uid, DIGEST), on=uid, how="left").sort(uid)
