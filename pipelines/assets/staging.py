@@ -22,6 +22,7 @@ import polars as pl
 from dagster import AssetExecutionContext
 
 from connectors.config import SourcesConfig, SourceSpec
+from dedupe.canonical import STAGED_SCHEMA
 from pipelines.assets.matching import MatchingResource
 from pipelines.assets.raw import INVALID_PAGES
 from pipelines.progress import mark, timed_stage
@@ -229,11 +230,28 @@ def staged_customers_asset(config: SourcesConfig):
 
 
 @dataclass
+class _Delta:
+    """What an incremental staging changes: every row of ``keys`` in staging.customers and the state
+    tables is replaced by the rows given here, the other keys' rows are left where they are."""
+
+    keys: pl.DataFrame
+    """``system``, ``source``, ``source_record_id`` (``pipelines.staging.incremental.KEY``) staged again"""
+    customers: pl.DataFrame
+    """the staged customers of ``keys``"""
+    digests: pl.DataFrame
+    """the row digests of ``keys``"""
+    quarantine: pl.DataFrame
+    """the state quarantine rows of ``keys``"""
+    field_issues: pl.DataFrame
+    """the state field issues of ``keys`` and every whole-file issue (``FILE_RULES``)"""
+
+
+@dataclass
 class _Staged:
     """What one staging wrote, for the asset metadata and the scorecard."""
 
     customers: pl.DataFrame
-    """The staged customers, or (incremental) the scorecard's columns of them."""
+    """The staged customers, or (incremental, once written) the scorecard's columns of them."""
     quarantine: pl.DataFrame
     field_issues: pl.DataFrame
     n_erased: int
@@ -242,6 +260,8 @@ class _Staged:
     """raw rows staged this run"""
     reused_records: int
     """staged customers kept from the last staging"""
+    delta: _Delta | None = None
+    """incremental: the rows to replace (None: every table is written whole)"""
 
 
 def _stage(context: AssetExecutionContext, wh: Warehouse, config: SourcesConfig, *,
@@ -280,14 +300,16 @@ def _stage(context: AssetExecutionContext, wh: Warehouse, config: SourcesConfig,
         staged = _stage_changed(context, wh, raw, frames, orders, now, digests, previous)
     quarantine = pl.concat([staged.quarantine, findings.select(list(staged.quarantine.columns))]).with_columns(**stamp)
     issues = staged.field_issues.with_columns(**stamp)
-    state = {inc.ROW_DIGESTS: digests, inc.STATE_QUARANTINE: staged.quarantine,
-             inc.STATE_FIELD_ISSUES: staged.field_issues,
-             inc.STATE: pl.DataFrame({"fingerprint": [fingerprint], "run_id": [run_id]})}
     tables = {"quality.quarantine": quarantine.select("run_id", *staged.quarantine.columns, "detected_at"),
-              "quality.field_issues": issues, SOURCE_DELETIONS: ledger, **state}
-    if staged.mode == "full":  # the same rows in the same order every run
-        tables = {"staging.customers": staged.customers.sort("record_id"), **tables}
-    wh.write_many(tables)
+              "quality.field_issues": issues, SOURCE_DELETIONS: ledger,
+              inc.STATE: pl.DataFrame({"fingerprint": [fingerprint], "run_id": [run_id]})}
+    if staged.delta is None:  # the same rows in the same order every run
+        tables = {"staging.customers": staged.customers.sort("record_id"), inc.ROW_DIGESTS: digests,
+                  inc.STATE_QUARANTINE: staged.quarantine, inc.STATE_FIELD_ISSUES: staged.field_issues, **tables}
+    card_rows = _write(wh, tables, staged.delta)
+    if card_rows is not None:
+        staged.customers = card_rows
+        staged.reused_records = card_rows.height - staged.delta.customers.height
     mark("write")
     read = rows_read(raw.mapped)
     card = scorecard(staged, rows_read(frames))
@@ -344,6 +366,8 @@ def _state(wh: Warehouse, fingerprint: str) -> dict[str, pl.DataFrame] | None:
         return None
     if wh.read(inc.STATE)["fingerprint"].to_list() != [fingerprint]:
         return None
+    if wh.query("select * from staging.customers limit 0").schema != pl.Schema(STAGED_SCHEMA):
+        return None   # written by another schema: changed rows could not be put beside the others
     return {t: wh.read(t) for t in tables[1:4]}
 
 
@@ -391,22 +415,57 @@ def _stage_changed(context, wh: Warehouse, raw: RawCustomers, frames: dict[str, 
     quarantine = pl.concat([inc.without_keys(previous[inc.STATE_QUARANTINE], keys), kept["quarantine"]])
     issues = pl.concat([inc.without_keys(previous[inc.STATE_FIELD_ISSUES], keys).filter(not_file),
                         kept["field_issues"].filter(not_file), inc.file_issues(frames)])
-    new = kept["customers"]
+    if n_erased:
+        context.log.info(f"{n_erased} rows of erased people suppressed (privacy.tombstones)")
+    delta = _Delta(keys=keys, customers=kept["customers"].sort("record_id"),
+                   digests=inc.rows_of_keys(digests, keys), quarantine=kept["quarantine"],
+                   field_issues=pl.concat([kept["field_issues"].filter(not_file), inc.file_issues(frames)]))
+    return _Staged(delta.customers, quarantine, issues, n_erased, "incremental", n_rows, 0, delta)
+
+
+def _write(wh: Warehouse, tables: dict[str, pl.DataFrame], delta: _Delta | None) -> pl.DataFrame | None:
+    """Write ``tables`` whole and apply ``delta`` (incremental) in one transaction, so a failed run
+    leaves staging as the last run left it. Returns (incremental) the scorecard's columns of every
+    staged customer."""
     with wh.connect() as con:
         con.execute("begin transaction")
         try:
-            con.register("__keys", keys.select("source", "source_record_id").to_arrow())
-            con.register("__new", new.to_arrow())
-            con.execute("create or replace table staging.customers as select * from ("
-                        "select * from staging.customers c where not exists (select 1 from __keys k "
-                        "where k.source = c.source and k.source_record_id is not distinct from c.source_record_id) "
-                        "union all by name select * from __new) order by record_id")
+            if delta is not None:
+                _apply_delta(con, delta)
+            for table, df in tables.items():
+                schema, name = table.split(".")
+                con.execute(f'create schema if not exists "{schema}"')
+                con.register("__frame", df.to_arrow())
+                con.execute(f'create or replace table "{schema}"."{name}" as select * from __frame')
+                con.unregister("__frame")
+            card = (con.sql(f"select {', '.join(CARD_COLUMNS)} from staging.customers").pl()
+                    if delta is not None else None)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
-        customers = con.sql(f"select {', '.join(CARD_COLUMNS)} from staging.customers").pl()
-    reused = customers.height - new.height
-    if n_erased:
-        context.log.info(f"{n_erased} rows of erased people suppressed (privacy.tombstones)")
-    return _Staged(customers, quarantine, issues, n_erased, "incremental", n_rows, reused)
+    return card
+
+
+#: the tables an incremental staging changes key by key: (table, key columns, _Delta field)
+_KEYED_TABLES = (("staging.customers", ("source", "source_record_id"), "customers"),
+                 (inc.ROW_DIGESTS, tuple(inc.KEY), "digests"),
+                 (inc.STATE_QUARANTINE, ("source", "source_record_id"), "quarantine"),
+                 (inc.STATE_FIELD_ISSUES, ("source", "source_record_id"), "field_issues"))
+
+
+def _apply_delta(con, delta: _Delta) -> None:
+    """Delete every row of the changed keys (null keys included, as ``without_keys`` does) and insert
+    their new rows: the other keys' rows are not rewritten. The whole-file field issues are replaced."""
+    con.register("__keys", delta.keys.select(inc.KEY).unique().to_arrow())
+    for table, on, name in _KEYED_TABLES:
+        match = " and ".join(f"k.{c} is not distinct from t.{c}" for c in on)
+        also = (f" or t.rule in ({', '.join(repr(r) for r in inc.FILE_RULES)})"
+                if table == inc.STATE_FIELD_ISSUES else "")
+        con.execute(f"delete from {table} t where exists (select 1 from __keys k where {match}){also}")
+        rows = getattr(delta, name)
+        if rows.height:
+            con.register("__rows", rows.to_arrow())
+            con.execute(f"insert into {table} by name select * from __rows")
+            con.unregister("__rows")
+    con.unregister("__keys")

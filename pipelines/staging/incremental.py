@@ -93,6 +93,11 @@ def rows_of(frame: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
                        how="semi", nulls_equal=True, maintain_order="left").drop("__k0", "__k1")
 
 
+def rows_of_keys(digests: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``digests`` (``DIGEST_SCHEMA``) whose ``KEY`` is in ``keys`` (null keys included)."""
+    return digests.join(keys.select(KEY).unique(), on=KEY, how="semi", nulls_equal=True, maintain_order="left")
+
+
 def without_keys(frame: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
     """``frame`` (with ``source``, ``source_record_id``) without the rows of ``keys``."""
     k = keys.select(pl.col("source").cast(pl.Utf8), pl.col("source_record_id").cast(pl.Utf8)).unique()
