@@ -69,12 +69,23 @@ def row_digests(frame: pl.DataFrame, *, system: str, date_format: str | None,
     rows = frame.hash_rows(seed=_SEED)
     out = frame.select(*_key_columns(frame)).with_columns(__row=rows).join(
         per_source, on="source", how="left", maintain_order="left")
-    out = out.with_columns(digest=pl.struct(pl.col("__row"), pl.col("__order").fill_null(0),
-                                            pl.lit(salt, pl.UInt64).alias("__salt")).hash(seed=_SEED))
-    return out.select(
-        pl.lit(system).alias("system"), "source", "source_record_id", "digest",
-        pl.int_range(pl.len(), dtype=pl.UInt32).over("source", "source_record_id", "digest").alias("n"),
-    ).cast(DIGEST_SCHEMA)
+    out = out.select(pl.lit(system).alias("system"), "source", "source_record_id",
+                     digest=pl.struct(pl.col("__row"), pl.col("__order").fill_null(0),
+                                      pl.lit(salt, pl.UInt64).alias("__salt")).hash(seed=_SEED))
+    return out.with_columns(n=_repeats(out)).cast(DIGEST_SCHEMA)
+
+
+def _repeats(digests: pl.DataFrame) -> pl.Series:
+    """``n``: 0, 1, ... over the rows of one key with one digest. Only rows whose digest occurs more
+    than once can be repeats: the window runs over those alone (a window over every row's key costs
+    more than the rest of the digest)."""
+    n = pl.Series("n", [0] * digests.height, dtype=pl.UInt32)
+    repeated = digests.with_row_index("__i").filter(pl.col("digest").is_duplicated())
+    if repeated.height:
+        ranks = repeated.select("__i", pl.int_range(pl.len(), dtype=pl.UInt32)
+                                .over("source", "source_record_id", "digest").alias("n"))
+        n = n.scatter(ranks["__i"], ranks["n"])
+    return n
 
 
 def changed_keys(now: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:

@@ -66,12 +66,19 @@ def date_orders(mapped: pl.DataFrame, *, date_format: str | None = None) -> pl.D
     of the source's rows, so a part of them can be staged (``stage_source(orders=...)``) exactly as
     the whole source would be."""
     m, _ = _split_malformed(mapped)
-    orders = {}
-    for name in ("created_at", "updated_at"):
-        if name in m.columns and not (isinstance(m.schema[name], pl.Datetime) or m.schema[name] == pl.Date):
-            orders[_order_column(name)] = _slash_format(pl.col(name).cast(pl.Utf8).str.strip_chars(), date_format)
-    out = m.select(pl.col("source").cast(pl.Utf8), **orders)
-    return out.unique("source", maintain_order=True).sort("source")
+    texts = [name for name in ("created_at", "updated_at")
+             if name in m.columns and not (isinstance(m.schema[name], pl.Datetime) or m.schema[name] == pl.Date)]
+    source = pl.col("source").cast(pl.Utf8)
+    if not texts:
+        return m.select(source).unique("source", maintain_order=True).sort("source")
+    # only values with a slash are evidence: the other rows are left out of the (costly) pattern match
+    slashed = m.filter(pl.any_horizontal(pl.col(n).cast(pl.Utf8).str.contains("/", literal=True) for n in texts))
+    orders = {_order_column(n): _slash_format(pl.col(n).cast(pl.Utf8).str.strip_chars(), date_format) for n in texts}
+    found = slashed.select(source, **orders).unique("source", maintain_order=True)
+    default = date_format if date_format in (DAY_FIRST, MONTH_FIRST) else DAY_FIRST
+    return (m.select(source).unique("source", maintain_order=True)
+            .join(found, on="source", how="left", nulls_equal=True)
+            .with_columns(pl.col(list(orders)).fill_null(default)).sort("source"))
 
 
 def _timestamp(df: pl.DataFrame, name: str, date_format: str | None) -> pl.Expr:

@@ -83,3 +83,26 @@ def test_without_keys_drops_every_row_of_the_keys_null_keys_included():
     frame = pl.DataFrame({"source": ["a", "a", "a", "b"], "source_record_id": ["1", None, "2", "1"], "v": [1, 2, 3, 4]})
     gone = pl.DataFrame({"source": ["a", "a"], "source_record_id": [None, "1"]})
     assert inc.without_keys(frame, gone)["v"].to_list() == [3, 4]
+
+
+def test_repeated_rows_of_a_key_are_numbered_and_other_rows_are_not():
+    df = mapped(row("1", "Ann Lee", "2020-01-01"), row("2", "Bo Chan", "2020-01-02"),
+                row("1", "Ann Lee", "2020-01-01"), row("3", "Cy Dow", "2020-01-03"),
+                row("1", "Ann Lee", "2020-01-01"), row("1", "Ann Lee", "2021-01-01"))
+    got = digests(df)
+    assert got["n"].to_list() == [0, 0, 1, 0, 2, 0]
+    # the same as numbering within every key and digest
+    window = got.select(pl.int_range(pl.len(), dtype=pl.UInt32).over("source", "source_record_id", "digest"))
+    assert got["n"].equals(window.to_series().alias("n"))
+
+
+def test_date_orders_are_decided_over_the_slashed_values_of_each_source():
+    df = mapped(row("1", "Ann Lee", "03/04/2020"), row("2", "Bo Chan", "12/25/2020"),
+                row("3", "Cy Dow", "2020-01-03"),                                       # month-first
+                row("4", "Di Eck", "25/12/2020", source="other"), row("5", "Ed Fox", "01/02/2020", source="other"),
+                row("6", "Fa Gee", "2020-01-06", source="plain"), row("7", "Gu Ho", None, source=None))
+    orders = date_orders(df)
+    assert orders["source"].to_list() == [None, "other", "plain", "sales"]
+    assert orders["__slash_order_created_at"].to_list() == ["%d/%m/%Y", "%d/%m/%Y", "%d/%m/%Y", "%m/%d/%Y"]
+    configured = date_orders(df, date_format="%m/%d/%Y")
+    assert set(configured["__slash_order_updated_at"]) == {"%m/%d/%Y"} and configured.height == 4
