@@ -3,7 +3,10 @@ reconciliation.
 
 * ``<source>_loaded_this_run`` (on each source's main raw asset): red when the load failed this
   run; not blocking, so later steps run on the raw data of earlier runs.
-* raw suites (one per raw table): key problems block staging, dates and amounts only warn.
+* raw suites (one per raw table): key problems block staging, dates and amounts only warn. They assert
+  the whole table every run, counted in SQL; only rows of loads new since the last run are parsed
+  (``expectations.table_state``), and each check's metadata says how (``validation_mode``, rows read
+  and parsed this run).
 * suites on the golden build and the per-source reconciliation (rows read = rows in the crosswalk +
   rows quarantined + rows deleted at the source, ``quality.source_deletions``) are blocking: when one fails, ``golden/published`` does not run and the last
   published tables stay as they were.
