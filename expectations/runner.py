@@ -303,3 +303,48 @@ def run_suite_on_table(
 
 #: The columns a cross-table check reads from a table (whichever exist): record keys only.
 _KEY_COLUMNS = ("record_id", "source", "source_record_id")
+
+
+def run_raw_suite_on_table(
+    name: str,
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    *,
+    thresholds: Thresholds | Mapping[str, object] | str | os.PathLike[str] | None = None,
+    full: bool = False,
+    data_docs_dir: str | os.PathLike[str] | None = None,
+) -> tuple[SuiteOutcome, Any]:
+    """Validate a raw table loaded by dlt with suite ``name``, parsing only the rows of new loads.
+
+    The whole table is what the checks assert: each is one SQL aggregate over the table, or over
+    its parsed copy ``suite_state.<suite>`` kept up to date load by load (``expectations.table_state``);
+    samples are the first unexpected rows by key. ``full`` parses the whole table again. Returns the
+    outcome and a ``table_state.Refresh`` saying how the rows were brought up to date. A suite with
+    checks SQL cannot compute, or a table without ``_dlt_load_id``, is streamed as by
+    :func:`run_suite_on_table`.
+    """
+    from expectations import table_state as ts
+
+    t = resolve_thresholds(thresholds)
+    spec = suite_spec(name, thresholds=t)
+    source = TableSource(con, table)
+    if not ts.supports(spec) or (spec.derived and ts.LOAD_ID not in source.columns):
+        n = source.count()
+        return (run_suite_on_table(name, con, table, thresholds=t, data_docs_dir=data_docs_dir),
+                ts.Refresh(mode="streamed", rows_read=n, rows_parsed=n, reason="not computable in SQL"))
+    if spec.derived:
+        info = ts.refresh(con, spec, table, full=full)
+    else:
+        _input_columns(spec, source)
+        info = ts.Refresh(mode="direct", rows_read=0, rows_parsed=0)
+    rel, order = ts.check_relation(spec, table, source.columns)
+    keys = list(spec.key_columns)
+    results, outcomes = [], []
+    for check in spec.checks:
+        tally = ts.tally(con, rel, check, keys, order, max(t.sample_size, 1))
+        success, result, key_rows = tally.result()
+        _mask_result(result, check.columns)
+        results.append((check.name, success, result))
+        outcomes.append(_outcome(check, result, success, [_key_text(keys, row) for row in key_rows], t.sample_size))
+    validation = SuiteValidation(suite_name=spec.name, spec=spec, results=results)
+    return _finish(spec, validation, outcomes, data_docs_dir), info

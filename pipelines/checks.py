@@ -3,7 +3,10 @@ reconciliation.
 
 * ``<source>_loaded_this_run`` (on each source's main raw asset): red when the load failed this
   run; not blocking, so later steps run on the raw data of earlier runs.
-* raw suites (one per raw table): key problems block staging, dates and amounts only warn.
+* raw suites (one per raw table): key problems block staging, dates and amounts only warn. They assert
+  the whole table every run, counted in SQL; only rows of loads new since the last run are parsed
+  (``expectations.table_state``), and each check's metadata says how (``validation_mode``, rows read
+  and parsed this run).
 * suites on the golden build and the per-source reconciliation (rows read = rows in the crosswalk +
   rows quarantined + rows deleted at the source, ``quality.source_deletions``) are blocking: when one fails, ``golden/published`` does not run and the last
   published tables stay as they were.
@@ -26,8 +29,10 @@ from expectations import (
 from expectations.dagster_checks import check_specs, to_check_results
 from expectations.data_docs import queue_data_docs, render_in_background
 from expectations.raw_suites import RAW_SUITE_TABLES, raw_table_suite
+from expectations.runner import run_raw_suite_on_table
 from expectations.suites import register_suite
 from pipelines.assets.golden import BUILD_TABLES, GOLDEN_CROSSWALK, GOLDEN_CUSTOMERS
+from pipelines.assets.matching import MatchingResource
 from pipelines.assets.raw import LOAD_FAILURES, load_check_assets
 from pipelines.assets.staging import MAPPING_ERRORS, SOURCE_DELETIONS, docs_dir, read_raw_customers
 from pipelines.resources import SourcesResource, WarehouseResource
@@ -42,14 +47,19 @@ def _suite(wh: Warehouse, name: str, table: str, **related) -> tuple[object, dic
     """Run suite ``name`` on ``table`` in the warehouse (streamed, never read whole) and queue its
     validation for the Data Docs site beside the warehouse (replacing the suite's previous page);
     returns the outcome and check metadata linking the page the renderer draws."""
-    docs = docs_dir(wh)
     with wh.connect() as con:
         outcome = run_suite_on_table(name, con, table, **related)
+    return outcome, _docs(wh, outcome)
+
+
+def _docs(wh: Warehouse, outcome) -> dict:
+    """Queue the outcome's validation for the Data Docs site; the check metadata linking its page."""
+    docs = docs_dir(wh)
     if outcome.validation_result is None:
-        return outcome, {"data_docs": dg.MetadataValue.path(str(docs / "index.html"))}
+        return {"data_docs": dg.MetadataValue.path(str(docs / "index.html"))}
     page = queue_data_docs(outcome, docs)  # drawn by one renderer beside the run, not in this step
     render_in_background(docs)
-    return outcome, {"data_docs": dg.MetadataValue.path(str(page))}
+    return {"data_docs": dg.MetadataValue.path(str(page))}
 
 
 @dg.multi_asset_check(specs=check_specs("staged_customers", STAGED), can_subset=False)
@@ -212,9 +222,21 @@ def _load_check(source: str, key: dg.AssetKey):
     return _check
 
 
+def _raw_suite(wh: Warehouse, suite: str, table: str, *, full: bool) -> tuple[object, dict]:
+    """Suite ``suite`` on the whole raw ``table``, parsing only the rows of loads new since the last
+    run (``expectations.table_state``); the metadata says how the rows were brought up to date."""
+    with wh.connect() as con:
+        outcome, info = run_raw_suite_on_table(suite, con, table, full=full)
+    meta = {"table": table, "validation_mode": info.mode, "rows_read_this_run": info.rows_read,
+            "rows_parsed_this_run": info.rows_parsed}
+    if info.reason:
+        meta["validation_note"] = dg.MetadataValue.text(info.reason)
+    return outcome, {**meta, **_docs(wh, outcome)}
+
+
 def _raw_suite_check(suite: str, table: str, key: dg.AssetKey):
     @dg.multi_asset_check(specs=check_specs(suite, key), can_subset=False, name=f"{suite}_suite")
-    def _check(warehouse: WarehouseResource):
+    def _check(warehouse: WarehouseResource, matching: MatchingResource):
         wh = warehouse.get()
         if not wh.exists(table):
             for spec in suite_spec(suite).checks:
@@ -222,8 +244,8 @@ def _raw_suite_check(suite: str, table: str, key: dg.AssetKey):
                                           description=f"{table} does not exist yet: nothing to check",
                                           metadata={"table": table, "element_count": 0})
             return
-        outcome, docs = _suite(wh, suite, table)
-        yield from to_check_results(outcome, asset_key=key, metadata={"table": table, **docs})
+        outcome, meta = _raw_suite(wh, suite, table, full=matching.full_rebuild)
+        yield from to_check_results(outcome, asset_key=key, metadata=meta)
 
     return _check
 

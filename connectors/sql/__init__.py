@@ -15,6 +15,9 @@ files, so a load's memory does not grow with the table. Resources (tables in ``r
 * each of ``also_tables`` (same columns, e.g. stale copies): replaced every run, no key, so duplicate
   keys survive for staging to quarantine;
 * purchases (``purchases``: name, table or query, id, cursor): merged on id, incremental on cursor.
+
+A keyed table without a cursor is read whole each run; the raw assets add ``unchanged.SkipUnchanged``
+to it so only its new and changed rows are merged (``pipelines.assets.raw.skip_unchanged_steps``).
 """
 
 from __future__ import annotations

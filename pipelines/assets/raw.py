@@ -36,6 +36,7 @@ from connectors.common import describe_load_error
 from connectors.config import SourcesConfig, SourceSpec
 from connectors.config.build import build_source, describe_location
 from connectors.shop import KEYS_RESOURCE, InvalidPage
+from connectors.sql.unchanged import SkipUnchanged
 from pipelines.paths import default_warehouse, pipelines_dir
 from pipelines.privacy import filter_erased_on_load
 from pipelines.progress import timed_stage
@@ -113,6 +114,25 @@ def key_scan_due(spec: SourceSpec, wh: Warehouse | None, *, now: float | None = 
     return last is None or (time.time() if now is None else now) - last >= hours * 3600
 
 
+def skip_unchanged_steps(spec: SourceSpec, dlt_source, warehouse_path) -> dict[str, SkipUnchanged]:
+    """For each keyed SQL table read whole every run (no cursor), a step that leaves out the rows the raw
+    table already holds as they are (``connectors.sql.unchanged``): the load then writes only new and
+    changed rows. ``sources.<name>.merge_unchanged_rows`` (true) switches it off."""
+    if spec.kind != "sql" or dlt_lib.config.get(f"sources.{spec.name}.merge_unchanged_rows", bool):
+        return {}
+    tables = []
+    if spec.table is not None and spec.id and not spec.cursor:
+        tables.append((spec.customers_table, tuple(spec.id)))
+    if spec.purchases is not None and not spec.purchases.cursor:
+        tables.append((spec.purchases_table, tuple(spec.purchases.fields["id"].columns[:1])))
+    steps = {}
+    for table, key in tables:
+        if table in dlt_source.resources and key:
+            steps[table] = SkipUnchanged(warehouse_path, spec.raw(table), key)
+            dlt_source.resources[table].add_map(steps[table])
+    return steps
+
+
 def record_load_failure(wh: Warehouse, *, run_id: str, source: str, error: str) -> None:
     """Append one row to ``quality.load_failures`` (``error`` must already be masked)."""
     wh.append(LOAD_FAILURES, pl.DataFrame(
@@ -186,7 +206,7 @@ def _raw_assets(spec: SourceSpec):
         run_spec = sources.config().get(source)
         run_id = context.run.run_id
         pipeline = make_pipeline(source, warehouse.path, pipelines_dir=warehouse.dlt_pipelines_dir())
-        results, error, pages, drift = [], None, [], {}
+        results, error, pages, drift, skipped = [], None, [], {}, {}
         before = raw_columns(wh, source)
         collected: list[InvalidPage] = []
         try:
@@ -196,6 +216,7 @@ def _raw_assets(spec: SourceSpec):
                         and not key_scan_due(run_spec, wh):
                     dlt_source.resources[KEYS_RESOURCE].selected = False
                 filter_erased_on_load(dlt_source, run_spec, warehouse.get())
+                skipped = skip_unchanged_steps(run_spec, dlt_source, warehouse.path)
                 with let_go(warehouse.path):  # dlt's loader opens the file with its own settings
                     results = list(dlt.run(context=context, dlt_source=dlt_source, dlt_pipeline=pipeline))
                 pages = list(collected)
@@ -235,6 +256,11 @@ def _raw_assets(spec: SourceSpec):
                 meta["note"] = dg.MetadataValue.text(
                     "not loaded this run: the raw table keeps the rows of earlier runs, and later steps used those"
                     if wh.exists(table) else "not loaded this run, and never loaded before")
+            step = skipped.get(key.path[-1])
+            if step is not None and error is None:
+                meta["load_mode"] = "changed rows only"
+                meta["rows_read_from_source"] = step.rows_read
+                meta["rows_unchanged_not_merged"] = step.rows_skipped
             if key.path[-1] in drift:
                 meta["schema_changes"] = dg.MetadataValue.json({"added_columns": drift[key.path[-1]]})
             shown = [p for p in pages if p.resource == key.path[-1]]
