@@ -155,6 +155,11 @@ def _ids_frame(uid: str, *series: pl.Series) -> pl.DataFrame:
     return pl.DataFrame({uid: ids}).unique()
 
 
+def _name_columns(settings: Settings) -> list[str]:
+    """The state columns the name statistics read (``_orientations``)."""
+    return [f"{p}__{o}" for p in person_names(settings) for o in ORIENTATION]
+
+
 def _orientations(settings: Settings, keep: pl.DataFrame, new: pl.DataFrame) -> tuple[dict[str, pl.DataFrame], pl.Series,
                                                                                        pl.Series]:
     """Name statistics over ``keep`` (unchanged records' state) and ``new`` (changed records prepared
@@ -251,7 +256,8 @@ def update(state: MatchState, digests: pl.DataFrame, fetch: Fetch, settings: Set
     t0 = time.perf_counter()
     changed, gone = state.diff(digests, uid)
     old = state.features
-    unchanged = old.join(_ids_frame(uid, changed, gone), on=uid, how="anti")
+    stays = ~old[uid].is_in(pl.concat([changed, gone]).implode())   # a mask: no copy of every column yet
+    unchanged = old.select(uid, *[c for c in _name_columns(settings) if c in old.columns]).filter(stays)
     cols = state_columns(settings)
     new = _prepared(fetch(changed), settings, cols, old)
     counts, flips, redo = (_orientations(settings, unchanged, new) if unchanged.height
@@ -263,8 +269,8 @@ def update(state: MatchState, digests: pl.DataFrame, fetch: Fetch, settings: Set
         flipped = fresh.filter(pl.col(uid).is_in(flips.implode()))
     else:
         flipped = new.clear()
-    kept = unchanged.join(flipped.select(uid), on=uid, how="anti")
-    del unchanged
+    kept = old.filter(stays & ~old[uid].is_in(flipped[uid].implode()))   # the one copy of the rows kept
+    del unchanged, stays
     peer_cols = [peer_column(f, k) for f, k in peer_levels(settings)]
     new = new.join(digests.select(uid, DIGEST), on=uid, how="left")
     flipped = flipped.join(old.select(uid, DIGEST), on=uid, how="left")
