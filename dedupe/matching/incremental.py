@@ -346,7 +346,8 @@ def update(state: MatchState, digests: pl.DataFrame, fetch: Fetch, settings: Set
     stored = pl.DataFrame({"pair": cand}).with_row_index("_at").join(
         prev.filter(~pl.Series(touched[prev["_l"].to_numpy()] | touched[prev["_r"].to_numpy()])), on="pair")
     rule_names = pl.Series([r.name for r in settings.blocking_rules], dtype=pl.Utf8)
-    delta = _pairs_delta(stored, prev, dropped, old_pairs, ids, left, right, rule_names.gather(first))
+    delta = (_pairs_delta(stored, prev, dropped, old_pairs, ids, left, right, rule_names.gather(first)) if old_pairs
+             else (None, None))   # from nothing: every pair is new, the caller writes them all
     del dropped
     reuse = np.zeros(len(cand), dtype=bool)
     at = stored["_at"].to_numpy()
