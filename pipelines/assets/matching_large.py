@@ -147,7 +147,9 @@ def match_large(wh: Warehouse, settings, model: FSModel | None, digests: pl.Data
 def match_incremental(wh: Warehouse, settings, model: FSModel | None, state: MatchState | None,
                       digests: pl.DataFrame) -> dict:
     """``incremental.update`` from ``state`` (None: from nothing, in memory) and the same tables as
-    ``match_large``; the record features are rewritten only for the records whose state changed."""
+    ``match_large``; the record features are rewritten only for the records whose state changed, and the
+    candidate pairs only where they changed (the scored pairs are rewritten whole: term frequencies move
+    the weights of most of them)."""
     shutil.rmtree(work_dir(wh), ignore_errors=True)   # a large run's scratch files are stale now
     mode = "incremental" if state is not None else "full"
     uid = settings.unique_id
