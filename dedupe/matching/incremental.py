@@ -126,6 +126,11 @@ class IncrementalResult:
     """ids of the records whose row of the state changed (new or changed, re-oriented, peer flag)"""
     counts: dict[str, int]
     timings: dict[str, float] = field(default_factory=dict)
+    pairs_gone: pl.DataFrame | None = None
+    """(``id_l``, ``id_r``) of the state's candidate pairs that are gone or whose rule changed"""
+    pairs_added: pl.DataFrame | None = None
+    """(``id_l``, ``id_r``, ``rule``) of the candidate pairs new or with another rule than in the state:
+    the state's pairs less ``pairs_gone`` plus these are this run's pairs"""
 
 
 def with_peer_flags(feats: pl.DataFrame, settings: Settings) -> pl.DataFrame:
@@ -148,6 +153,11 @@ def state_features(feats: pl.DataFrame, digests: pl.DataFrame, settings: Setting
 def _ids_frame(uid: str, *series: pl.Series) -> pl.DataFrame:
     ids = pl.concat([s.cast(pl.Utf8) for s in series]) if series else pl.Series(uid, [], pl.Utf8)
     return pl.DataFrame({uid: ids}).unique()
+
+
+def _name_columns(settings: Settings) -> list[str]:
+    """The state columns the name statistics read (``_orientations``)."""
+    return [f"{p}__{o}" for p in person_names(settings) for o in ORIENTATION]
 
 
 def _orientations(settings: Settings, keep: pl.DataFrame, new: pl.DataFrame) -> tuple[dict[str, pl.DataFrame], pl.Series,
@@ -184,18 +194,54 @@ def _positions(feats: pl.DataFrame, ids: pl.Series, uid: str) -> np.ndarray:
     return pos["_pos"].to_numpy().astype(np.int64)
 
 
-def _sorted_positions(ids: pl.Series, values: pl.Series) -> np.ndarray:
-    """Position of each of ``values`` in the sorted ``ids``, -1 where it is not there."""
-    at = ids.search_sorted(values.cast(ids.dtype), side="left").to_numpy().astype(np.int64)
-    inside = at < ids.len()
-    found = np.zeros(len(at), dtype=bool)
-    found[inside] = (ids.gather(at[inside]) == values.filter(pl.Series(inside)).cast(ids.dtype)).to_numpy()
-    return np.where(found, at, -1)
+def _id_positions(ids: pl.Series) -> pl.DataFrame:
+    """``ids`` with their row positions, to look ids up by a hash join (``_positions_in``)."""
+    return pl.DataFrame({"_v": ids}).with_row_index("_at")
+
+
+def _positions_in(table: pl.DataFrame, values: pl.Series) -> np.ndarray:
+    """Position of each of ``values`` in the ids of ``table`` (``_id_positions``), -1 where it is not
+    there: a hash join, much cheaper than a binary search over millions of strings."""
+    hit = pl.DataFrame({"_v": values.cast(table["_v"].dtype)}).join(table, on="_v", how="left", maintain_order="left")
+    return hit["_at"].cast(pl.Int64).fill_null(-1).to_numpy()
+
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique(a)`` by one sort (numpy's hash-based unique is several times slower on millions)."""
+    a = np.sort(a)
+    keep = np.empty(len(a), dtype=bool)
+    keep[:1] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]
+
+
+def _pair_count(keys: np.ndarray, sizes: np.ndarray, link_type: str, frame: pl.DataFrame) -> int:
+    """A rule's pair count: from the block sizes when deduplicating (each kept record pairs with the
+    other ``size - 1`` of its block, every pair counted from both ends), else by ``key_pair_count``."""
+    if link_type != "dedupe_only":
+        return key_pair_count(frame, link_type)
+    return int((sizes[keys >= 0] - 1).sum()) // 2
 
 
 def _packed(l: np.ndarray, r: np.ndarray) -> np.ndarray:
     lo, hi = np.minimum(l, r).astype(np.uint64), np.maximum(l, r).astype(np.uint64)
     return lo * np.uint64(PAIR_SHIFT) + hi
+
+
+def _pairs_delta(stored: pl.DataFrame, prev: pl.DataFrame, dropped: pl.DataFrame, old_pairs: int, ids: pl.Series,
+                 left: np.ndarray, right: np.ndarray, rules: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(pairs gone, pairs added) between the state's candidate pairs and this run's (``rules``: each
+    candidate's rule), from ``stored`` (candidates joined to the state's pairs they reuse): so that a
+    run writes the few candidate pairs that changed instead of all of them."""
+    same = stored["rule"] == rules.gather(stored["_at"])
+    kept_at, kept_row = stored["_at"].filter(same).to_numpy(), stored["_row"].filter(same).to_numpy()
+    kept = np.zeros(old_pairs, dtype=bool)
+    kept[kept_row] = True
+    gone = pl.concat([dropped, prev.filter(pl.Series(~kept[prev["_row"].to_numpy()])).select("id_l", "id_r")])
+    new = np.ones(len(left), dtype=bool)
+    new[kept_at] = False
+    added = pl.DataFrame({"id_l": ids.gather(left[new]), "id_r": ids.gather(right[new]), "rule": rules.filter(pl.Series(new))})
+    return gone, added
 
 
 def update(state: MatchState, digests: pl.DataFrame, fetch: Fetch, settings: Settings, model: FSModel | None, *,
@@ -210,7 +256,8 @@ def update(state: MatchState, digests: pl.DataFrame, fetch: Fetch, settings: Set
     t0 = time.perf_counter()
     changed, gone = state.diff(digests, uid)
     old = state.features
-    unchanged = old.join(_ids_frame(uid, changed, gone), on=uid, how="anti")
+    stays = ~old[uid].is_in(pl.concat([changed, gone]).implode())   # a mask: no copy of every column yet
+    unchanged = old.select(uid, *[c for c in _name_columns(settings) if c in old.columns]).filter(stays)
     cols = state_columns(settings)
     new = _prepared(fetch(changed), settings, cols, old)
     counts, flips, redo = (_orientations(settings, unchanged, new) if unchanged.height
@@ -222,8 +269,8 @@ def update(state: MatchState, digests: pl.DataFrame, fetch: Fetch, settings: Set
         flipped = fresh.filter(pl.col(uid).is_in(flips.implode()))
     else:
         flipped = new.clear()
-    kept = unchanged.join(flipped.select(uid), on=uid, how="anti")
-    del unchanged
+    kept = old.filter(stays & ~old[uid].is_in(flipped[uid].implode()))   # the one copy of the rows kept
+    del unchanged, stays
     peer_cols = [peer_column(f, k) for f, k in peer_levels(settings)]
     new = new.join(digests.select(uid, DIGEST), on=uid, how="left")
     flipped = flipped.join(old.select(uid, DIGEST), on=uid, how="left")
@@ -252,10 +299,11 @@ def update(state: MatchState, digests: pl.DataFrame, fetch: Fetch, settings: Set
     rule_keys, fresh_pairs, block_counts = [], [], {}
     for rule in settings.blocking_rules:
         k = record_key(feats, rule.on, codes).copy()
+        sizes = block_sizes(feats, rule.on, codes) if rule.max_block or settings.link_type == "dedupe_only" else None
         if rule.max_block:
-            k[block_sizes(feats, rule.on, codes) > rule.max_block] = -1
+            k[sizes > rule.max_block] = -1
         keys = pl.DataFrame({"_i": np.arange(n, dtype=np.uint32), "_k": k}).filter(pl.col("_k") >= 0)
-        block_counts[rule.name] = key_pair_count(keys, settings.link_type)
+        block_counts[rule.name] = _pair_count(k, sizes, settings.link_type, keys)
         if block_counts[rule.name] > settings.max_pairs_per_rule:
             raise BlockingRuleTooBroad(rule.name, block_counts[rule.name], settings.max_pairs_per_rule)
         was = record_key(before, rule.on, {}) if before.height else np.zeros(0, dtype=np.int64)
@@ -267,16 +315,20 @@ def update(state: MatchState, digests: pl.DataFrame, fetch: Fetch, settings: Set
         for key in [c for c in codes if isinstance(c, tuple) and c[0] in ("__key__", "__sizes__")]:
             del codes[key]
     ids = feats[uid]
-    pl_, pr_ = (_sorted_positions(ids, state.pairs[c]) for c in ("id_l", "id_r"))
+    at = _id_positions(ids)
+    pl_, pr_ = (_positions_in(at, state.pairs[c]) for c in ("id_l", "id_r"))
+    del at
     alive = (pl_ >= 0) & (pr_ >= 0)             # both records still there
     alive[alive] &= ~(moved[pl_[alive]] | moved[pr_[alive]])
+    old_pairs = state.pairs.height
+    dropped = state.pairs.filter(~pl.Series(alive)).select("id_l", "id_r")   # a record moved or gone
     prev = state.pairs.filter(pl.Series(alive)).with_columns(
-        _l=pl.Series(pl_[alive]), _r=pl.Series(pr_[alive]))
+        _l=pl.Series(pl_[alive]), _r=pl.Series(pr_[alive]), _row=pl.Series(np.flatnonzero(alive)))
     prev = prev.with_columns(pair=pl.Series(_packed(prev["_l"].to_numpy(), prev["_r"].to_numpy())))
     del before
     if release:
         state.pairs = None
-    cand = np.unique(np.concatenate([prev["pair"].to_numpy(), *fresh_pairs]))
+    cand = _sorted_unique(np.concatenate([prev["pair"].to_numpy(), *fresh_pairs]))
     left = (cand // np.uint64(PAIR_SHIFT)).astype(np.int64)
     right = (cand % np.uint64(PAIR_SHIFT)).astype(np.int64)
     first = np.full(len(cand), -1, dtype=np.int64)
@@ -293,6 +345,10 @@ def update(state: MatchState, digests: pl.DataFrame, fetch: Fetch, settings: Set
     g_all = {name: np.empty(len(cand), dtype=np.int8) for name in names}
     stored = pl.DataFrame({"pair": cand}).with_row_index("_at").join(
         prev.filter(~pl.Series(touched[prev["_l"].to_numpy()] | touched[prev["_r"].to_numpy()])), on="pair")
+    rule_names = pl.Series([r.name for r in settings.blocking_rules], dtype=pl.Utf8)
+    delta = (_pairs_delta(stored, prev, dropped, old_pairs, ids, left, right, rule_names.gather(first)) if old_pairs
+             else (None, None))   # from nothing: every pair is new, the caller writes them all
+    del dropped
     reuse = np.zeros(len(cand), dtype=bool)
     at = stored["_at"].to_numpy()
     reuse[at] = True
@@ -314,7 +370,6 @@ def update(state: MatchState, digests: pl.DataFrame, fetch: Fetch, settings: Set
                       codes=codes)
     else:
         model.check(settings)
-    rule_names = pl.Series([r.name for r in settings.blocking_rules], dtype=pl.Utf8)
     total = np.empty(len(cand))
     parts = []
     for start in range(0, max(len(cand), 1), chunk_pairs):   # an empty chunk gives the columns
@@ -341,6 +396,7 @@ def update(state: MatchState, digests: pl.DataFrame, fetch: Fetch, settings: Set
     new_state = MatchState(feats, scored.select(MatchState.empty(settings).pairs.columns))
     return IncrementalResult(
         clusters=clusters, pairs=scored, model=model, state=new_state, blocking_counts=block_counts,
+        pairs_gone=delta[0], pairs_added=delta[1],
         changed=changed, deleted=gone, restated=pl.concat([changed, flips, peers]).unique().sort(),
         counts={"records": n, "records_changed": changed.len(), "records_deleted": gone.len(),
                 "records_reoriented": flips.len(), "records_peer_changed": peers.len(),

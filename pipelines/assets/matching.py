@@ -131,7 +131,7 @@ def _match_polars(wh, settings, matching: MatchingResource, t0: float) -> dg.Mat
         done = match_incremental(wh, settings, model, state, digests)
         mode, engine = ("incremental", "polars") if state is not None else ("full", "polars")
     extra = {k: done[k] for k in ("records_reoriented", "records_peer_changed", "pairs_compared", "pairs_reused",
-                                  "records_restated") if k in done}
+                                  "records_restated", "candidate_pairs_rewritten") if k in done}
     return dg.MaterializeResult(metadata={
         "dagster/row_count": done["candidate_pairs"], "mode": mode, "engine": engine, "records": done["records"],
         "records_new_or_changed": done["records_new_or_changed"], "records_deleted": done["records_deleted"],

@@ -147,7 +147,9 @@ def match_large(wh: Warehouse, settings, model: FSModel | None, digests: pl.Data
 def match_incremental(wh: Warehouse, settings, model: FSModel | None, state: MatchState | None,
                       digests: pl.DataFrame) -> dict:
     """``incremental.update`` from ``state`` (None: from nothing, in memory) and the same tables as
-    ``match_large``; the record features are rewritten only for the records whose state changed."""
+    ``match_large``; the record features are rewritten only for the records whose state changed, and the
+    candidate pairs only where they changed (the scored pairs are rewritten whole: term frequencies move
+    the weights of most of them)."""
     shutil.rmtree(work_dir(wh), ignore_errors=True)   # a large run's scratch files are stale now
     mode = "incremental" if state is not None else "full"
     uid = settings.unique_id
@@ -166,7 +168,8 @@ def match_incremental(wh: Warehouse, settings, model: FSModel | None, state: Mat
                 con.execute(f"delete from {FEATURES} where {uid} in (select {uid} from __gone)")
                 con.register("__restated", restated.to_arrow())
                 con.execute(f"insert into {FEATURES} by name select * from __restated")
-            _finish(con, settings, result.clusters, result.model, changed, mode)
+            delta = _candidate_delta(con, result) if state is not None else None
+            _finish(con, settings, result.clusters, result.model, changed, mode, candidates=delta is None)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
@@ -178,7 +181,29 @@ def match_incremental(wh: Warehouse, settings, model: FSModel | None, state: Mat
             "records_new_or_changed": c["records_changed"], "records_deleted": c["records_deleted"],
             "records_reoriented": c["records_reoriented"], "records_peer_changed": c["records_peer_changed"],
             "pairs_compared": c["pairs_compared"], "pairs_reused": c["pairs_reused"],
-            "records_restated": restated.height}
+            "records_restated": restated.height,
+            "candidate_pairs_rewritten": "all" if delta is None else f"{delta[0]} deleted, {delta[1]} inserted"}
+
+
+def _candidate_delta(con, result) -> tuple[int, int] | None:
+    """Bring ``matching.candidate_pairs`` from the last run's pairs to this run's by deleting the pairs
+    gone and inserting the new ones (a few thousand rows instead of millions); None (nothing done) when
+    the table does not hold exactly the last run's pairs, which ``_finish`` then rewrites."""
+    gone, added = result.pairs_gone, result.pairs_added
+    if gone is None or added is None:
+        return None
+    exists = con.execute("select count(*) from information_schema.tables where table_schema = 'matching' "
+                         "and table_name = 'candidate_pairs'").fetchall()[0][0]
+    before = result.counts["pairs"] - added.height + gone.height   # the state's pairs
+    if not exists or con.execute("select count(*) from matching.candidate_pairs").fetchall()[0][0] != before:
+        return None
+    con.register("__gone", gone.to_arrow())
+    con.execute("delete from matching.candidate_pairs c using __gone g where c.id_l = g.id_l and c.id_r = g.id_r")
+    con.unregister("__gone")
+    con.register("__added", added.to_arrow())
+    con.execute("insert into matching.candidate_pairs by name select id_l, id_r, rule from __added")
+    con.unregister("__added")
+    return gone.height, added.height
 
 
 def _write(con, tables: dict[str, pl.DataFrame]) -> None:
@@ -188,9 +213,12 @@ def _write(con, tables: dict[str, pl.DataFrame]) -> None:
         con.unregister("__frame")
 
 
-def _finish(con, settings, clusters: pl.DataFrame, model, changed: pl.DataFrame, mode: str) -> None:
-    """The tables every polars matching run writes beside the pairs and the features."""
-    con.execute(f"create or replace table matching.candidate_pairs as select id_l, id_r, rule from {PAIRS}")
+def _finish(con, settings, clusters: pl.DataFrame, model, changed: pl.DataFrame, mode: str, *,
+            candidates: bool = True) -> None:
+    """The tables every polars matching run writes beside the pairs and the features (the candidate
+    pairs too unless ``candidates`` is false: brought up to date already)."""
+    if candidates:
+        con.execute(f"create or replace table matching.candidate_pairs as select id_l, id_r, rule from {PAIRS}")
     con.execute("drop table if exists matching.record_digests")   # the Spark path's; stale now
     _write(con, {UNCONSTRAINED: clusters, "matching.model": pl.DataFrame({"params_json": [_model_json(model)]}),
                  "matching.run_mode": pl.DataFrame({"mode": [mode]}), "matching.changed_records": changed,
