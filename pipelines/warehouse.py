@@ -235,7 +235,7 @@ def _copy_schemas(con: duckdb.DuckDBPyConnection, source: Path, schemas: tuple[s
     wanted = ", ".join(_literal(s) for s in schemas)
     tables = con.execute(
         "select schema_name, table_name from duckdb_tables() where database_name = 'src' "
-        f"and schema_name in ({wanted}) and not starts_with(table_name, '_build_') "   # an unpublished build
+        f"and schema_name in ({wanted}) and not starts_with(table_name, '_') "   # a build, an internal state
         "order by schema_name, table_name").fetchall()
     views = con.execute(
         "select schema_name, sql from duckdb_views() where database_name = 'src' and not internal "
@@ -347,9 +347,12 @@ class Warehouse:
             con.unregister("__frame")
 
 
-def _utc(df: pl.DataFrame) -> pl.DataFrame:
+def utc_frame(df: pl.DataFrame) -> pl.DataFrame:
     """DuckDB hands back ``Etc/UTC`` (or the session zone); the project speaks ``UTC``."""
     return df.with_columns(cs.datetime(time_zone="*").dt.convert_time_zone("UTC"))
+
+
+_utc = utc_frame
 
 
 def _split(table: str) -> tuple[str, str]:
