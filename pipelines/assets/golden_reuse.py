@@ -12,6 +12,7 @@ copies the others' rows from the published ``customers``, ``customer_lineage`` a
 from __future__ import annotations
 
 import hashlib
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -35,24 +36,33 @@ def fingerprint(plan: GoldenPlan, hash_key: bytes) -> str:
     return plan_fingerprint(plan, code, hashlib.sha256(hash_key).digest())
 
 
-def state_frame(digests: pl.DataFrame, fingerprint: str) -> pl.DataFrame:
-    """What :data:`STATE` holds: the digests and the fingerprint they were made under."""
-    return digests.with_columns(pl.lit(fingerprint).alias("fingerprint"))
+def state_frame(digests: pl.DataFrame, fingerprint: str, *, kept: pl.Series, previous_build: str | None
+                ) -> pl.DataFrame:
+    """What :data:`STATE` holds: the digests and the fingerprint they were made under, whether
+    the customer's rows were kept from the last build, and the ids of this build and that one
+    (the BI read copy brings itself up to date from them: ``pipelines.warehouse``)."""
+    return digests.with_columns(
+        pl.lit(fingerprint).alias("fingerprint"),
+        pl.col("golden_id").is_in(kept.implode()).alias("kept"),
+        pl.lit(uuid.uuid4().hex).alias("build_id"),
+        pl.lit(previous_build, pl.Utf8).alias("previous_build_id"),
+    )
 
 
-def reusable_ids(wh: Warehouse, digests: pl.DataFrame, fingerprint: str) -> pl.Series:
+def reusable_ids(wh: Warehouse, digests: pl.DataFrame, fingerprint: str) -> tuple[pl.Series, str | None]:
     """Golden ids whose digest equals the published state's under the same fingerprint and whose
-    published rows are there (none on a first build, or after a change of rules, code or key)."""
+    published rows are there (none on a first build, or after a change of rules, code or key),
+    and the id of the build they are taken from."""
     empty = pl.Series("golden_id", [], pl.Utf8)
     if not all(wh.exists(t) for t in (PUBLISHED_STATE, *REUSED_TABLES)):
-        return empty
-    last = wh.query(f"select golden_id, members, digest_lo, digest_hi from {PUBLISHED_STATE} "
+        return empty, None
+    last = wh.query(f"select golden_id, members, digest_lo, digest_hi, build_id from {PUBLISHED_STATE} "
                     "where fingerprint = ?", [fingerprint])
     if last.is_empty():
-        return empty
-    same = digests.join(last.cast(digests.schema), on=list(digests.columns), how="semi")
+        return empty, None
+    same = digests.join(last.drop("build_id").cast(digests.schema), on=list(digests.columns), how="semi")
     published = wh.query("select golden_id from golden.customers")   # an erasure removes rows: be sure
-    return same.join(published, on="golden_id", how="semi")["golden_id"].sort()
+    return same.join(published, on="golden_id", how="semi")["golden_id"].sort(), last["build_id"][0]
 
 
 def register_ids(con: duckdb.DuckDBPyConnection, ids: pl.Series, name: str = "__reuse") -> str:

@@ -84,9 +84,11 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
 
     customers_table, lineage_table = f"{SCHEMA}.customers", f"{SCHEMA}.customer_lineage"
     masked_table = f"{SCHEMA}.customers_masked"
-    state = golden_reuse.state_frame(cluster_digests(plan), golden_reuse.fingerprint(plan, hash_key))
-    reuse = (golden_reuse.reusable_ids(wh, state.drop("fingerprint"), state["fingerprint"][0])
-             if state.height and cluster_local(plan.rules) else pl.Series("golden_id", [], pl.Utf8))
+    digests, fingerprint = cluster_digests(plan), golden_reuse.fingerprint(plan, hash_key)
+    reuse, previous_build = (golden_reuse.reusable_ids(wh, digests, fingerprint)
+                             if cluster_local(plan.rules) else (pl.Series("golden_id", [], pl.Utf8), None))
+    state = golden_reuse.state_frame(digests, fingerprint, kept=reuse, previous_build=previous_build)
+    del digests
     todo, parts, rows = without_clusters(plan, reuse), [], 0
     del plan
     with wh.connect() as con:   # lineage (about ten rows per customer) written group by group
