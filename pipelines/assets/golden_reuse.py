@@ -12,7 +12,7 @@ copies the others' rows from the published ``customers``, ``customer_lineage`` a
 from __future__ import annotations
 
 import hashlib
-import uuid
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -36,15 +36,20 @@ def fingerprint(plan: GoldenPlan, hash_key: bytes) -> str:
     return plan_fingerprint(plan, code, hashlib.sha256(hash_key).digest())
 
 
-def state_frame(digests: pl.DataFrame, fingerprint: str, *, kept: pl.Series, previous_build: str | None
-                ) -> pl.DataFrame:
+def state_frame(digests: pl.DataFrame, fingerprint: str, *, kept: pl.Series, previous_build: str | None,
+                at: datetime) -> pl.DataFrame:
     """What :data:`STATE` holds: the digests and the fingerprint they were made under, whether
     the customer's rows were kept from the last build, and the ids of this build and that one
-    (the BI read copy brings itself up to date from them: ``pipelines.warehouse``)."""
+    (the BI read copy brings itself up to date from them: ``pipelines.warehouse``). The build id
+    is a digest of all of it and the build time: the same input gives the same id."""
+    h = pl.struct(pl.all()).hash(7)
+    whole = (digests.select((h % (1 << 32)).sum().alias("lo"), (h // (1 << 32)).sum().alias("hi")).row(0)
+             if digests.height else ())
+    build_id = hashlib.sha256(repr((fingerprint, whole, kept.len(), previous_build, at.isoformat())).encode())
     return digests.with_columns(
         pl.lit(fingerprint).alias("fingerprint"),
         pl.col("golden_id").is_in(kept.implode()).alias("kept"),
-        pl.lit(uuid.uuid4().hex).alias("build_id"),
+        pl.lit(build_id.hexdigest()[:32]).alias("build_id"),
         pl.lit(previous_build, pl.Utf8).alias("previous_build_id"),
     )
 

@@ -87,7 +87,7 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
     digests, fingerprint = cluster_digests(plan), golden_reuse.fingerprint(plan, hash_key)
     reuse, previous_build = (golden_reuse.reusable_ids(wh, digests, fingerprint)
                              if cluster_local(plan.rules) else (pl.Series("golden_id", [], pl.Utf8), None))
-    state = golden_reuse.state_frame(digests, fingerprint, kept=reuse, previous_build=previous_build)
+    state = golden_reuse.state_frame(digests, fingerprint, kept=reuse, previous_build=previous_build, at=at)
     del digests
     todo, parts, rows = without_clusters(plan, reuse), [], 0
     del plan
