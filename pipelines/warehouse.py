@@ -211,7 +211,9 @@ def publish_read_copy(warehouse_path: str | Path, *, schemas: tuple[str, ...] = 
     tmp.unlink()  # DuckDB creates the file itself
     try:
         with let_go(path):  # attached read-only below: a kept-open database would refuse that
-            _write_read_copy(tmp, path, schemas)
+            if not (schemas == READ_COPY_SCHEMAS and _update_read_copy(tmp, path, target)):
+                tmp.unlink(missing_ok=True)
+                _write_read_copy(tmp, path, schemas)
         os.replace(tmp, target)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
@@ -226,8 +228,102 @@ def _write_read_copy(tmp: Path, source: Path, schemas: tuple[str, ...]) -> None:
     con = duckdb.connect(str(tmp))
     try:
         _copy_schemas(con, source, schemas)
+        if schemas == READ_COPY_SCHEMAS:
+            _mark_build(con, source)
     finally:
         con.close()
+
+
+#: the golden build's state (``pipelines.assets.golden_reuse``): which customers it kept unchanged
+#: from which build; and the read copy's note of the build it holds
+BUILD_STATE = "golden._state_clusters"
+COPIED_BUILD = "golden._read_copy_build"
+#: published tables whose rows of a kept customer are the last build's, row for row
+KEPT_ROW_TABLES = ("customers", "customer_lineage", "customers_masked", "crosswalk", "customers_history")
+
+
+def _build_ids(con: duckdb.DuckDBPyConnection, db: str) -> tuple[str, str | None] | None:
+    """``(build_id, previous_build_id)`` of the golden build in attached database ``db``."""
+    try:
+        row = con.execute(f"select build_id, previous_build_id from {db}.{BUILD_STATE} limit 1").fetchall()
+    except duckdb.Error:   # no build state (an older warehouse, a warehouse without a build)
+        return None
+    return row[0] if row else None
+
+
+def _mark_build(con: duckdb.DuckDBPyConnection, source: Path) -> None:
+    """Note in the read copy which build it holds, so the next publish may bring it up to date."""
+    con.execute(f"attach {_literal(str(source))} as src (read_only)")
+    ids = _build_ids(con, "src")
+    con.execute("detach src")
+    if ids is not None:
+        con.execute(f"create or replace table {COPIED_BUILD} as select ? as build_id", [ids[0]])
+        con.execute("checkpoint")
+
+
+def _update_read_copy(tmp: Path, source: Path, target: Path) -> bool:
+    """Bring a copy of the last read copy up to date in ``tmp`` instead of copying every table:
+    when it holds the build the new one kept customers from, the rows of the other customers are
+    replaced in the tables of :data:`KEPT_ROW_TABLES` and the merge lists; every other table is
+    copied whole. False (nothing usable written) when the last copy holds another build."""
+    if not target.exists():
+        return False
+    import shutil
+
+    shutil.copyfile(target, tmp)
+    con = duckdb.connect(str(tmp))
+    try:
+        try:
+            held = con.execute(f"select build_id from {COPIED_BUILD}").fetchall()
+        except duckdb.Error:
+            return False
+        con.execute(f"attach {_literal(str(source))} as src (read_only)")
+        ids = _build_ids(con, "src")
+        if not held or ids is None or ids[1] is None or held[0][0] != ids[1]:
+            return False
+        views = _apply_build(con)
+        con.execute("detach src")
+        for sql in views:
+            con.execute(sql)
+        apply_duckdb_comments(con)
+        con.execute("checkpoint")
+        return True
+    finally:
+        con.close()
+
+
+def _apply_build(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Tables of kept rows updated by customer, the others replaced, the views dropped (returns
+    the source's view definitions to create once it is detached), the build noted. The file is
+    renamed over the read copy only when all is done: no transaction needed."""
+    def tables(db: str) -> dict[str, list[tuple[str, str]]]:
+        rows = con.execute("select table_name, column_name, data_type from duckdb_columns() where "
+                           "database_name = ? and schema_name = 'golden' and not starts_with(table_name, '_') "
+                           "order by table_name, column_index", [db]).fetchall()
+        out: dict[str, list[tuple[str, str]]] = {}
+        for name, column, kind in rows:
+            out.setdefault(name, []).append((column, kind))
+        return out
+
+    here = con.execute("select current_database()").fetchall()[0][0]
+    new, old = tables("src"), tables(here)
+    kept = f"(select golden_id from src.{BUILD_STATE} where kept)"
+    for (name,) in con.execute("select view_name from duckdb_views() where database_name = ? "
+                               "and schema_name = 'golden' and not internal", [here]).fetchall():
+        con.execute(f'drop view golden."{name}"')
+    for name in old.keys() - new.keys():
+        con.execute(f'drop table golden."{name}"')
+    for name, columns in new.items():
+        by_customer = ((name in KEPT_ROW_TABLES or name.startswith("merge_list_"))
+                       and old.get(name) == columns and ("golden_id", "VARCHAR") in columns)
+        if by_customer:
+            con.execute(f'delete from golden."{name}" where golden_id not in {kept}')
+            con.execute(f'insert into golden."{name}" select * from src.golden."{name}" where golden_id not in {kept}')
+        else:
+            con.execute(f'create or replace table golden."{name}" as select * from src.golden."{name}"')
+    con.execute(f"create or replace table {COPIED_BUILD} as select ? as build_id", [_build_ids(con, "src")[0]])
+    return [sql for (sql,) in con.execute("select sql from duckdb_views() where database_name = 'src' and not "
+                                          "internal and schema_name = 'golden' order by view_name").fetchall()]
 
 
 def _copy_schemas(con: duckdb.DuckDBPyConnection, source: Path, schemas: tuple[str, ...]) -> None:
@@ -235,7 +331,7 @@ def _copy_schemas(con: duckdb.DuckDBPyConnection, source: Path, schemas: tuple[s
     wanted = ", ".join(_literal(s) for s in schemas)
     tables = con.execute(
         "select schema_name, table_name from duckdb_tables() where database_name = 'src' "
-        f"and schema_name in ({wanted}) and not starts_with(table_name, '_build_') "   # an unpublished build
+        f"and schema_name in ({wanted}) and not starts_with(table_name, '_') "   # a build, an internal state
         "order by schema_name, table_name").fetchall()
     views = con.execute(
         "select schema_name, sql from duckdb_views() where database_name = 'src' and not internal "
@@ -347,9 +443,12 @@ class Warehouse:
             con.unregister("__frame")
 
 
-def _utc(df: pl.DataFrame) -> pl.DataFrame:
+def utc_frame(df: pl.DataFrame) -> pl.DataFrame:
     """DuckDB hands back ``Etc/UTC`` (or the session zone); the project speaks ``UTC``."""
     return df.with_columns(cs.datetime(time_zone="*").dt.convert_time_zone("UTC"))
+
+
+_utc = utc_frame
 
 
 def _split(table: str) -> tuple[str, str]:

@@ -9,8 +9,10 @@ and drop it: memory stays bounded and the concatenated groups equal the one-shot
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from datetime import UTC, datetime
 
 import polars as pl
@@ -104,6 +106,60 @@ def golden_chunks(plan: GoldenPlan, chunk_records: int | None = None
               .sort("lo"))
     for lo, hi in bounds.select("lo", "hi").iter_rows():
         yield golden_rows(plan, members.filter(pl.col("golden_id").is_between(pl.lit(lo), pl.lit(hi))))
+
+
+#: the columns of :func:`cluster_digests`
+DIGEST_SCHEMA = {"golden_id": pl.Utf8, "members": pl.UInt32, "digest_lo": pl.UInt64, "digest_hi": pl.UInt64}
+_SEED = 0x60_1D
+#: prepared columns whose values depend on the whole batch but are only ranked within a cluster
+BATCH_HINTS = ("__post_given_name", "__post_surname", "__post_city")
+
+
+def cluster_digests(plan: GoldenPlan) -> pl.DataFrame:
+    """One row per golden customer: its member count and a digest of everything :func:`golden_rows`
+    reads of its members (every prepared column but the matching's ``cluster_id``, the golden id
+    included; a batch-wide popularity hint by its rank within the cluster). Two builds whose digests and :func:`plan_fingerprint` agree give the cluster the
+    same golden row and lineage, so a build may take them from the last one.
+
+    Each member row is hashed; the cluster's digest is the sum of its rows' hashes, split in two
+    32-bit halves so that the sums cannot overflow: the member order does not matter."""
+    m = plan.members
+    if not m.height:
+        return pl.DataFrame(schema=DIGEST_SCHEMA)
+    # a batch-wide ranking hint (how common a spelling is in the whole batch) moves whenever any
+    # record is added; survivorship only compares it within the cluster, so its rank there counts
+    cols = [pl.col(c).rank("dense").over("cluster_id").alias(c) if c.startswith(BATCH_HINTS) else pl.col(c)
+            for c in m.columns if c != "cluster_id"]
+    h = pl.struct(cols).hash(_SEED)
+    return (m.select("golden_id", h.alias("__h"))
+            .group_by("golden_id")
+            .agg(pl.len().cast(pl.UInt32).alias("members"),
+                 (pl.col("__h") % (1 << 32)).sum().cast(pl.UInt64).alias("digest_lo"),
+                 (pl.col("__h") // (1 << 32)).sum().cast(pl.UInt64).alias("digest_hi"))
+            .sort("golden_id"))
+
+
+def plan_fingerprint(plan: GoldenPlan, *extra: bytes | str) -> str:
+    """What else decides a golden row besides its members: the survivorship rules, the fields,
+    this package's code and the polars version (its row hash is only stable within one), plus
+    ``extra`` (e.g. the masking key of the tables derived from the rows)."""
+    h = hashlib.sha256()
+    h.update(repr((sorted((f, str(r)) for f, r in plan.rules.fields.items()), plan.rules.source_priority,
+                   plan.rules.address_as_unit, plan.rules.repairs, plan.fields, pl.__version__)).encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    for item in extra:
+        h.update(item if isinstance(item, bytes) else item.encode())
+    return h.hexdigest()
+
+
+def without_clusters(plan: GoldenPlan, golden_ids: pl.Series) -> GoldenPlan:
+    """The plan without the members of the golden customers in ``golden_ids`` (whose rows a
+    build takes from the last one): :func:`golden_chunks` of it yields the other customers."""
+    if golden_ids.is_empty():
+        return plan
+    return replace(plan, members=plan.members.filter(~pl.col("golden_id").is_in(golden_ids.implode())))
 
 
 def build_golden(staged: pl.DataFrame, clusters: pl.DataFrame, *,

@@ -18,13 +18,14 @@ import polars as pl
 
 from dedupe.canonical import GOLDEN_FIELDS, RECORD_ID
 from dedupe.golden.history import update_history
-from dedupe.golden.records import BUILD_COLUMNS, golden_chunks, plan_golden
-from dedupe.golden.survivorship import SurvivorshipRules
+from dedupe.golden.records import BUILD_COLUMNS, cluster_digests, golden_chunks, plan_golden, without_clusters
+from dedupe.golden.survivorship import SurvivorshipRules, cluster_local
+from pipelines.assets import golden_reuse
 from pipelines.customer360 import INVOICE_COLUMNS, ORDER_COLUMNS, Customer360Config, customer_360, merge_lists
 from pipelines.privacy import masked_tables
 from pipelines.privacy.views import email_hashes
 from pipelines.progress import mark
-from pipelines.publish.swap import BUILD_SCHEMA, discard_build, publish_built, write_built
+from pipelines.publish.swap import BUILD_SCHEMA, append_built_sql, discard_build, publish_built, write_built
 from pipelines.staging.mapping import resolve_column
 from pipelines.warehouse import Warehouse, publish_read_copy
 
@@ -45,6 +46,8 @@ class BuildSummary:
     rfm_segments: dict[str, int] = field(default_factory=dict)
     lifecycle: dict[str, int] = field(default_factory=dict)
     merge_list_rows: dict[str, int] = field(default_factory=dict)
+    reused_customers: int = 0
+    """Golden customers whose rows were taken from the last build (members unchanged)."""
 
 
 def write_table(con: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame, *, append: bool = False) -> int:
@@ -79,20 +82,40 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
     plan.ids.registry = plan.ids.retired = None
     mark("write_crosswalk")
 
-    parts, customers_table, lineage_table = [], f"{SCHEMA}.customers", f"{SCHEMA}.customer_lineage"
+    customers_table, lineage_table = f"{SCHEMA}.customers", f"{SCHEMA}.customer_lineage"
     masked_table = f"{SCHEMA}.customers_masked"
-    with wh.connect() as con:   # lineage (about ten rows per customer) written group by group
-        for i, (customers, lineage) in enumerate(golden_chunks(plan, chunk_records)):
-            write_table(con, lineage_table, lineage, append=i > 0)
-            out.rows[lineage_table] = out.rows.get(lineage_table, 0) + lineage.height
-            parts.append(customers)
-            del lineage
+    digests, fingerprint = cluster_digests(plan), golden_reuse.fingerprint(plan, hash_key)
+    reuse, previous_build = (golden_reuse.reusable_ids(wh, digests, fingerprint)
+                             if cluster_local(plan.rules) else (pl.Series("golden_id", [], pl.Utf8), None))
+    state = golden_reuse.state_frame(digests, fingerprint, kept=reuse, previous_build=previous_build, at=at)
+    del digests
+    todo, parts, rows = without_clusters(plan, reuse), [], 0
     del plan
-    customers = pl.concat(parts, rechunk=False) if parts else pl.DataFrame()
-    del parts
+    with wh.connect() as con:   # lineage (about ten rows per customer) written group by group
+        if todo.members.height or reuse.is_empty():
+            for customers, lineage in golden_chunks(todo, chunk_records):
+                rows += write_table(con, lineage_table, lineage, append=bool(parts))
+                parts.append(customers)
+                del lineage
+        del todo
+        reused = masked_reused = pl.DataFrame()
+        if not reuse.is_empty():
+            rel = golden_reuse.register_ids(con, reuse)
+            rows += append_built_sql(con, lineage_table, "select * from golden.customer_lineage where golden_id "
+                                     f"in (select golden_id from {rel})", create=not parts)
+            reused = golden_reuse.reused_rows(con, "golden.customers", rel)
+            masked_reused = golden_reuse.reused_rows(con, "golden.customers_masked", rel)
+            con.unregister(rel)
+        out.rows[golden_reuse.STATE] = write_table(con, golden_reuse.STATE, state)
+    out.rows[lineage_table], out.reused_customers = rows, reuse.len()
+    new = pl.concat(parts, rechunk=False) if parts else None
+    del parts, state
+    customers = golden_reuse.stacked(new, reused)
     known = None
     if customers.width:   # one table each: appending group by group costs twice as much
-        masked = masked_tables({customers_table: customers}, key=hash_key)[masked_table]
+        fresh = masked_tables({customers_table: new}, key=hash_key)[masked_table] if new is not None else None
+        masked = golden_reuse.stacked(fresh, masked_reused)
+        del fresh, masked_reused, reused, new
         with wh.connect() as con:
             write_table(con, customers_table, customers)
             write_table(con, masked_table, masked)
@@ -162,7 +185,8 @@ def publish_tables(wh: Warehouse, *, append: Mapping[str, str], merge_list_dir) 
     from pipelines.schema_docs import apply_duckdb_comments
 
     with wh.connect() as con:
-        published = publish_built(con, append=append)
+        published = [t for t in publish_built(con, append=append)
+                     if not t.partition(".")[2].startswith("_")]   # internal state: not for readers
     mark("swap_tables")
     with wh.connect() as con:
         comments = apply_duckdb_comments(con, tables=list(dict.fromkeys([*published, *append])))

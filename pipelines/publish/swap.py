@@ -47,6 +47,17 @@ def write_built(con: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame, *,
     return df.height
 
 
+def append_built_sql(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, *, create: bool = False) -> int:
+    """Append the rows of ``select_sql`` to build table ``golden_build.<name>`` (or create it from
+    them); returns the rows written."""
+    name = _name(table)
+    if create:
+        con.execute(f"create or replace table {_built(name)} as {select_sql}")
+        con.execute(f'create or replace view "{BUILD_SCHEMA}"."{name}" as select * from {_built(name)}')
+        return con.execute(f"select count(*) from {_built(name)}").fetchall()[0][0]
+    return con.execute(f"insert into {_built(name)} by name {select_sql}").fetchall()[0][0]
+
+
 def built_names(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Names of the tables the last build wrote and nobody published yet."""
     rows = con.execute("select table_name from duckdb_tables() where database_name = current_database() "

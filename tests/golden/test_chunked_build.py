@@ -137,3 +137,115 @@ def test_demo_build_tables_are_the_same_in_groups(demo_warehouse):
     for name, df in one.items():
         assert_frame_equal(grouped[name], df, check_exact=True)
     assert one["customers"]["golden_id"].is_sorted()
+
+
+# -- customers taken from the last build -------------------------------------------------------
+
+
+def _build(wh: Warehouse, config, *, key: bytes | None = None):
+    return build_tables(wh, rules=MatchingResource().survivorship(), review_band=(0.5, 0.9),
+                        c360_config=Customer360Config(), sources_config=config,
+                        hash_key=key if key is not None else hash_key(wh), at=AT, chunk_records=None)
+
+
+def _sorted(df: pl.DataFrame) -> pl.DataFrame:
+    return df.sort(df.columns, nulls_last=True)
+
+
+def _edit(path) -> None:
+    """Change some members (a name, a street), move one record to another customer and add one."""
+    with duckdb.connect(str(path)) as con:
+        ids = [r[0] for r in con.execute("select record_id from staging.customers order by record_id").fetchall()]
+        con.execute("update staging.customers set given_name = given_name || 'e' where record_id in (?, ?, ?)",
+                    ids[3:6])
+        con.execute("update staging.customers set street = 'Neue Strasse 1' where record_id = ?", [ids[40]])
+        con.execute("update matching.clusters set cluster_id = (select cluster_id from matching.clusters "
+                    "where record_id = ?) where record_id = ?", [ids[80], ids[81]])
+        # a new customer: every name it shares becomes more common in the batch
+        con.execute("insert into staging.customers select * replace ('new:1' as record_id, 'new1' as "
+                    "source_record_id) from staging.customers where record_id = ?", [ids[120]])
+        con.execute("insert into matching.clusters select * replace ('new:1' as record_id, 'new:1' as cluster_id) "
+                    "from matching.clusters where record_id = ?", [ids[120]])
+
+
+@pytest.mark.slow
+def test_unchanged_customers_are_taken_from_the_last_build(demo_warehouse):
+    """After some members changed, the build picks only their customers and copies the others'
+    rows; every golden_build table equals a build that picked every customer."""
+    tmp, sources, base = demo_warehouse
+    config = SourcesResource(directory=str(sources)).config()
+    built, summaries = {}, {}
+    for mode in ("reuse", "pick_all"):
+        path = tmp / f"{mode}.duckdb"
+        shutil.copy(base.path, path)
+        _edit(path)
+        if mode == "pick_all":
+            with duckdb.connect(str(path)) as con:
+                con.execute("drop table golden._state_clusters")
+        summaries[mode] = _build(Warehouse(path), config)
+        built[mode] = _tables(path)
+    customers = summaries["reuse"].rows["golden_build.customers"]
+    assert summaries["pick_all"].reused_customers == 0
+    assert 0 < customers - summaries["reuse"].reused_customers <= 11   # the changed and new customers only
+    assert built["reuse"].keys() == built["pick_all"].keys()
+    bookkeeping = ["kept", "build_id", "previous_build_id"]   # of the state: how this build was made
+    for name, df in built["pick_all"].items():
+        ours = built["reuse"][name]
+        if name == "_state_clusters":
+            assert ours["kept"].sum() == summaries["reuse"].reused_customers and not df["kept"].any()
+            ours, df = ours.drop(bookkeeping), df.drop(bookkeeping)
+        assert_frame_equal(_sorted(ours), _sorted(df), check_exact=True)
+    assert built["reuse"]["customers"]["golden_id"].is_sorted()
+
+
+@pytest.mark.slow
+def test_another_masking_key_picks_every_customer_again(demo_warehouse):
+    tmp, sources, base = demo_warehouse
+    path = tmp / "other_key.duckdb"
+    shutil.copy(base.path, path)
+    config = SourcesResource(directory=str(sources)).config()
+    wh = Warehouse(path)
+    assert _build(wh, config).reused_customers == _build(wh, config).rows["golden_build.customers"] > 0
+    summary = _build(wh, config, key=b"another key" * 3)
+    assert summary.reused_customers == 0
+
+
+@pytest.mark.slow
+def test_read_copy_is_brought_up_to_date_customer_by_customer(demo_warehouse, monkeypatch):
+    """The next read copy starts from the last one and replaces only the changed customers' rows:
+    it equals a whole copy of the published tables."""
+    import pipelines.warehouse as warehouse_module
+    from pipelines.assets.golden import APPEND_TABLES
+    from pipelines.assets.golden_write import publish_tables
+
+    tmp, sources, base = demo_warehouse
+    folder = tmp / "read_copy"
+    folder.mkdir()
+    path = folder / "w.duckdb"
+    shutil.copy(base.path, path)
+    wh, config = Warehouse(path), SourcesResource(directory=str(sources)).config()
+    _build(wh, config)
+    publish_tables(wh, append=APPEND_TABLES, merge_list_dir=folder / "lists")   # no read copy yet: copied whole
+    _edit(path)
+    summary = _build(wh, config)
+    assert 0 < summary.reused_customers < summary.rows["golden_build.customers"]
+
+    def copied_whole(*args, **kwargs):
+        raise AssertionError("the read copy was copied whole")
+
+    monkeypatch.setattr(warehouse_module, "_write_read_copy", copied_whole)
+    publish_tables(wh, append=APPEND_TABLES, merge_list_dir=folder / "lists")
+    monkeypatch.undo()
+    whole = folder / "whole.duckdb"
+    warehouse_module._write_read_copy(whole, path, warehouse_module.READ_COPY_SCHEMAS)
+
+    def published(db) -> dict[str, pl.DataFrame]:
+        with duckdb.connect(str(db), read_only=True) as con:
+            names = [r[0] for r in con.execute("select table_name from information_schema.tables where "
+                                               "table_schema = 'golden' order by 1").fetchall()]
+            return {n: _sorted(con.sql(f'select * from golden."{n}"').pl()) for n in names}
+
+    updated, expected = published(warehouse_module.read_copy_path(path)), published(whole)
+    assert updated.keys() == expected.keys() and "customer_lineage" in updated
+    for name, df in expected.items():
+        assert_frame_equal(updated[name], df, check_exact=True)
