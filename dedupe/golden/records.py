@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 
