@@ -20,10 +20,13 @@ def spark():
     reason = spark_unavailable_reason()
     if reason:
         pytest.skip(f"Spark engine tests need pyspark and Java: {reason}")
-    # small data: interpreted expressions start faster than generated code
+    # small data: interpreted expressions start faster than generated code, and the JVM's quick
+    # compiler alone (no C2 tier) with the serial collector halves the JVM's CPU time for these
+    # short jobs (the tests' Spark time is mostly the JVM compiling Spark's code, not the data)
     session = local_session(master="local[2]", shuffle_partitions=2, driver_memory="1g",
                             conf={"spark.sql.codegen.wholeStage": "false",
-                                  "spark.sql.codegen.factoryMode": "NO_CODEGEN"})
+                                  "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+                                  "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"})
     yield session
     session.stop()
 
