@@ -126,21 +126,37 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
 
     review = review_queue(_pairs_in_band(wh, review_band), crosswalk, review_band,
                           decided=wh.read_if_exists("golden.steward_decisions"))
-    lists = {f"{SCHEMA}.merge_list_{src}": df for src, df in merge_lists(crosswalk).items()}
+    # a kept customer's merge-list rows and history versions are the published ones
+    sources = sorted(crosswalk["source"].drop_nulls().unique().to_list())
+    by_customer = not reuse.is_empty() and all(wh.exists(f"golden.merge_list_{s}") for s in sources)
+    kept = pl.col("golden_id").is_in(reuse.implode())
+    lists = merge_lists(crosswalk.filter(~kept) if by_customer else crosswalk)
     with wh.connect() as con:
         out.rows[f"{SCHEMA}.review_queue"] = write_table(con, f"{SCHEMA}.review_queue", review)
-        for table, df in lists.items():
-            out.rows[table] = write_table(con, table, df)
-    out.merge_list_rows = {k.split("merge_list_")[1]: v.height for k, v in lists.items()}
+        rel = golden_reuse.register_ids(con, reuse) if by_customer else None
+        for src in sources:
+            table = f"{SCHEMA}.merge_list_{src}"
+            out.rows[table] = (write_table(con, table, lists[src]) if rel is None else golden_reuse.write_with_kept(
+                con, table, lists.get(src), f"golden.merge_list_{src}", rel, order=("golden_id", "source_record_id")))
+            out.merge_list_rows[src] = out.rows[table]
     del review, lists
     mark("review_and_merge_lists")
 
     fields = [f for f in GOLDEN_FIELDS if f in customers.columns]
-    history, out.history_stats = update_history(wh.read_if_exists("golden.customers_history"), customers,
-                                                at=at, fields=fields)
-    with wh.connect() as con:
-        out.rows[f"{SCHEMA}.customers_history"] = write_table(con, f"{SCHEMA}.customers_history", history)
-    del history
+    last = wh.read_if_exists("golden.customers_history")
+    history_table = f"{SCHEMA}.customers_history"
+    if last is None or reuse.is_empty():
+        history, out.history_stats = update_history(last, customers, at=at, fields=fields)
+        with wh.connect() as con:
+            out.rows[history_table] = write_table(con, history_table, history)
+    else:
+        history, out.history_stats = update_history(last.filter(~kept), customers.filter(~kept), at=at, fields=fields)
+        out.history_stats["unchanged"] += last.filter(kept & pl.col("is_current")).height
+        with wh.connect() as con:
+            rel = golden_reuse.register_ids(con, reuse)
+            out.rows[history_table] = golden_reuse.write_with_kept(
+                con, history_table, history, "golden.customers_history", rel, order=("golden_id", "valid_from"))
+    del history, last
     mark("history")
 
     orders, invoices = purchases(wh, sources_config)
