@@ -18,7 +18,8 @@ version's). The edited folders are copied again to ``<scratch>/full``. ``crm-gol
 ``bench_pipeline.py`` reads them), ``crm-golden run --full-rebuild`` in the second, and the two
 published crosswalks are compared as partitions: the same groups of source records, whatever the
 golden ids. Golden ids are compared too (the registry of the previous run is the same in both
-copies). Prints progress on stderr and ONE JSON line on stdout.
+copies), and so is every published golden table, row for row, but for the columns holding the run's
+own time (``compare_golden``). Prints progress on stderr and ONE JSON line on stdout.
 """
 
 from __future__ import annotations
@@ -184,6 +185,29 @@ def compare_crosswalks(a: Path, b: Path) -> dict:
             "partition_equal": only_a == 0 and only_b == 0 and moved == 0}
 
 
+def compare_golden(a: Path, b: Path) -> dict:
+    """Every published golden table of the two warehouses compared row for row (EXCEPT ALL both
+    ways), leaving out the columns that hold the run's own time (history validity, id
+    registry and retirement times): ``{table: [rows only in a, rows only in b]}``."""
+    out: dict[str, list[int]] = {}
+    with duckdb.connect() as con:
+        con.execute(f"attach '{a}' as a (read_only)")
+        con.execute(f"attach '{b}' as b (read_only)")
+        names = [r[0] for r in con.execute(
+            "select table_name from duckdb_tables() where database_name = 'a' and schema_name = 'golden' "
+            "and not starts_with(table_name, '_') order by 1").fetchall()]
+        for name in names:
+            cols = [r[0] for r in con.execute(
+                "select column_name from duckdb_columns() where database_name = 'a' and schema_name = 'golden' "
+                "and table_name = ? and data_type <> 'TIMESTAMP WITH TIME ZONE' order by column_index",
+                [name]).fetchall()]
+            sel = ", ".join(f'"{c}"' for c in cols)
+            out[name] = [con.execute(f'select count(*) from (select {sel} from {x}.golden."{name}" except all '
+                                     f'select {sel} from {y}.golden."{name}")').fetchone()[0]
+                         for x, y in (("a", "b"), ("b", "a"))]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", type=Path, required=True, help="a finished bench_pipeline.py work folder (read only)")
@@ -219,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         line["full_rebuild"] = run_pipeline(full, full_rebuild=True)
         line["crosswalk"] = compare_crosswalks(incr / "warehouse" / "warehouse.duckdb",
                                                full / "warehouse" / "warehouse.duckdb")
+        line["golden_tables"] = compare_golden(incr / "warehouse" / "warehouse.duckdb",
+                                               full / "warehouse" / "warehouse.duckdb")
+        line["golden_tables_equal"] = not any(sum(v) for v in line["golden_tables"].values())
     print(json.dumps(line, default=str))
     return 0
 
