@@ -63,6 +63,19 @@ def _fold(e: pl.Expr) -> pl.Expr:
     return fold(e)
 
 
+def _row_ids(df: pl.DataFrame, condition: pl.Expr) -> pl.Series:
+    """Indices of the rows meeting ``condition``: a rule that can change only those works on them
+    alone instead of joining its result back to every row."""
+    return df.select(pl.arg_where(condition.fill_null(False))).to_series()
+
+
+def _set_rows(df: pl.DataFrame, col: str, rows: pl.Series, values: pl.Series) -> pl.DataFrame:
+    """``df`` with ``col`` of ``rows`` (indices) set to ``values``; every other row as it was."""
+    if rows.is_empty():
+        return df
+    return df.with_columns(df[col].scatter(rows, values.cast(df.schema[col])).alias(col))
+
+
 def _with_name_keys(df: pl.DataFrame, cols: Iterable[str] = ("given_name", "surname")) -> pl.DataFrame:
     """``__key_<col>``: folded letters only (``Müller`` -> ``mueller``), computed per distinct value."""
     for c in cols:
@@ -180,17 +193,20 @@ def cluster_vote(df: pl.DataFrame, col: str, *, max_dist: int = 1) -> pl.DataFra
     if "cluster_id" not in df.columns or col not in df.columns:
         return df
     key = pl.col(col).str.to_lowercase()
-    pop = df.group_by(key.alias("__k")).agg(pl.len().alias("__pop")).drop_nulls("__k")
+    written = df.filter(pl.col(col).is_not_null()).group_by("cluster_id", col).len("__c")
+    # only a cluster with two written forms can have two values: the rest never vote, so the
+    # sort and the pairs below see a fraction of the clusters
     # per cluster and value (case-folded): how many records use it and its most used form (on a
     # tie the smallest), from the counts of each written form: cheaper than a mode per group
-    forms = (df.filter(pl.col(col).is_not_null()).group_by("cluster_id", col).len("__c")
+    forms = (written.filter(pl.col("cluster_id").is_duplicated())
              .with_columns(key.alias("__k")).sort(["__c", col], descending=[True, False]))
     support = (forms.group_by("cluster_id", "__k", maintain_order=True)
-               .agg(pl.col("__c").sum().alias("__n"), pl.col(col).first().alias("__form"))
-               .join(pop, on="__k"))
+               .agg(pl.col("__c").sum().alias("__n"), pl.col(col).first().alias("__form")))
     multi = support.filter((pl.len().over("cluster_id") > 1) & (pl.col("__k").str.len_chars() >= 3))
     if multi.is_empty():
         return df
+    pop = df.group_by(key.alias("__k")).agg(pl.len().alias("__pop")).drop_nulls("__k")
+    multi = multi.join(pop, on="__k")
     pairs = multi.join(multi, on="cluster_id", suffix="_b").filter(
         (pl.col("__n_b") > pl.col("__n")) | ((pl.col("__n_b") == pl.col("__n")) & (pl.col("__pop_b") > pl.col("__pop"))))
     if pairs.is_empty():
@@ -203,8 +219,11 @@ def cluster_vote(df: pl.DataFrame, col: str, *, max_dist: int = 1) -> pl.DataFra
             .select("cluster_id", "__k", pl.col("__form_b").alias("__vote")))
     if best.is_empty():
         return df
-    return (df.with_columns(key.alias("__k")).join(best, on=["cluster_id", "__k"], how="left", maintain_order="left")
-            .with_columns(pl.coalesce("__vote", col).alias(col)).drop("__k", "__vote"))
+    rows = _row_ids(df, pl.col("cluster_id").is_in(best["cluster_id"].unique().implode()))
+    voted = (df[rows].select("cluster_id", col, key.alias("__k"))
+             .join(best, on=["cluster_id", "__k"], how="left", maintain_order="left")
+             .select(pl.coalesce("__vote", col).alias(col)))
+    return _set_rows(df, col, rows, voted[col])
 
 
 def _word_level(df: pl.DataFrame, col: str, fix) -> pl.DataFrame:
@@ -333,25 +352,33 @@ def _formal_names(df: pl.DataFrame) -> pl.DataFrame:
 def _initial_from_email(df: pl.DataFrame) -> pl.DataFrame:
     """``J.`` + ``john.taylor56@…`` -> ``John``: the local part minus the surname, when that is a
     given name the batch knows and starts with the initial."""
-    cols = df.columns
-    df = _with_name_keys(df)
-    vocab = (df.filter(pl.col("given_name").str.len_chars() >= 2)
-             .group_by(pl.col("__key_given_name").alias("__k"))
-             .agg(pl.len().alias("__n"), pl.col("given_name").mode().sort().first().alias("__full"))
-             .filter(pl.col("__n") >= 2).drop("__n"))
     initial = pl.col("given_name").str.replace_all(r"[.\s]", "").str.len_chars() == 1
+    rows = _row_ids(df, initial & pl.col("email").is_not_null() & pl.col("surname").is_not_null())
+    if rows.is_empty():
+        return df
+    x = _with_name_keys(df[rows].select("given_name", "surname", "email"))
     local = pl.col("email").str.to_lowercase().str.extract(r"^([^@+]+)").str.replace_all(r"[^a-z]", "")
     sn = pl.col("__key_surname")
     n = sn.str.len_chars()
     rest = (pl.when((n >= 2) & local.str.starts_with(sn)).then(local.str.slice(n))
             .when((n >= 2) & local.str.ends_with(sn)).then(local.str.slice(0, local.str.len_chars() - n)))
-    x = df.with_columns(pl.when(initial & pl.col("email").is_not_null() & pl.col("surname").is_not_null())
-                        .then(rest).alias("__k"))
-    x = x.join(vocab, on="__k", how="left", maintain_order="left")
+    x = x.with_columns(rest.alias("__k")).join(_given_name_vocabulary(df), on="__k", how="left", maintain_order="left")
     ok = (pl.col("__full").is_not_null() & (pl.col("__k") != local)
           & (pl.col("__k").str.slice(0, 1) == pl.col("__key_given_name").str.slice(0, 1)))
-    return x.with_columns(pl.when(ok).then(pl.col("__full")).otherwise(pl.col("given_name")).alias("given_name")
-                          ).select(cols)
+    return _set_rows(df, "given_name", rows,
+                     x.select(pl.when(ok).then(pl.col("__full")).otherwise(pl.col("given_name"))).to_series())
+
+
+def _given_name_vocabulary(df: pl.DataFrame) -> pl.DataFrame:
+    """``__k`` (folded letters) -> ``__full``: the given name (two letters or more) the batch
+    writes most often for it (on a tie the smaller), for keys at least two records use; counted
+    per distinct name, then per key."""
+    counts = df.filter(pl.col("given_name").str.len_chars() >= 2).group_by("given_name").len("__c")
+    counts = _with_name_keys(counts, ["given_name"]).rename({"__key_given_name": "__k"})
+    return (counts.sort(["__c", "given_name"], descending=[True, False])
+            .group_by("__k", maintain_order=True)
+            .agg(pl.col("__c").sum().alias("__n"), pl.col("given_name").first().alias("__full"))
+            .filter(pl.col("__n") >= 2).drop("__n"))
 
 
 def repair_emails(df: pl.DataFrame, *, typos: bool = True) -> pl.DataFrame:
@@ -379,23 +406,50 @@ def repair_emails(df: pl.DataFrame, *, typos: bool = True) -> pl.DataFrame:
 
 
 def _email_name_forms(df: pl.DataFrame, *, typos: bool) -> pl.DataFrame:
+    """The rules need the name the customer's records agree on; only a Gmail address (dots) or a
+    record of a cluster that agrees on a name (local part typos) can change, so the address is
+    parsed for those rows alone and written back to them."""
     cols = df.columns
     df = _with_name_keys(df)
     g, s = pl.col("__key_given_name"), pl.col("__key_surname")
     if "cluster_id" in df.columns:   # the name most records of the customer agree on, and how many
-        df = df.with_columns(g.alias("__gk"), s.alias("__sk"))
-        for k, n in (("__gk", "__gn"), ("__sk", "__sn")):
-            df = df.with_columns(pl.len().over("cluster_id", k).alias(n)).with_columns(
-                pl.when(pl.col(k).is_null()).then(0).otherwise(pl.col(n)).alias(n))
-            df = df.with_columns(pl.col(k).sort_by(n, k, descending=[True, False], nulls_last=True).first()
-                                 .over("cluster_id").alias(k),
-                                 pl.col(n).max().over("cluster_id").alias(n))
+        agreed = _agreed_names(df)
+        df = df.join(agreed, on="cluster_id", how="left", maintain_order="left").with_columns(
+            pl.coalesce("__gk", g).alias("__gk"), pl.coalesce("__sk", s).alias("__sk"))
         g, s = pl.col("__gk"), pl.col("__sk")
-        supported = (pl.col("__gn") >= 2) & (pl.col("__sn") >= 2)
+        supported = ((pl.col("__gn") >= 2) & (pl.col("__sn") >= 2)).fill_null(False)
     else:
         supported = pl.lit(False)
+    email = pl.col("email")
+    gmail = email.str.ends_with("@gmail.com") | email.str.ends_with("@googlemail.com")
+    rows = _row_ids(df, email.is_not_null() & (gmail | supported))
+    if rows.is_empty():
+        return df.select(cols)
+    x = _email_letters(df[rows].select("email", g.alias("__g"), s.alias("__s"), supported.alias("__supported")),
+                       typos=typos)
+    return _set_rows(df, "email", rows, x["email"]).select(cols)
+
+
+def _agreed_names(df: pl.DataFrame) -> pl.DataFrame:
+    """Per cluster of several records: the given name and surname keys most of them use (on a
+    tie the smaller) and how many use each (``__gk, __gn, __sk, __sn``); a cluster with no such
+    key has none. A one-record cluster agrees with its own record."""
+    several = df.filter(pl.col("cluster_id").is_duplicated())
+    out = None
+    for k, key, n in (("__key_given_name", "__gk", "__gn"), ("__key_surname", "__sk", "__sn")):
+        counts = several.filter(pl.col(k).is_not_null()).group_by("cluster_id", pl.col(k).alias(key)).len(n)
+        best = (counts.filter(pl.col(n) == pl.col(n).max().over("cluster_id"))
+                .group_by("cluster_id").agg(pl.col(key).min(), pl.col(n).first()))
+        out = best if out is None else out.join(best, on="cluster_id", how="full", coalesce=True)
+    return out
+
+
+def _email_letters(x: pl.DataFrame, *, typos: bool) -> pl.DataFrame:
+    """``email`` rewritten from ``__g`` / ``__s`` (the name keys) and ``__supported`` (whether the
+    customer's records agree on them): Gmail dots dropped, a local part one edit from the name."""
+    cols, supported = x.columns, pl.col("__supported")
     parts = pl.col("email").str.extract_groups(r"^([a-z._\-]+?)(\d*)@(gmail\.com|googlemail\.com|.+)$")
-    x = df.with_columns(g.alias("__g"), s.alias("__s"), parts.alias("__p")).with_columns(
+    x = x.with_columns(parts.alias("__p")).with_columns(
         pl.col("__p").struct.field("1").alias("__letters"), pl.col("__p").struct.field("2").alias("__digits"),
         pl.col("__p").struct.field("3").alias("__dom")).drop("__p")
     named = (pl.col("__g").str.len_chars() >= 2) & (pl.col("__s").str.len_chars() >= 2)
