@@ -69,11 +69,12 @@ def _row_ids(df: pl.DataFrame, condition: pl.Expr) -> pl.Series:
     return df.select(pl.arg_where(condition.fill_null(False))).to_series()
 
 
-def _set_rows(df: pl.DataFrame, col: str, rows: pl.Series, values: pl.Series) -> pl.DataFrame:
-    """``df`` with ``col`` of ``rows`` (indices) set to ``values``; every other row as it was."""
+def _set_rows(df: pl.DataFrame, rows: pl.Series, values: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with the columns of ``values`` set at ``rows`` (indices, one per row of ``values``);
+    every other row as it was."""
     if rows.is_empty():
         return df
-    return df.with_columns(df[col].scatter(rows, values.cast(df.schema[col])).alias(col))
+    return df.with_columns(df[c].scatter(rows, values[c].cast(df.schema[c])) for c in values.columns)
 
 
 def _with_name_keys(df: pl.DataFrame, cols: Iterable[str] = ("given_name", "surname")) -> pl.DataFrame:
@@ -223,7 +224,7 @@ def cluster_vote(df: pl.DataFrame, col: str, *, max_dist: int = 1) -> pl.DataFra
     voted = (df[rows].select("cluster_id", col, key.alias("__k"))
              .join(best, on=["cluster_id", "__k"], how="left", maintain_order="left")
              .select(pl.coalesce("__vote", col).alias(col)))
-    return _set_rows(df, col, rows, voted[col])
+    return _set_rows(df, rows, voted)
 
 
 def _word_level(df: pl.DataFrame, col: str, fix) -> pl.DataFrame:
@@ -318,19 +319,22 @@ def _unswap_in_cluster(df: pl.DataFrame) -> pl.DataFrame:
     if "cluster_id" not in df.columns:
         return df
     g, s = pl.col("given_name").str.to_lowercase(), pl.col("surname").str.to_lowercase()
-    pairs = (df.filter(pl.col("given_name").is_not_null() & pl.col("surname").is_not_null())
+    # a one-record cluster has no other record to disagree with
+    pairs = (df.filter(pl.col("given_name").is_not_null() & pl.col("surname").is_not_null()
+                       & pl.col("cluster_id").is_duplicated())
              .group_by("cluster_id", g.alias("__g"), s.alias("__s")).agg(pl.len().alias("__n")))
     other = pairs.rename({"__g": "__s", "__s": "__g", "__n": "__n_swapped"})
     swap = (pairs.join(other, on=["cluster_id", "__g", "__s"])
             .filter(pl.col("__n_swapped") > pl.col("__n")).select("cluster_id", "__g", "__s", pl.lit(True).alias("__swap")))
     if swap.is_empty():
         return df
-    x = df.with_columns(g.alias("__g"), s.alias("__s")).join(swap, on=["cluster_id", "__g", "__s"], how="left", maintain_order="left")
+    rows = _row_ids(df, pl.col("cluster_id").is_in(swap["cluster_id"].unique().implode()))
+    x = (df[rows].select("cluster_id", "given_name", "surname", g.alias("__g"), s.alias("__s"))
+         .join(swap, on=["cluster_id", "__g", "__s"], how="left", maintain_order="left"))
     flip = pl.col("__swap").fill_null(False)
-    return x.with_columns(
+    return _set_rows(df, rows, x.select(
         pl.when(flip).then(pl.col("surname")).otherwise(pl.col("given_name")).alias("given_name"),
-        pl.when(flip).then(pl.col("given_name")).otherwise(pl.col("surname")).alias("surname"),
-    ).drop("__g", "__s", "__swap")
+        pl.when(flip).then(pl.col("given_name")).otherwise(pl.col("surname")).alias("surname")))
 
 
 def _formal_names(df: pl.DataFrame) -> pl.DataFrame:
@@ -338,15 +342,17 @@ def _formal_names(df: pl.DataFrame) -> pl.DataFrame:
     if "cluster_id" not in df.columns:
         return df
     nick = _nicknames()
-    present = (df.select("cluster_id", pl.col("given_name").alias("formal")).drop_nulls().unique())
-    cand = (df.select("cluster_id", pl.col("given_name").str.to_lowercase().alias("nick")).drop_nulls().unique()
+    several = df.filter(pl.col("cluster_id").is_duplicated())   # a lone record keeps its own name
+    present = (several.select("cluster_id", pl.col("given_name").alias("formal")).drop_nulls().unique())
+    cand = (several.select("cluster_id", pl.col("given_name").str.to_lowercase().alias("nick")).drop_nulls().unique()
             .join(nick, on="nick").join(present, on=["cluster_id", "formal"])
             .group_by("cluster_id", "nick").agg(pl.col("formal").sort().first()))
     if cand.is_empty():
         return df
-    return (df.with_columns(pl.col("given_name").str.to_lowercase().alias("nick"))
-            .join(cand, on=["cluster_id", "nick"], how="left", maintain_order="left")
-            .with_columns(pl.coalesce("formal", "given_name").alias("given_name")).drop("nick", "formal"))
+    rows = _row_ids(df, pl.col("cluster_id").is_in(cand["cluster_id"].unique().implode()))
+    x = (df[rows].select("cluster_id", "given_name", pl.col("given_name").str.to_lowercase().alias("nick"))
+         .join(cand, on=["cluster_id", "nick"], how="left", maintain_order="left"))
+    return _set_rows(df, rows, x.select(pl.coalesce("formal", "given_name").alias("given_name")))
 
 
 def _initial_from_email(df: pl.DataFrame) -> pl.DataFrame:
@@ -365,8 +371,8 @@ def _initial_from_email(df: pl.DataFrame) -> pl.DataFrame:
     x = x.with_columns(rest.alias("__k")).join(_given_name_vocabulary(df), on="__k", how="left", maintain_order="left")
     ok = (pl.col("__full").is_not_null() & (pl.col("__k") != local)
           & (pl.col("__k").str.slice(0, 1) == pl.col("__key_given_name").str.slice(0, 1)))
-    return _set_rows(df, "given_name", rows,
-                     x.select(pl.when(ok).then(pl.col("__full")).otherwise(pl.col("given_name"))).to_series())
+    return _set_rows(df, rows, x.select(pl.when(ok).then(pl.col("__full")).otherwise(pl.col("given_name"))
+                                        .alias("given_name")))
 
 
 def _given_name_vocabulary(df: pl.DataFrame) -> pl.DataFrame:
@@ -427,7 +433,7 @@ def _email_name_forms(df: pl.DataFrame, *, typos: bool) -> pl.DataFrame:
         return df.select(cols)
     x = _email_letters(df[rows].select("email", g.alias("__g"), s.alias("__s"), supported.alias("__supported")),
                        typos=typos)
-    return _set_rows(df, "email", rows, x["email"]).select(cols)
+    return _set_rows(df, rows, x.select("email")).select(cols)
 
 
 def _agreed_names(df: pl.DataFrame) -> pl.DataFrame:
@@ -525,8 +531,11 @@ def repair(members: pl.DataFrame, enabled: Iterable[str] = REPAIRS) -> pl.DataFr
         raise ValueError(f"unknown repair(s) {sorted(unknown)}; use {', '.join(REPAIRS)}")
     if not on:
         return members
-    # the rules read these columns only and keep the row order: they run on a narrow copy
+    # the rules read these columns only and keep the row order: they run on a narrow copy, where
+    # the cluster is a number (the rules only compare it; grouping by it gets cheaper)
     df = members.select([c for c in REPAIR_INPUTS if c in members.columns])
+    if "cluster_id" in df.columns:
+        df = df.with_columns(pl.col("cluster_id").rank("dense"))
     df = repair_names(df, spelling="spelling" in on, typos="typos" in on, names="names" in on)
     df = repair_emails(df, typos="typos" in on) if "emails" in on else df
     df = repair_addresses(df, spelling="spelling" in on, typos="typos" in on, addresses="addresses" in on)
