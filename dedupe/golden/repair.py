@@ -115,9 +115,12 @@ def typo_map(values: pl.Series, *, ratio: float = 20.0, rare: int | None = None,
     value one edit from two equally frequent values (``Abel945``: ``Abel95`` | ``Abel545``) is
     ambiguous and stays as written: the answer must not depend on row or hash order.
     """
-    counts = (pl.DataFrame({"value": values}).drop_nulls()
+    # per key: how many rows use it and its most used form (on a tie the smallest), from the
+    # counts of each written form: cheaper than a mode per group
+    counts = (pl.DataFrame({"value": values}).drop_nulls().group_by("value").len("c")
               .with_columns(pl.col("value").str.to_lowercase().alias("key"))
-              .group_by("key").agg(pl.len().alias("n"), pl.col("value").mode().sort().first().alias("form"))
+              .sort(["c", "value"], descending=[True, False])
+              .group_by("key", maintain_order=True).agg(pl.col("c").sum().alias("n"), pl.col("value").first().alias("form"))
               .sort("key"))
     cap = counts["n"].max() / ratio if counts.height else 0
     cap = min(cap, rare) if rare is not None else cap
@@ -172,9 +175,11 @@ def _fix_typos(df: pl.DataFrame, col: str, group: str | None = "country", **kw) 
         return df
     m = pl.concat(maps)
     key = pl.col(group).cast(pl.Utf8) if group else pl.lit(None, pl.Utf8)
-    return (df.with_columns(key.alias("__g"), pl.col(col).str.to_lowercase().alias("key"))
-            .join(m, on=["__g", "key"], how="left", nulls_equal=True, maintain_order="left")
-            .with_columns(pl.coalesce("correction", col).alias(col)).drop("__g", "key", "correction"))
+    rows = _row_ids(df, pl.col(col).str.to_lowercase().is_in(m["key"].unique().implode()))
+    fixed = (df[rows].select(key.alias("__g"), col, pl.col(col).str.to_lowercase().alias("key"))
+             .join(m, on=["__g", "key"], how="left", nulls_equal=True, maintain_order="left")
+             .select(pl.coalesce("correction", col).alias(col)))
+    return _set_rows(df, rows, fixed)
 
 
 def _fix_spelling(df: pl.DataFrame, col: str, group: str | None = "country") -> pl.DataFrame:
@@ -183,8 +188,11 @@ def _fix_spelling(df: pl.DataFrame, col: str, group: str | None = "country") -> 
     if m.is_empty():
         return df
     by = [group] if group else []
-    return (df.join(m.rename({"value": col}), on=[*by, col], how="left", nulls_equal=True, maintain_order="left")
-            .with_columns(pl.coalesce("canonical", col).alias(col)).drop("canonical"))
+    rows = _row_ids(df, pl.col(col).is_in(m["value"].unique().implode()))
+    fixed = (df[rows].select(*by, col)
+             .join(m.rename({"value": col}), on=[*by, col], how="left", nulls_equal=True, maintain_order="left")
+             .select(pl.coalesce("canonical", col).alias(col)))
+    return _set_rows(df, rows, fixed)
 
 
 def cluster_vote(df: pl.DataFrame, col: str, *, max_dist: int = 1) -> pl.DataFrame:
