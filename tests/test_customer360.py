@@ -32,6 +32,8 @@ from pipelines.customer360 import (
     SEGMENT_RULES,
     Customer360Config,
     Customer360Error,
+    _as_date,
+    _dates,
     customer_360,
     merge_lists,
 )
@@ -283,3 +285,15 @@ def test_duplicate_golden_ids_are_rejected():
     golden = pl.concat([_golden(), _golden().tail(1)])
     with pytest.raises(Customer360Error, match="golden.customers has 2 rows sharing a golden_id, first: 'G5'"):
         customer_360(golden, _crosswalk(), _orders(), _invoices(), config=Customer360Config(as_of=AS_OF))
+
+
+def test_text_dates_read_once_per_distinct_value_as_the_formats_in_order_read_them():
+    texts = ["2025-06-10T10:00:00+02:00", "2025-06-10 23:30:00-05:00", "2025-05-01T08:00:00Z", "2024-02-29T12:00",
+             "2024-02-29T23:59:01.5", "2023-07-01", " 2023-07-01 ", None, "yesterday", "2023-07-01",
+             "2025-06-10T10:00:00+02:00"]
+    frame = pl.DataFrame({"d": texts})
+    got = _dates(frame, "d")
+    assert got.to_list() == frame.select(_as_date(pl.Utf8, "d")).to_series().to_list()
+    d = dt.date
+    assert got.to_list() == [d(2025, 6, 10), d(2025, 6, 11), d(2025, 5, 1), d(2024, 2, 29), d(2024, 2, 29),
+                             d(2023, 7, 1), d(2023, 7, 1), None, None, d(2023, 7, 1), d(2025, 6, 10)]
