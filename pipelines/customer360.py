@@ -152,9 +152,7 @@ def customer_360(golden: pl.DataFrame, crosswalk: pl.DataFrame, orders: pl.DataF
         links, left_on=["channel", "customer_ref"], right_on=["source", "source_record_id"], how="inner")
     per_channel = _per_channel(linked)
     totals = _totals(linked)
-    sources = links.group_by("golden_id").agg(
-        pl.col("source").unique().sort().str.join(",").alias("source_systems"),
-        pl.len().cast(pl.Int64).alias("source_record_count"))
+    sources = _sources(links)
 
     ident = [c for c in IDENTITY_FIELDS if c in golden.columns]
     base = golden.select(pl.col("golden_id").cast(pl.Utf8), *ident, *_seen_columns(golden))
@@ -426,6 +424,25 @@ def _per_channel(linked: pl.DataFrame) -> pl.DataFrame:
             .unique("golden_id", keep="first", maintain_order=True)
             .select("golden_id", pl.col("channel").alias("_preferred")))
     return linked.group_by("golden_id").agg(aggs).join(best, on="golden_id", how="left")
+
+
+def _sources(links: pl.DataFrame) -> pl.DataFrame:
+    """Per golden customer: its sources, sorted and comma-joined, and how many records it has.
+
+    The few source names become one bit each, so a customer's set is a bitwise or and each
+    distinct set (at most 2 ** 16) is spelled out once, instead of a sorted list per customer."""
+    names = links["source"].unique().sort()
+    if names.has_nulls() or names.len() > 16:   # no bit for a missing name: per customer
+        return links.group_by("golden_id").agg(
+            pl.col("source").unique().sort().str.join(",").alias("source_systems"),
+            pl.len().cast(pl.Int64).alias("source_record_count"))
+    bit = pl.col("source").replace_strict(names, [1 << i for i in range(names.len())], return_dtype=pl.Int64)
+    sets = links.group_by("golden_id").agg(bit.bitwise_or().alias("_set"),
+                                           pl.len().cast(pl.Int64).alias("source_record_count"))
+    distinct = sets["_set"].unique()
+    spelled = [",".join(n for i, n in enumerate(names) if m >> i & 1) for m in distinct.to_list()]
+    return sets.select("golden_id", pl.col("_set").replace_strict(distinct, spelled, return_dtype=pl.Utf8)
+                       .alias("source_systems"), "source_record_count")
 
 
 def _totals(linked: pl.DataFrame) -> pl.DataFrame:
