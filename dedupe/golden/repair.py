@@ -147,12 +147,17 @@ def typo_map(values: pl.Series, *, ratio: float = 20.0, rare: int | None = None,
         cand = big_order[:m]
         d = cdist([small_keys[i] for i in rows], [big_keys[j] for j in cand], scorer=OSA.distance,
                   score_cutoff=1, dtype=np.int32, workers=1)
-        score = np.where(d == 1, big_n[cand][None, :], 0)
-        arg = score.argmax(axis=1)
-        top = score[np.arange(len(arg)), arg]
-        unique_top = (score == top[:, None]).sum(axis=1) == 1
+        # the neighbours one edit away are few: the most frequent of them, and whether it is alone
+        hit_row, hit_col = np.nonzero(d == 1)
+        n = big_n[cand[hit_col]]
+        top = np.zeros(len(rows), dtype=np.int64)
+        np.maximum.at(top, hit_row, n)
+        at_top = n == top[hit_row]
+        unique_top = np.bincount(hit_row[at_top], minlength=len(rows)) == 1
+        winner = np.full(len(rows), -1, dtype=np.int64)
+        winner[hit_row[at_top]] = cand[hit_col[at_top]]
         ok = unique_top & (top >= np.maximum(ratio * small_n[rows], min_count))
-        best_idx[rows] = np.where(ok, cand[arg], -1)
+        best_idx[rows] = np.where(ok, winner, -1)
     hit = best_idx >= 0
     if not hit.any():
         return empty
@@ -202,9 +207,10 @@ def cluster_vote(df: pl.DataFrame, col: str, *, max_dist: int = 1) -> pl.DataFra
     if "cluster_id" not in df.columns or col not in df.columns:
         return df
     key = pl.col(col).str.to_lowercase()
-    written = df.filter(pl.col(col).is_not_null()).group_by("cluster_id", col).len("__c")
     # only a cluster with two written forms can have two values: the rest never vote, so the
     # sort and the pairs below see a fraction of the clusters
+    written = (df.filter(pl.col(col).is_not_null() & pl.col("cluster_id").is_duplicated())
+               .group_by("cluster_id", col).len("__c"))
     # per cluster and value (case-folded): how many records use it and its most used form (on a
     # tie the smallest), from the counts of each written form: cheaper than a mode per group
     forms = (written.filter(pl.col("cluster_id").is_duplicated())
