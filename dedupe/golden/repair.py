@@ -284,8 +284,9 @@ def repair_names(df: pl.DataFrame, *, spelling: bool = True, typos: bool = True,
     if not cols:
         return df
     if names:
-        df = df.with_columns(*[pl.when(has_han(pl.col(c))).then(simplified_runs(pl.col(c))).otherwise(pl.col(c)).alias(c)
-                               for c in cols])
+        rows = _row_ids(df, pl.any_horizontal(has_han(pl.col(c)) for c in cols))   # the few Chinese names
+        df = _set_rows(df, rows, df[rows].select(
+            pl.when(has_han(pl.col(c))).then(simplified_runs(pl.col(c))).otherwise(pl.col(c)).alias(c) for c in cols))
         if len(cols) == 2:
             df = _unswap(df)
     for c in cols:
