@@ -315,17 +315,21 @@ def _unswap(df: pl.DataFrame) -> pl.DataFrame:
     gk, sk = pl.col("given_name").str.to_lowercase(), pl.col("surname").str.to_lowercase()
     rg = roles.rename({"k": "__gk", "as_given": "__g_as_g", "as_surname": "__g_as_s"})
     rs = roles.rename({"k": "__sk", "as_given": "__s_as_g", "as_surname": "__s_as_s"})
-    x = (df.with_columns(gk.alias("__gk"), sk.alias("__sk"))
+    # only a given name used as a surname about as often (and a surname used as a given name) can
+    # swap: the rows with both are few
+    as_surname = roles.filter(pl.col("as_surname") + 1 > pl.col("as_given"))["k"]
+    as_given = roles.filter(pl.col("as_given") + 1 > pl.col("as_surname"))["k"]
+    rows = _row_ids(df, gk.is_in(as_surname.implode()) & sk.is_in(as_given.implode()))
+    x = (df[rows].select("given_name", "surname", gk.alias("__gk"), sk.alias("__sk"))
          .join(rg, on="__gk", how="left", maintain_order="left")
          .join(rs, on="__sk", how="left", maintain_order="left"))
     # add-one smoothing, minus the record's own use (no evidence for its reading): n - 1 + 1
     g_right, g_wrong = pl.col("__g_as_g"), pl.col("__g_as_s") + 1
     s_right, s_wrong = pl.col("__s_as_s"), pl.col("__s_as_g") + 1
     swap = ((g_wrong > g_right) & (s_wrong > s_right) & (g_wrong * s_wrong >= 8 * g_right * s_right)).fill_null(False)
-    return x.with_columns(
+    return _set_rows(df, rows, x.select(
         pl.when(swap).then(pl.col("surname")).otherwise(pl.col("given_name")).alias("given_name"),
-        pl.when(swap).then(pl.col("given_name")).otherwise(pl.col("surname")).alias("surname"),
-    ).drop("__gk", "__sk", "__g_as_g", "__g_as_s", "__s_as_g", "__s_as_s")
+        pl.when(swap).then(pl.col("given_name")).otherwise(pl.col("surname")).alias("surname")))
 
 
 def _unswap_in_cluster(df: pl.DataFrame) -> pl.DataFrame:
