@@ -220,7 +220,9 @@ def cluster_vote(df: pl.DataFrame, col: str, *, max_dist: int = 1) -> pl.DataFra
     multi = support.filter((pl.len().over("cluster_id") > 1) & (pl.col("__k").str.len_chars() >= 3))
     if multi.is_empty():
         return df
-    pop = df.group_by(key.alias("__k")).agg(pl.len().alias("__pop")).drop_nulls("__k")
+    # how often the whole batch uses each value, counted for the values that can vote only
+    pop = (df.select(key.alias("__k")).filter(pl.col("__k").is_in(multi["__k"].unique().implode()))
+           .group_by("__k").agg(pl.len().alias("__pop")))
     multi = multi.join(pop, on="__k")
     pairs = multi.join(multi, on="cluster_id", suffix="_b").filter(
         (pl.col("__n_b") > pl.col("__n")) | ((pl.col("__n_b") == pl.col("__n")) & (pl.col("__pop_b") > pl.col("__pop"))))
