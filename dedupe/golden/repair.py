@@ -207,8 +207,8 @@ def cluster_vote(df: pl.DataFrame, col: str, *, max_dist: int = 1) -> pl.DataFra
     if "cluster_id" not in df.columns or col not in df.columns:
         return df
     key = pl.col(col).str.to_lowercase()
-    # only a cluster with two written forms can have two values: the rest never vote, so the
-    # sort and the pairs below see a fraction of the clusters
+    # a cluster needs two records, and two written forms, to have two values: the rest never
+    # vote, so the sort and the pairs below see a fraction of the clusters
     written = (df.filter(pl.col(col).is_not_null() & pl.col("cluster_id").is_duplicated())
                .group_by("cluster_id", col).len("__c"))
     # per cluster and value (case-folded): how many records use it and its most used form (on a
