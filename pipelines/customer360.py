@@ -152,9 +152,7 @@ def customer_360(golden: pl.DataFrame, crosswalk: pl.DataFrame, orders: pl.DataF
         links, left_on=["channel", "customer_ref"], right_on=["source", "source_record_id"], how="inner")
     per_channel = _per_channel(linked)
     totals = _totals(linked)
-    sources = links.group_by("golden_id").agg(
-        pl.col("source").unique().sort().str.join(",").alias("source_systems"),
-        pl.len().cast(pl.Int64).alias("source_record_count"))
+    sources = _sources(links)
 
     ident = [c for c in IDENTITY_FIELDS if c in golden.columns]
     base = golden.select(pl.col("golden_id").cast(pl.Utf8), *ident, *_seen_columns(golden))
@@ -235,13 +233,18 @@ def merge_lists(crosswalk: pl.DataFrame) -> dict[str, pl.DataFrame]:
         "golden_id", "source", "_ids",
         _joined(pl.col("_all").list.set_difference("_recs")).alias("other_source_records"),
     )
-    full = (multi.join(groups, on=["golden_id", "source"])
-            .with_columns(same_source_duplicates=_joined(
-                pl.col("_ids").list.set_difference(pl.concat_list("source_record_id"))))
-            .select("source", "source_record_id", "golden_id", "golden_record_count",
-                    "same_source_duplicates", "other_source_records")
-            .sort("source", "golden_id", "source_record_id"))
-    return {src: full.filter(pl.col("source") == src).drop("source")
+    full = multi.join(groups, on=["golden_id", "source"])
+    # only a record with another id in its own source has same-source duplicates (a few percent)
+    rows = full.select(pl.arg_where(pl.col("_ids").list.len() > 1)).to_series()
+    same = full[rows].select(_joined(pl.col("_ids").list.set_difference(pl.concat_list("source_record_id"))))
+    column = pl.repeat(None, full.height, dtype=pl.Utf8, eager=True).alias("same_source_duplicates")
+    full = full.with_columns(column.scatter(rows, same.to_series()) if rows.len() else column)
+    full = full.select("source", "source_record_id", "golden_id", "golden_record_count",
+                       "same_source_duplicates", "other_source_records")
+    # one sort per source: the same rows and order as one sort by source first, on smaller frames
+    parts = full.partition_by("source", as_dict=True, include_key=False)
+    empty = full.clear().drop("source")
+    return {src: parts.get((src,), empty).sort("golden_id", "source_record_id")
             for src in sorted(cw["source"].drop_nulls().unique().to_list())}
 
 
@@ -273,7 +276,7 @@ def _orders(orders: pl.DataFrame, config: Customer360Config) -> pl.DataFrame:
         _channel(orders, "shop"),
         pl.col("id").cast(pl.Utf8).alias("doc_id"),
         pl.col("customer__id").cast(pl.Utf8).alias("customer_ref"),
-        _as_date(orders.schema["created_at"], "created_at").alias("date"),
+        _dates(orders, "created_at").alias("date"),
         pl.col("created_at").is_not_null().alias("_has_date"),
         _as_float(orders.schema["total_price"], "total_price").alias("amount"),
         pl.col("total_price").is_not_null().alias("_has_amount"),
@@ -288,7 +291,7 @@ def _invoices(invoices: pl.DataFrame, config: Customer360Config) -> pl.DataFrame
         _channel(invoices, "erp"),
         pl.col("invoice_no").cast(pl.Utf8).alias("doc_id"),
         pl.col("customer_no").cast(pl.Utf8).alias("customer_ref"),
-        _as_date(invoices.schema["invoice_date"], "invoice_date").alias("date"),
+        _dates(invoices, "invoice_date").alias("date"),
         pl.col("invoice_date").is_not_null().alias("_has_date"),
         _as_float(invoices.schema["amount"], "amount").alias("amount"),
         pl.col("amount").is_not_null().alias("_has_amount"),
@@ -328,6 +331,27 @@ def _as_date(dtype: pl.DataType, col: str) -> pl.Expr:
         text.str.to_datetime("%Y-%m-%dT%H:%M", strict=False).dt.date(),
         text.str.to_date("%Y-%m-%d", strict=False),
     )
+
+
+def _dates(frame: pl.DataFrame, col: str) -> pl.Series:
+    """``_as_date`` of ``frame[col]``; text is parsed once per distinct value (invoices share a
+    few thousand dates) and each format only on the values the formats before it did not read."""
+    dtype = frame.schema[col]
+    if dtype != pl.Utf8:
+        return frame.select(_as_date(dtype, col)).to_series()
+    values = frame.select(pl.col(col).unique())
+    text = values.select(pl.col(col).str.strip_chars().str.replace(r"^(\d{4}-\d\d-\d\d) ", "${1}T")
+                         .str.replace(r"Z$", "+00:00")).to_series()
+    parsed = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_zone="UTC").dt.date()
+    for parse in (lambda t: t.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False).dt.date(),
+                  lambda t: t.str.to_datetime("%Y-%m-%dT%H:%M", strict=False).dt.date(),
+                  lambda t: t.str.to_date("%Y-%m-%d", strict=False)):
+        missing = (parsed.is_null() & text.is_not_null()).arg_true()
+        if missing.is_empty():
+            break
+        parsed = parsed.scatter(missing, parse(text.gather(missing)))
+    lookup = values.with_columns(parsed.alias("__date"))
+    return frame.select(col).join(lookup, on=col, how="left", nulls_equal=True, maintain_order="left")["__date"]
 
 
 def _as_float(dtype: pl.DataType, col: str) -> pl.Expr:
@@ -405,6 +429,25 @@ def _per_channel(linked: pl.DataFrame) -> pl.DataFrame:
             .unique("golden_id", keep="first", maintain_order=True)
             .select("golden_id", pl.col("channel").alias("_preferred")))
     return linked.group_by("golden_id").agg(aggs).join(best, on="golden_id", how="left")
+
+
+def _sources(links: pl.DataFrame) -> pl.DataFrame:
+    """Per golden customer: its sources, sorted and comma-joined, and how many records it has.
+
+    The few source names become one bit each, so a customer's set is a bitwise or and each
+    distinct set (at most 2 ** 16) is spelled out once, instead of a sorted list per customer."""
+    names = links["source"].unique().sort()
+    if names.has_nulls() or names.len() > 16:   # no bit for a missing name: per customer
+        return links.group_by("golden_id").agg(
+            pl.col("source").unique().sort().str.join(",").alias("source_systems"),
+            pl.len().cast(pl.Int64).alias("source_record_count"))
+    bit = pl.col("source").replace_strict(names, [1 << i for i in range(names.len())], return_dtype=pl.Int64)
+    sets = links.group_by("golden_id").agg(bit.bitwise_or().alias("_set"),
+                                           pl.len().cast(pl.Int64).alias("source_record_count"))
+    distinct = sets["_set"].unique()
+    spelled = [",".join(n for i, n in enumerate(names) if m >> i & 1) for m in distinct.to_list()]
+    return sets.select("golden_id", pl.col("_set").replace_strict(distinct, spelled, return_dtype=pl.Utf8)
+                       .alias("source_systems"), "source_record_count")
 
 
 def _totals(linked: pl.DataFrame) -> pl.DataFrame:

@@ -32,6 +32,9 @@ from pipelines.customer360 import (
     SEGMENT_RULES,
     Customer360Config,
     Customer360Error,
+    _as_date,
+    _dates,
+    _sources,
     customer_360,
     merge_lists,
 )
@@ -283,3 +286,43 @@ def test_duplicate_golden_ids_are_rejected():
     golden = pl.concat([_golden(), _golden().tail(1)])
     with pytest.raises(Customer360Error, match="golden.customers has 2 rows sharing a golden_id, first: 'G5'"):
         customer_360(golden, _crosswalk(), _orders(), _invoices(), config=Customer360Config(as_of=AS_OF))
+
+
+def test_text_dates_read_once_per_distinct_value_as_the_formats_in_order_read_them():
+    texts = ["2025-06-10T10:00:00+02:00", "2025-06-10 23:30:00-05:00", "2025-05-01T08:00:00Z", "2024-02-29T12:00",
+             "2024-02-29T23:59:01.5", "2023-07-01", " 2023-07-01 ", None, "yesterday", "2023-07-01",
+             "2025-06-10T10:00:00+02:00"]
+    frame = pl.DataFrame({"d": texts})
+    got = _dates(frame, "d")
+    assert got.to_list() == frame.select(_as_date(pl.Utf8, "d")).to_series().to_list()
+    d = dt.date
+    assert got.to_list() == [d(2025, 6, 10), d(2025, 6, 11), d(2025, 5, 1), d(2024, 2, 29), d(2024, 2, 29),
+                             d(2023, 7, 1), d(2023, 7, 1), None, None, d(2023, 7, 1), d(2025, 6, 10)]
+
+
+def test_source_systems_are_each_customers_sorted_distinct_sources():
+    """One bit per source name, or per customer when names are missing or too many: the same list."""
+    links = pl.DataFrame({"golden_id": ["G1", "G1", "G1", "G2", "G3", "G3"],
+                          "source": ["shop", "erp", "shop", "sheets", "sheets", "erp"],
+                          "source_record_id": ["1", "C1", "2", "r1", "r2", "C2"]})
+    expected = {"G1": ("erp,shop", 3), "G2": ("sheets", 1), "G3": ("erp,sheets", 2)}
+
+    def table(df):
+        return {r["golden_id"]: (r["source_systems"], r["source_record_count"]) for r in df.iter_rows(named=True)}
+
+    assert table(_sources(links)) == expected
+    many = pl.concat([links, pl.DataFrame({"golden_id": [f"X{i}" for i in range(20)],
+                                           "source": [f"s{i:02d}" for i in range(20)],
+                                           "source_record_id": ["x"] * 20})])
+    assert table(_sources(many)) == expected | {f"X{i}": (f"s{i:02d}", 1) for i in range(20)}
+
+
+def test_merge_lists_of_a_customer_with_several_records_in_several_sources():
+    crosswalk = pl.DataFrame({"source": ["erp", "erp", "erp", "shop", "shop", "erp"],
+                              "source_record_id": ["C2", "C1", "C3", "9", "10", "C7"],
+                              "golden_id": ["G1", "G1", "G1", "G1", "G2", "G2"]})
+    lists = merge_lists(crosswalk)
+    assert lists["erp"].select("source_record_id", "same_source_duplicates", "other_source_records").rows() == [
+        ("C1", "C2,C3", "shop:9"), ("C2", "C1,C3", "shop:9"), ("C3", "C1,C2", "shop:9"), ("C7", None, "shop:10")]
+    assert lists["shop"].select("source_record_id", "same_source_duplicates", "other_source_records").rows() == [
+        ("9", None, "erp:C1,erp:C2,erp:C3"), ("10", None, "erp:C7")]

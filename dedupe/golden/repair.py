@@ -63,6 +63,20 @@ def _fold(e: pl.Expr) -> pl.Expr:
     return fold(e)
 
 
+def _row_ids(df: pl.DataFrame, condition: pl.Expr) -> pl.Series:
+    """Indices of the rows meeting ``condition``: a rule that can change only those works on them
+    alone instead of joining its result back to every row."""
+    return df.select(pl.arg_where(condition.fill_null(False))).to_series()
+
+
+def _set_rows(df: pl.DataFrame, rows: pl.Series, values: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with the columns of ``values`` set at ``rows`` (indices, one per row of ``values``);
+    every other row as it was."""
+    if rows.is_empty():
+        return df
+    return df.with_columns(df[c].scatter(rows, values[c].cast(df.schema[c])) for c in values.columns)
+
+
 def _with_name_keys(df: pl.DataFrame, cols: Iterable[str] = ("given_name", "surname")) -> pl.DataFrame:
     """``__key_<col>``: folded letters only (``Müller`` -> ``mueller``), computed per distinct value."""
     for c in cols:
@@ -101,9 +115,12 @@ def typo_map(values: pl.Series, *, ratio: float = 20.0, rare: int | None = None,
     value one edit from two equally frequent values (``Abel945``: ``Abel95`` | ``Abel545``) is
     ambiguous and stays as written: the answer must not depend on row or hash order.
     """
-    counts = (pl.DataFrame({"value": values}).drop_nulls()
+    # per key: how many rows use it and its most used form (on a tie the smallest), from the
+    # counts of each written form: cheaper than a mode per group
+    counts = (pl.DataFrame({"value": values}).drop_nulls().group_by("value").len("c")
               .with_columns(pl.col("value").str.to_lowercase().alias("key"))
-              .group_by("key").agg(pl.len().alias("n"), pl.col("value").mode().sort().first().alias("form"))
+              .sort(["c", "value"], descending=[True, False])
+              .group_by("key", maintain_order=True).agg(pl.col("c").sum().alias("n"), pl.col("value").first().alias("form"))
               .sort("key"))
     cap = counts["n"].max() / ratio if counts.height else 0
     cap = min(cap, rare) if rare is not None else cap
@@ -130,12 +147,17 @@ def typo_map(values: pl.Series, *, ratio: float = 20.0, rare: int | None = None,
         cand = big_order[:m]
         d = cdist([small_keys[i] for i in rows], [big_keys[j] for j in cand], scorer=OSA.distance,
                   score_cutoff=1, dtype=np.int32, workers=1)
-        score = np.where(d == 1, big_n[cand][None, :], 0)
-        arg = score.argmax(axis=1)
-        top = score[np.arange(len(arg)), arg]
-        unique_top = (score == top[:, None]).sum(axis=1) == 1
+        # the neighbours one edit away are few: the most frequent of them, and whether it is alone
+        hit_row, hit_col = np.nonzero(d == 1)
+        n = big_n[cand[hit_col]]
+        top = np.zeros(len(rows), dtype=np.int64)
+        np.maximum.at(top, hit_row, n)
+        at_top = n == top[hit_row]
+        unique_top = np.bincount(hit_row[at_top], minlength=len(rows)) == 1
+        winner = np.full(len(rows), -1, dtype=np.int64)
+        winner[hit_row[at_top]] = cand[hit_col[at_top]]
         ok = unique_top & (top >= np.maximum(ratio * small_n[rows], min_count))
-        best_idx[rows] = np.where(ok, cand[arg], -1)
+        best_idx[rows] = np.where(ok, winner, -1)
     hit = best_idx >= 0
     if not hit.any():
         return empty
@@ -158,9 +180,11 @@ def _fix_typos(df: pl.DataFrame, col: str, group: str | None = "country", **kw) 
         return df
     m = pl.concat(maps)
     key = pl.col(group).cast(pl.Utf8) if group else pl.lit(None, pl.Utf8)
-    return (df.with_columns(key.alias("__g"), pl.col(col).str.to_lowercase().alias("key"))
-            .join(m, on=["__g", "key"], how="left", nulls_equal=True, maintain_order="left")
-            .with_columns(pl.coalesce("correction", col).alias(col)).drop("__g", "key", "correction"))
+    rows = _row_ids(df, pl.col(col).str.to_lowercase().is_in(m["key"].unique().implode()))
+    fixed = (df[rows].select(key.alias("__g"), col, pl.col(col).str.to_lowercase().alias("key"))
+             .join(m, on=["__g", "key"], how="left", nulls_equal=True, maintain_order="left")
+             .select(pl.coalesce("correction", col).alias(col)))
+    return _set_rows(df, rows, fixed)
 
 
 def _fix_spelling(df: pl.DataFrame, col: str, group: str | None = "country") -> pl.DataFrame:
@@ -169,8 +193,11 @@ def _fix_spelling(df: pl.DataFrame, col: str, group: str | None = "country") -> 
     if m.is_empty():
         return df
     by = [group] if group else []
-    return (df.join(m.rename({"value": col}), on=[*by, col], how="left", nulls_equal=True, maintain_order="left")
-            .with_columns(pl.coalesce("canonical", col).alias(col)).drop("canonical"))
+    rows = _row_ids(df, pl.col(col).is_in(m["value"].unique().implode()))
+    fixed = (df[rows].select(*by, col)
+             .join(m.rename({"value": col}), on=[*by, col], how="left", nulls_equal=True, maintain_order="left")
+             .select(pl.coalesce("canonical", col).alias(col)))
+    return _set_rows(df, rows, fixed)
 
 
 def cluster_vote(df: pl.DataFrame, col: str, *, max_dist: int = 1) -> pl.DataFrame:
@@ -180,17 +207,23 @@ def cluster_vote(df: pl.DataFrame, col: str, *, max_dist: int = 1) -> pl.DataFra
     if "cluster_id" not in df.columns or col not in df.columns:
         return df
     key = pl.col(col).str.to_lowercase()
-    pop = df.group_by(key.alias("__k")).agg(pl.len().alias("__pop")).drop_nulls("__k")
+    # a cluster needs two records, and two written forms, to have two values: the rest never
+    # vote, so the sort and the pairs below see a fraction of the clusters
+    written = (df.filter(pl.col(col).is_not_null() & pl.col("cluster_id").is_duplicated())
+               .group_by("cluster_id", col).len("__c"))
     # per cluster and value (case-folded): how many records use it and its most used form (on a
     # tie the smallest), from the counts of each written form: cheaper than a mode per group
-    forms = (df.filter(pl.col(col).is_not_null()).group_by("cluster_id", col).len("__c")
+    forms = (written.filter(pl.col("cluster_id").is_duplicated())
              .with_columns(key.alias("__k")).sort(["__c", col], descending=[True, False]))
     support = (forms.group_by("cluster_id", "__k", maintain_order=True)
-               .agg(pl.col("__c").sum().alias("__n"), pl.col(col).first().alias("__form"))
-               .join(pop, on="__k"))
+               .agg(pl.col("__c").sum().alias("__n"), pl.col(col).first().alias("__form")))
     multi = support.filter((pl.len().over("cluster_id") > 1) & (pl.col("__k").str.len_chars() >= 3))
     if multi.is_empty():
         return df
+    # how often the whole batch uses each value, counted for the values that can vote only
+    pop = (df.select(key.alias("__k")).filter(pl.col("__k").is_in(multi["__k"].unique().implode()))
+           .group_by("__k").agg(pl.len().alias("__pop")))
+    multi = multi.join(pop, on="__k")
     pairs = multi.join(multi, on="cluster_id", suffix="_b").filter(
         (pl.col("__n_b") > pl.col("__n")) | ((pl.col("__n_b") == pl.col("__n")) & (pl.col("__pop_b") > pl.col("__pop"))))
     if pairs.is_empty():
@@ -203,8 +236,11 @@ def cluster_vote(df: pl.DataFrame, col: str, *, max_dist: int = 1) -> pl.DataFra
             .select("cluster_id", "__k", pl.col("__form_b").alias("__vote")))
     if best.is_empty():
         return df
-    return (df.with_columns(key.alias("__k")).join(best, on=["cluster_id", "__k"], how="left", maintain_order="left")
-            .with_columns(pl.coalesce("__vote", col).alias(col)).drop("__k", "__vote"))
+    rows = _row_ids(df, pl.col("cluster_id").is_in(best["cluster_id"].unique().implode()))
+    voted = (df[rows].select("cluster_id", col, key.alias("__k"))
+             .join(best, on=["cluster_id", "__k"], how="left", maintain_order="left")
+             .select(pl.coalesce("__vote", col).alias(col)))
+    return _set_rows(df, rows, voted)
 
 
 def _word_level(df: pl.DataFrame, col: str, fix) -> pl.DataFrame:
@@ -250,8 +286,9 @@ def repair_names(df: pl.DataFrame, *, spelling: bool = True, typos: bool = True,
     if not cols:
         return df
     if names:
-        df = df.with_columns(*[pl.when(has_han(pl.col(c))).then(simplified_runs(pl.col(c))).otherwise(pl.col(c)).alias(c)
-                               for c in cols])
+        rows = _row_ids(df, pl.any_horizontal(has_han(pl.col(c)) for c in cols))   # the few Chinese names
+        df = _set_rows(df, rows, df[rows].select(
+            pl.when(has_han(pl.col(c))).then(simplified_runs(pl.col(c))).otherwise(pl.col(c)).alias(c) for c in cols))
         if len(cols) == 2:
             df = _unswap(df)
     for c in cols:
@@ -280,17 +317,21 @@ def _unswap(df: pl.DataFrame) -> pl.DataFrame:
     gk, sk = pl.col("given_name").str.to_lowercase(), pl.col("surname").str.to_lowercase()
     rg = roles.rename({"k": "__gk", "as_given": "__g_as_g", "as_surname": "__g_as_s"})
     rs = roles.rename({"k": "__sk", "as_given": "__s_as_g", "as_surname": "__s_as_s"})
-    x = (df.with_columns(gk.alias("__gk"), sk.alias("__sk"))
+    # only a given name used as a surname about as often (and a surname used as a given name) can
+    # swap: the rows with both are few
+    as_surname = roles.filter(pl.col("as_surname") + 1 > pl.col("as_given"))["k"]
+    as_given = roles.filter(pl.col("as_given") + 1 > pl.col("as_surname"))["k"]
+    rows = _row_ids(df, gk.is_in(as_surname.implode()) & sk.is_in(as_given.implode()))
+    x = (df[rows].select("given_name", "surname", gk.alias("__gk"), sk.alias("__sk"))
          .join(rg, on="__gk", how="left", maintain_order="left")
          .join(rs, on="__sk", how="left", maintain_order="left"))
     # add-one smoothing, minus the record's own use (no evidence for its reading): n - 1 + 1
     g_right, g_wrong = pl.col("__g_as_g"), pl.col("__g_as_s") + 1
     s_right, s_wrong = pl.col("__s_as_s"), pl.col("__s_as_g") + 1
     swap = ((g_wrong > g_right) & (s_wrong > s_right) & (g_wrong * s_wrong >= 8 * g_right * s_right)).fill_null(False)
-    return x.with_columns(
+    return _set_rows(df, rows, x.select(
         pl.when(swap).then(pl.col("surname")).otherwise(pl.col("given_name")).alias("given_name"),
-        pl.when(swap).then(pl.col("given_name")).otherwise(pl.col("surname")).alias("surname"),
-    ).drop("__gk", "__sk", "__g_as_g", "__g_as_s", "__s_as_g", "__s_as_s")
+        pl.when(swap).then(pl.col("given_name")).otherwise(pl.col("surname")).alias("surname")))
 
 
 def _unswap_in_cluster(df: pl.DataFrame) -> pl.DataFrame:
@@ -299,19 +340,22 @@ def _unswap_in_cluster(df: pl.DataFrame) -> pl.DataFrame:
     if "cluster_id" not in df.columns:
         return df
     g, s = pl.col("given_name").str.to_lowercase(), pl.col("surname").str.to_lowercase()
-    pairs = (df.filter(pl.col("given_name").is_not_null() & pl.col("surname").is_not_null())
+    # a one-record cluster has no other record to disagree with
+    pairs = (df.filter(pl.col("given_name").is_not_null() & pl.col("surname").is_not_null()
+                       & pl.col("cluster_id").is_duplicated())
              .group_by("cluster_id", g.alias("__g"), s.alias("__s")).agg(pl.len().alias("__n")))
     other = pairs.rename({"__g": "__s", "__s": "__g", "__n": "__n_swapped"})
     swap = (pairs.join(other, on=["cluster_id", "__g", "__s"])
             .filter(pl.col("__n_swapped") > pl.col("__n")).select("cluster_id", "__g", "__s", pl.lit(True).alias("__swap")))
     if swap.is_empty():
         return df
-    x = df.with_columns(g.alias("__g"), s.alias("__s")).join(swap, on=["cluster_id", "__g", "__s"], how="left", maintain_order="left")
+    rows = _row_ids(df, pl.col("cluster_id").is_in(swap["cluster_id"].unique().implode()))
+    x = (df[rows].select("cluster_id", "given_name", "surname", g.alias("__g"), s.alias("__s"))
+         .join(swap, on=["cluster_id", "__g", "__s"], how="left", maintain_order="left"))
     flip = pl.col("__swap").fill_null(False)
-    return x.with_columns(
+    return _set_rows(df, rows, x.select(
         pl.when(flip).then(pl.col("surname")).otherwise(pl.col("given_name")).alias("given_name"),
-        pl.when(flip).then(pl.col("given_name")).otherwise(pl.col("surname")).alias("surname"),
-    ).drop("__g", "__s", "__swap")
+        pl.when(flip).then(pl.col("given_name")).otherwise(pl.col("surname")).alias("surname")))
 
 
 def _formal_names(df: pl.DataFrame) -> pl.DataFrame:
@@ -319,39 +363,49 @@ def _formal_names(df: pl.DataFrame) -> pl.DataFrame:
     if "cluster_id" not in df.columns:
         return df
     nick = _nicknames()
-    present = (df.select("cluster_id", pl.col("given_name").alias("formal")).drop_nulls().unique())
-    cand = (df.select("cluster_id", pl.col("given_name").str.to_lowercase().alias("nick")).drop_nulls().unique()
+    several = df.filter(pl.col("cluster_id").is_duplicated())   # a lone record keeps its own name
+    present = (several.select("cluster_id", pl.col("given_name").alias("formal")).drop_nulls().unique())
+    cand = (several.select("cluster_id", pl.col("given_name").str.to_lowercase().alias("nick")).drop_nulls().unique()
             .join(nick, on="nick").join(present, on=["cluster_id", "formal"])
             .group_by("cluster_id", "nick").agg(pl.col("formal").sort().first()))
     if cand.is_empty():
         return df
-    return (df.with_columns(pl.col("given_name").str.to_lowercase().alias("nick"))
-            .join(cand, on=["cluster_id", "nick"], how="left", maintain_order="left")
-            .with_columns(pl.coalesce("formal", "given_name").alias("given_name")).drop("nick", "formal"))
+    rows = _row_ids(df, pl.col("cluster_id").is_in(cand["cluster_id"].unique().implode()))
+    x = (df[rows].select("cluster_id", "given_name", pl.col("given_name").str.to_lowercase().alias("nick"))
+         .join(cand, on=["cluster_id", "nick"], how="left", maintain_order="left"))
+    return _set_rows(df, rows, x.select(pl.coalesce("formal", "given_name").alias("given_name")))
 
 
 def _initial_from_email(df: pl.DataFrame) -> pl.DataFrame:
     """``J.`` + ``john.taylor56@…`` -> ``John``: the local part minus the surname, when that is a
     given name the batch knows and starts with the initial."""
-    cols = df.columns
-    df = _with_name_keys(df)
-    vocab = (df.filter(pl.col("given_name").str.len_chars() >= 2)
-             .group_by(pl.col("__key_given_name").alias("__k"))
-             .agg(pl.len().alias("__n"), pl.col("given_name").mode().sort().first().alias("__full"))
-             .filter(pl.col("__n") >= 2).drop("__n"))
     initial = pl.col("given_name").str.replace_all(r"[.\s]", "").str.len_chars() == 1
+    rows = _row_ids(df, initial & pl.col("email").is_not_null() & pl.col("surname").is_not_null())
+    if rows.is_empty():
+        return df
+    x = _with_name_keys(df[rows].select("given_name", "surname", "email"))
     local = pl.col("email").str.to_lowercase().str.extract(r"^([^@+]+)").str.replace_all(r"[^a-z]", "")
     sn = pl.col("__key_surname")
     n = sn.str.len_chars()
     rest = (pl.when((n >= 2) & local.str.starts_with(sn)).then(local.str.slice(n))
             .when((n >= 2) & local.str.ends_with(sn)).then(local.str.slice(0, local.str.len_chars() - n)))
-    x = df.with_columns(pl.when(initial & pl.col("email").is_not_null() & pl.col("surname").is_not_null())
-                        .then(rest).alias("__k"))
-    x = x.join(vocab, on="__k", how="left", maintain_order="left")
+    x = x.with_columns(rest.alias("__k")).join(_given_name_vocabulary(df), on="__k", how="left", maintain_order="left")
     ok = (pl.col("__full").is_not_null() & (pl.col("__k") != local)
           & (pl.col("__k").str.slice(0, 1) == pl.col("__key_given_name").str.slice(0, 1)))
-    return x.with_columns(pl.when(ok).then(pl.col("__full")).otherwise(pl.col("given_name")).alias("given_name")
-                          ).select(cols)
+    return _set_rows(df, rows, x.select(pl.when(ok).then(pl.col("__full")).otherwise(pl.col("given_name"))
+                                        .alias("given_name")))
+
+
+def _given_name_vocabulary(df: pl.DataFrame) -> pl.DataFrame:
+    """``__k`` (folded letters) -> ``__full``: the given name (two letters or more) the batch
+    writes most often for it (on a tie the smaller), for keys at least two records use; counted
+    per distinct name, then per key."""
+    counts = df.filter(pl.col("given_name").str.len_chars() >= 2).group_by("given_name").len("__c")
+    counts = _with_name_keys(counts, ["given_name"]).rename({"__key_given_name": "__k"})
+    return (counts.sort(["__c", "given_name"], descending=[True, False])
+            .group_by("__k", maintain_order=True)
+            .agg(pl.col("__c").sum().alias("__n"), pl.col("given_name").first().alias("__full"))
+            .filter(pl.col("__n") >= 2).drop("__n"))
 
 
 def repair_emails(df: pl.DataFrame, *, typos: bool = True) -> pl.DataFrame:
@@ -379,23 +433,50 @@ def repair_emails(df: pl.DataFrame, *, typos: bool = True) -> pl.DataFrame:
 
 
 def _email_name_forms(df: pl.DataFrame, *, typos: bool) -> pl.DataFrame:
+    """The rules need the name the customer's records agree on; only a Gmail address (dots) or a
+    record of a cluster that agrees on a name (local part typos) can change, so the address is
+    parsed for those rows alone and written back to them."""
     cols = df.columns
     df = _with_name_keys(df)
     g, s = pl.col("__key_given_name"), pl.col("__key_surname")
     if "cluster_id" in df.columns:   # the name most records of the customer agree on, and how many
-        df = df.with_columns(g.alias("__gk"), s.alias("__sk"))
-        for k, n in (("__gk", "__gn"), ("__sk", "__sn")):
-            df = df.with_columns(pl.len().over("cluster_id", k).alias(n)).with_columns(
-                pl.when(pl.col(k).is_null()).then(0).otherwise(pl.col(n)).alias(n))
-            df = df.with_columns(pl.col(k).sort_by(n, k, descending=[True, False], nulls_last=True).first()
-                                 .over("cluster_id").alias(k),
-                                 pl.col(n).max().over("cluster_id").alias(n))
+        agreed = _agreed_names(df)
+        df = df.join(agreed, on="cluster_id", how="left", maintain_order="left").with_columns(
+            pl.coalesce("__gk", g).alias("__gk"), pl.coalesce("__sk", s).alias("__sk"))
         g, s = pl.col("__gk"), pl.col("__sk")
-        supported = (pl.col("__gn") >= 2) & (pl.col("__sn") >= 2)
+        supported = ((pl.col("__gn") >= 2) & (pl.col("__sn") >= 2)).fill_null(False)
     else:
         supported = pl.lit(False)
+    email = pl.col("email")
+    gmail = email.str.ends_with("@gmail.com") | email.str.ends_with("@googlemail.com")
+    rows = _row_ids(df, email.is_not_null() & (gmail | supported))
+    if rows.is_empty():
+        return df.select(cols)
+    x = _email_letters(df[rows].select("email", g.alias("__g"), s.alias("__s"), supported.alias("__supported")),
+                       typos=typos)
+    return _set_rows(df, rows, x.select("email")).select(cols)
+
+
+def _agreed_names(df: pl.DataFrame) -> pl.DataFrame:
+    """Per cluster of several records: the given name and surname keys most of them use (on a
+    tie the smaller) and how many use each (``__gk, __gn, __sk, __sn``); a cluster with no such
+    key has none. A one-record cluster agrees with its own record."""
+    several = df.filter(pl.col("cluster_id").is_duplicated())
+    out = None
+    for k, key, n in (("__key_given_name", "__gk", "__gn"), ("__key_surname", "__sk", "__sn")):
+        counts = several.filter(pl.col(k).is_not_null()).group_by("cluster_id", pl.col(k).alias(key)).len(n)
+        best = (counts.filter(pl.col(n) == pl.col(n).max().over("cluster_id"))
+                .group_by("cluster_id").agg(pl.col(key).min(), pl.col(n).first()))
+        out = best if out is None else out.join(best, on="cluster_id", how="full", coalesce=True)
+    return out
+
+
+def _email_letters(x: pl.DataFrame, *, typos: bool) -> pl.DataFrame:
+    """``email`` rewritten from ``__g`` / ``__s`` (the name keys) and ``__supported`` (whether the
+    customer's records agree on them): Gmail dots dropped, a local part one edit from the name."""
+    cols, supported = x.columns, pl.col("__supported")
     parts = pl.col("email").str.extract_groups(r"^([a-z._\-]+?)(\d*)@(gmail\.com|googlemail\.com|.+)$")
-    x = df.with_columns(g.alias("__g"), s.alias("__s"), parts.alias("__p")).with_columns(
+    x = x.with_columns(parts.alias("__p")).with_columns(
         pl.col("__p").struct.field("1").alias("__letters"), pl.col("__p").struct.field("2").alias("__digits"),
         pl.col("__p").struct.field("3").alias("__dom")).drop("__p")
     named = (pl.col("__g").str.len_chars() >= 2) & (pl.col("__s").str.len_chars() >= 2)
@@ -471,8 +552,11 @@ def repair(members: pl.DataFrame, enabled: Iterable[str] = REPAIRS) -> pl.DataFr
         raise ValueError(f"unknown repair(s) {sorted(unknown)}; use {', '.join(REPAIRS)}")
     if not on:
         return members
-    # the rules read these columns only and keep the row order: they run on a narrow copy
+    # the rules read these columns only and keep the row order: they run on a narrow copy, where
+    # the cluster is a number (the rules only compare it; grouping by it gets cheaper)
     df = members.select([c for c in REPAIR_INPUTS if c in members.columns])
+    if "cluster_id" in df.columns:
+        df = df.with_columns(pl.col("cluster_id").rank("dense"))
     df = repair_names(df, spelling="spelling" in on, typos="typos" in on, names="names" in on)
     df = repair_emails(df, typos="typos" in on) if "emails" in on else df
     df = repair_addresses(df, spelling="spelling" in on, typos="typos" in on, addresses="addresses" in on)

@@ -188,3 +188,53 @@ def test_repairs_configurable():
     assert row["email"] == "a@x.com"
     with pytest.raises(ValueError, match="unknown repair"):
         repair(staged([{"email": "a@x.com"}]), ["spellcheck"])
+
+
+# -- rules that work on the rows they can change ------------------------------------------------
+
+def _mixed_batch() -> pl.DataFrame:
+    """Several rules' fixtures in one batch: clusters of several records between lone records."""
+    rows_clusters = [
+        ({"given_name": "Bob", "surname": "Smith"}, "nick"), ({"given_name": "Bob", "surname": "Jones"}, "lone1"),
+        ({"given_name": "Robert", "surname": "Smith"}, "nick"),
+        ({"given_name": "J.", "surname": "Taylor", "email": "john.taylor56@yahoo.co.uk"}, "init"),
+        ({"given_name": "John", "surname": "Doe"}, "lone2"), ({"given_name": "John", "surname": "Roe"}, "lone3"),
+        ({"given_name": "Ronald", "surname": "Ellis", "email": "ronald_elils3198@hotmail.com"}, "mail"),
+        ({"given_name": "Ronald", "surname": "Elis", "email": "ronald_ellis12@aol.com"}, "lone4"),
+        ({"given_name": "James", "surname": "Brown", "email": "jamesbr.own5446@gmail.com"}, "lone5"),
+        ({"given_name": "Ronald", "surname": "Ellis", "email": None}, "mail"),
+        ({"given_name": "Curtis", "surname": "Holmes"}, "swap"), ({"given_name": "Holmes", "surname": "Curtis"}, "swap"),
+        ({"given_name": "Holmes", "surname": "Curtis"}, "swap"), ({"given_name": "Curtis", "surname": "Holmes"}, "lone6"),
+        ({"surname": "O'Connr", "given_name": "Sean"}, "vote"), ({"surname": "O'Connor", "given_name": "Sean"}, "vote"),
+        ({"surname": "O'Connor", "given_name": "Sean"}, "vote"), ({"surname": "O'Connr", "given_name": "Sean"}, "lone7"),
+    ]
+    return staged([r for r, _ in rows_clusters], [c for _, c in rows_clusters])
+
+
+def test_cluster_rules_change_only_clusters_with_evidence():
+    out = repair(_mixed_batch())
+    by_cluster = {}
+    for r in out.iter_rows(named=True):
+        by_cluster.setdefault(r["cluster_id"], []).append((r["given_name"], r["surname"], r["email"]))
+    assert by_cluster["nick"] == [("Robert", "Smith", None)] * 2
+    assert by_cluster["init"][0][0] == "John"
+    assert by_cluster["mail"][0][2] == "ronald_ellis3198@hotmail.com"
+    assert by_cluster["lone5"][0][2] == "jamesbrown5446@gmail.com"   # a lone record's Gmail dots too
+    assert by_cluster["swap"] == [("Holmes", "Curtis", None)] * 3
+    assert by_cluster["vote"] == [("Sean", "O'Connor", None)] * 3
+    # a lone record is its own evidence: no nickname, swap, vote or local part rewritten
+    assert [by_cluster[f"lone{i}"][0] for i in (1, 4, 6, 7)] == [
+        ("Bob", "Jones", None), ("Ronald", "Elis", "ronald_ellis12@aol.com"), ("Curtis", "Holmes", None),
+        ("Sean", "O'Connr", None)]
+
+
+def test_repair_writes_each_record_back_to_its_own_row():
+    """The rules put their few changed rows back by position: a shuffled batch gets each record
+    the same values."""
+    batch = _mixed_batch()
+    out = repair(batch)
+    for seed in (1, 2, 3):
+        shuffled = batch.sample(fraction=1.0, shuffle=True, seed=seed)
+        again = repair(shuffled)
+        assert again["record_id"].to_list() == shuffled["record_id"].to_list()
+        assert again.sort("record_id").equals(out.sort("record_id"))
