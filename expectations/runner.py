@@ -8,7 +8,6 @@ Data Docs from the same results.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -21,6 +20,7 @@ from expectations.definitions import CheckDef, SuiteSpec
 from expectations.masking import mask_for_column
 from expectations.metrics import SUPPORTED, UNIQUE, Tally, mark_duplicates
 from expectations.outcomes import ExpectationOutcome, SuiteExecutionError, SuiteInputError, SuiteOutcome
+from expectations.prepare import prepare_frame as _prepare
 from expectations.sources import FrameSource, TableSource
 from expectations.suites import suite_spec
 from expectations.thresholds import Thresholds, resolve_thresholds
@@ -44,54 +44,6 @@ def _to_polars(df: Any, *, what: str) -> pl.DataFrame:
     if pd is not None and isinstance(df, pd.DataFrame):
         return pl.from_pandas(df)
     raise SuiteInputError(f"{what}: expected a polars or pandas DataFrame, got {type(df).__name__}")
-
-
-def _datetime_columns(spec: SuiteSpec) -> list[str]:
-    return [
-        c.kwargs["column"] for c in spec.checks
-        if isinstance(c.kwargs.get("min_value"), dt.datetime) or isinstance(c.kwargs.get("max_value"), dt.datetime)
-    ]
-
-
-def _text_columns(spec: SuiteSpec) -> list[str]:
-    text_checks = {"ExpectColumnValuesToMatchRegex", "ExpectColumnValuesToBeInSet"}
-    return [c.kwargs["column"] for c in spec.checks if c.expectation in text_checks]
-
-
-def _prepare(frame: pl.DataFrame, spec: SuiteSpec, *, what: str = "input frame") -> pl.DataFrame:
-    """Check the columns, bring datetimes to UTC and text checks to strings, add derived columns."""
-    absent_optional = [c for c in spec.optional_columns if c not in frame.columns]
-    if absent_optional:
-        frame = frame.with_columns([pl.lit(None, pl.Utf8).alias(c) for c in absent_optional])
-    missing = [c for c in spec.required_columns if c not in frame.columns]
-    if missing:
-        raise SuiteInputError(
-            f"suite {spec.name}: {what} lacks column(s) {missing}; it has {frame.columns}"
-        )
-    frame = frame.with_columns(**spec.derived)
-    fixes: list[pl.Expr] = []
-    for col in dict.fromkeys(_datetime_columns(spec)):
-        dtype = frame.schema[col]
-        if isinstance(dtype, pl.Datetime):
-            expr = pl.col(col).dt.replace_time_zone("UTC") if dtype.time_zone is None \
-                else pl.col(col).dt.convert_time_zone("UTC")
-        elif dtype == pl.Date:
-            expr = pl.col(col).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-        elif dtype == pl.Null:
-            expr = pl.col(col).cast(pl.Datetime("us", "UTC"))
-        else:
-            raise SuiteInputError(
-                f"suite {spec.name}: {what}: column {col} must hold datetimes to check its range, got {dtype}"
-            )
-        fixes.append(expr.alias(col))
-    for col in dict.fromkeys(_text_columns(spec)):
-        if frame.schema[col] != pl.Utf8:
-            fixes.append(pl.col(col).cast(pl.Utf8))
-    needed = list(dict.fromkeys(
-        [*spec.key_columns, *(c for chk in spec.checks if chk.expectation for c in chk.columns
-                              if c not in spec.derived)]
-    ))
-    return frame.with_columns(fixes).select([*needed, *spec.derived])
 
 
 def _mask(columns: list[str], value: Any) -> Any:
@@ -323,7 +275,7 @@ def run_raw_suite_on_table(
     checks SQL cannot compute, or a table without ``_dlt_load_id``, is streamed as by
     :func:`run_suite_on_table`.
     """
-    from expectations import table_state as ts
+    import expectations.table_state as ts
 
     t = resolve_thresholds(thresholds)
     spec = suite_spec(name, thresholds=t)

@@ -31,6 +31,7 @@ import polars as pl
 from expectations.definitions import CheckDef, SuiteSpec
 from expectations.metrics import UNIQUE, Tally
 from expectations.outcomes import SuiteInputError
+from expectations.prepare import prepare_frame
 
 if TYPE_CHECKING:
     import duckdb
@@ -104,9 +105,8 @@ def _select_raw(spec: SuiteSpec, present: list[str]) -> str:
 
 def _derive(frame: pl.DataFrame, spec: SuiteSpec) -> pl.DataFrame:
     """``frame`` (raw columns and load id) with the helper columns, computed as the batch runner does."""
-    from expectations.runner import _prepare
 
-    prepared = _prepare(frame, spec, what=f"table rows of suite {spec.name}")
+    prepared = prepare_frame(frame, spec, what=f"table rows of suite {spec.name}")
     return frame.with_columns(prepared.select(list(spec.derived)).get_columns())
 
 
