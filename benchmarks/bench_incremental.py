@@ -190,7 +190,8 @@ def compare_golden(a: Path, b: Path) -> dict:
     ways), leaving out the columns that hold the run's own time (history validity, id
     registry and retirement times): ``{table: [rows only in a, rows only in b]}``."""
     out: dict[str, list[int]] = {}
-    with duckdb.connect(config={"enable_progress_bar": False}) as con:
+    with duckdb.connect() as con:
+        con.execute("set enable_progress_bar = false")
         con.execute(f"attach '{a}' as a (read_only)")
         con.execute(f"attach '{b}' as b (read_only)")
         names = [r[0] for r in con.execute(
