@@ -118,20 +118,28 @@ BATCH_HINTS = ("__post_given_name", "__post_surname", "__post_city")
 def cluster_digests(plan: GoldenPlan) -> pl.DataFrame:
     """One row per golden customer: its member count and a digest of everything :func:`golden_rows`
     reads of its members (every prepared column but the matching's ``cluster_id``, the golden id
-    included; a batch-wide popularity hint by its rank within the cluster). Two builds whose digests and :func:`plan_fingerprint` agree give the cluster the
-    same golden row and lineage, so a build may take them from the last one.
+    included; a batch-wide popularity hint by its rank within the cluster). Two builds whose
+    digests and :func:`plan_fingerprint` agree give the cluster the same golden row and lineage,
+    so a build may take them from the last one.
 
     Each member row is hashed; the cluster's digest is the sum of its rows' hashes, split in two
     32-bit halves so that the sums cannot overflow: the member order does not matter."""
     m = plan.members
     if not m.height:
         return pl.DataFrame(schema=DIGEST_SCHEMA)
-    # a batch-wide ranking hint (how common a spelling is in the whole batch) moves whenever any
-    # record is added; survivorship only compares it within the cluster, so its rank there counts
-    cols = [pl.col(c).rank("dense").over("cluster_id").alias(c) if c.startswith(BATCH_HINTS) else pl.col(c)
-            for c in m.columns if c != "cluster_id"]
-    h = pl.struct(cols).hash(_SEED)
-    return (m.select("golden_id", h.alias("__h"))
+    h = m.select(pl.struct([c for c in m.columns if c != "cluster_id" and not c.startswith(BATCH_HINTS)])
+                 .hash(_SEED)).to_series()
+    hints = [c for c in BATCH_HINTS if c in m.columns]
+    several = m["cluster_id"].is_duplicated()
+    if hints and several.any():
+        # a batch-wide ranking hint (how common a spelling is in the whole batch) moves whenever any
+        # record is added; survivorship only compares it within a cluster of several records, so
+        # its rank there counts (a one-record cluster is never ranked)
+        rows = several.arg_true()
+        ranked = (m.select(pl.col("cluster_id").rank("dense").alias("__c"), *hints).filter(several)
+                  .select(pl.struct([pl.col(c).rank("dense").over("__c") for c in hints]).hash(_SEED + 1)))
+        h = h.scatter(rows, h.gather(rows) ^ ranked.to_series())
+    return (m.select("golden_id").with_columns(h.alias("__h"))
             .group_by("golden_id")
             .agg(pl.len().cast(pl.UInt32).alias("members"),
                  (pl.col("__h") % (1 << 32)).sum().cast(pl.UInt64).alias("digest_lo"),
