@@ -18,6 +18,7 @@ import fcntl
 import functools
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -268,8 +269,6 @@ def _update_read_copy(tmp: Path, source: Path, target: Path) -> bool:
     copied whole. False (nothing usable written) when the last copy holds another build."""
     if not target.exists():
         return False
-    import shutil
-
     shutil.copyfile(target, tmp)
     con = duckdb.connect(str(tmp))
     try:
