@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from dedupe.canonical import GOLDEN_FIELDS, RECORD_ID
+from dedupe.code_digest import update_with_code
 from dedupe.golden.identity import IdAssignment, assign_ids
 from dedupe.golden.survivorship import SurvivorshipRules, cluster_local, pick, prepare
 
@@ -154,9 +155,7 @@ def plan_fingerprint(plan: GoldenPlan, *extra: bytes | str) -> str:
     h = hashlib.sha256()
     h.update(repr((sorted((f, str(r)) for f, r in plan.rules.fields.items()), plan.rules.source_priority,
                    plan.rules.address_as_unit, plan.rules.repairs, plan.fields, pl.__version__)).encode())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
+    update_with_code(h, Path(__file__).parent)
     for item in extra:
         h.update(item if isinstance(item, bytes) else item.encode())
     return h.hexdigest()

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from dedupe.code_digest import update_with_code
 from dedupe.matching.blocking import PAIR_SHIFT, BlockingRuleTooBroad, key_pair_count, key_pairs
 from dedupe.matching.clustering import label_frame
 from dedupe.matching.comparisons import PairColumns, block_sizes, peer_column, peer_flags, record_key
@@ -72,10 +73,7 @@ def fingerprint(settings: Settings) -> str:
     with another fingerprint is not used (the next run is a full one)."""
     h = hashlib.sha256(json.dumps(settings.to_dict(), sort_keys=True, default=str).encode())
     here = Path(__file__).parent
-    for root in (here, here.parent / "normalize"):
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            h.update(str(path.relative_to(root)).encode())
-            h.update(path.read_bytes())
+    update_with_code(h, here, here.parent / "normalize")
     return h.hexdigest()
 
 

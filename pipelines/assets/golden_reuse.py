@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from dedupe.code_digest import update_with_code
 from dedupe.golden.records import GoldenPlan, plan_fingerprint
 from pipelines.publish.swap import append_built_sql
 from pipelines.warehouse import Warehouse, utc_frame
@@ -35,9 +36,9 @@ REUSED_TABLES = ("golden.customers", "golden.customer_lineage", "golden.customer
 
 def fingerprint(plan: GoldenPlan, hash_key: bytes) -> str:
     """The plan's fingerprint with the masking code and key (masked rows are reused too)."""
-    privacy = Path(__file__).resolve().parents[1] / "privacy"
-    code = b"".join(p.read_bytes() for p in sorted(privacy.glob("*.py")))
-    return plan_fingerprint(plan, code, hashlib.sha256(hash_key).digest())
+    privacy = hashlib.sha256()
+    update_with_code(privacy, Path(__file__).resolve().parents[1] / "privacy")
+    return plan_fingerprint(plan, privacy.digest(), hashlib.sha256(hash_key).digest())
 
 
 def state_frame(digests: pl.DataFrame, fingerprint: str, *, kept: pl.Series, previous_build: str | None,

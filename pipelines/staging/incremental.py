@@ -25,6 +25,7 @@ from pathlib import Path
 import polars as pl
 
 import dedupe.normalize
+from dedupe.code_digest import update_with_code
 from pipelines.staging.loads import ENCODING_COLUMN, file_encoding_issues
 from pipelines.staging.result import FIELD_ISSUES_SCHEMA, QUARANTINE_SCHEMA
 
@@ -47,10 +48,7 @@ def code_fingerprint() -> str:
     """A digest of the staging and normalisation code and data files: a change to either stages
     everything again."""
     h = hashlib.sha256()
-    for root in (Path(__file__).parent, Path(dedupe.normalize.__file__).parent):
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            h.update(str(path.relative_to(root)).encode())
-            h.update(path.read_bytes())
+    update_with_code(h, Path(__file__).parent, Path(dedupe.normalize.__file__).parent)
     return h.hexdigest()
 
 
