@@ -239,8 +239,11 @@ def _write_read_copy(tmp: Path, source: Path, schemas: tuple[str, ...]) -> None:
 #: from which build; and the read copy's note of the build it holds
 BUILD_STATE = "golden._state_clusters"
 COPIED_BUILD = "golden._read_copy_build"
-#: published tables whose rows of a kept customer are the last build's, row for row
-KEPT_ROW_TABLES = ("customers", "customer_lineage", "customers_masked", "crosswalk", "customers_history")
+#: published tables whose rows of a kept customer are the last build's, row for row (and the merge
+#: lists): table -> the state saying which golden ids were kept
+KEPT_ROW_TABLES = dict.fromkeys(("customers", "customer_lineage", "customers_masked", "crosswalk",
+                                 "customers_history"), BUILD_STATE) | dict.fromkeys(
+    ("customer_360", "customer_360_masked"), "golden._state_customer_360")
 
 
 def _build_ids(con: duckdb.DuckDBPyConnection, db: str) -> tuple[str, str | None] | None:
@@ -306,15 +309,17 @@ def _apply_build(con: duckdb.DuckDBPyConnection) -> list[str]:
 
     here = con.execute("select current_database()").fetchall()[0][0]
     new, old = tables("src"), tables(here)
-    kept = f"(select golden_id from src.{BUILD_STATE} where kept)"
+    states = {s for (s,) in con.execute("select schema_name || '.' || table_name from duckdb_tables() "
+                                        "where database_name = 'src'").fetchall()}
     for (name,) in con.execute("select view_name from duckdb_views() where database_name = ? "
                                "and schema_name = 'golden' and not internal", [here]).fetchall():
         con.execute(f'drop view golden."{name}"')
     for name in old.keys() - new.keys():
         con.execute(f'drop table golden."{name}"')
     for name, columns in new.items():
-        by_customer = ((name in KEPT_ROW_TABLES or name.startswith("merge_list_"))
-                       and old.get(name) == columns and ("golden_id", "VARCHAR") in columns)
+        state = KEPT_ROW_TABLES.get(name, BUILD_STATE if name.startswith("merge_list_") else None)
+        by_customer = (state in states and old.get(name) == columns and ("golden_id", "VARCHAR") in columns)
+        kept = f"(select golden_id from src.{state} where kept)"
         if by_customer:
             con.execute(f'delete from golden."{name}" where golden_id not in {kept}')
             con.execute(f'insert into golden."{name}" select * from src.golden."{name}" where golden_id not in {kept}')

@@ -4,16 +4,17 @@ Survivorship, lineage and masking depend on one cluster's prepared members only 
 cluster-local rules). The build records a digest of each golden customer's members
 (:func:`dedupe.golden.records.cluster_digests`) in ``golden._state_clusters``, published with the
 golden tables in the same transaction; the next build picks only the customers whose digest (or
-whose rules, code or masking key: :func:`dedupe.golden.records.plan_fingerprint`) changed and
-copies the others' rows from the published ``customers``, ``customer_lineage``,
-``customers_masked``, ``customers_history`` and merge lists. On a 1M run where 1 % of the records
-changed, about 1 % of the customers are picked again.
+whose rules, code or masking key: :func:`dedupe.golden.records.plan_fingerprint`) changed; the
+others' rows stay in the published ``customers``, ``customer_lineage``, ``customers_masked``,
+``customers_history`` and merge lists, which are built as deltas
+(:func:`pipelines.publish.swap.write_delta`). On a 1M run where 1 % of the records changed, about
+1 % of the customers are picked again. customer_360 is computed whole, and its rows that equal the
+published ones (:func:`row_state`) are kept the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -22,13 +23,15 @@ import polars as pl
 
 from dedupe.code_digest import update_with_code
 from dedupe.golden.records import GoldenPlan, plan_fingerprint
-from pipelines.publish.swap import append_built_sql
 from pipelines.warehouse import Warehouse, utc_frame
 
 #: built as golden_build._state_clusters, published as golden._state_clusters (internal: not in the
 #: BI read copy, not exported)
 STATE = "golden_build._state_clusters"
 PUBLISHED_STATE = "golden._state_clusters"
+#: which rows of customer_360 equal the published ones (customer_360 and its masked form are built as deltas)
+C360_STATE = "golden_build._state_customer_360"
+PUBLISHED_C360_STATE = "golden._state_customer_360"
 #: the published tables whose rows a reused customer keeps (and its merge-list rows)
 REUSED_TABLES = ("golden.customers", "golden.customer_lineage", "golden.customers_masked",
                  "golden.customers_history")
@@ -75,6 +78,25 @@ def reusable_ids(wh: Warehouse, digests: pl.DataFrame, fingerprint: str) -> tupl
     return same.join(published, on="golden_id", how="semi")["golden_id"].sort(), last["build_id"][0]
 
 
+def row_state(wh: Warehouse, df: pl.DataFrame, fingerprint: str, *, published: str, state: str,
+              keep: bool = True) -> pl.DataFrame:
+    """A 128-bit digest of each row of ``df`` (keyed by ``golden_id``) and whether it equals the
+    row the ``published`` table holds: the ``state`` published with it has the same digest under
+    the same ``fingerprint`` (and the published row is there). ``keep=False``: none kept."""
+    row = pl.struct(pl.all())
+    out = df.select("golden_id", row.hash(11).alias("row_lo"), row.hash(13).alias("row_hi")).with_columns(
+        pl.lit(fingerprint).alias("fingerprint"), pl.lit(False).alias("kept"))
+    if not keep or not (wh.exists(state) and wh.exists(published)):
+        return out
+    last = wh.query(f"select s.golden_id, s.row_lo, s.row_hi from {state} s semi join {published} p "
+                    "using (golden_id) where s.fingerprint = ?", [fingerprint])
+    if last.is_empty():
+        return out
+    same = out.join(last.cast({"row_lo": pl.UInt64, "row_hi": pl.UInt64}), on=["golden_id", "row_lo", "row_hi"],
+                    how="semi")["golden_id"]
+    return out.with_columns(pl.col("golden_id").is_in(same.implode()).alias("kept"))
+
+
 def register_ids(con: duckdb.DuckDBPyConnection, ids: pl.Series, name: str = "__reuse") -> str:
     """Register ``ids`` as a one-column relation ``name`` (``golden_id``) on ``con``."""
     con.register(name, ids.to_frame("golden_id").to_arrow())
@@ -85,22 +107,6 @@ def reused_rows(con: duckdb.DuckDBPyConnection, table: str, relation: str = "__r
     """The published rows of ``table`` of the golden ids in ``relation``, in golden id order."""
     return utc_frame(con.sql(f"select t.* from {table} t where t.golden_id in (select golden_id from {relation}) "
                              "order by t.golden_id").pl())
-
-
-def write_with_kept(con: duckdb.DuckDBPyConnection, table: str, new: pl.DataFrame | None, published: str,
-                    relation: str = "__reuse", *, order: Sequence[str]) -> int:
-    """Write build table ``table`` as the ``new`` rows and the ``published`` rows of the kept
-    customers in ``relation``, sorted by ``order`` as the whole table would be; returns its rows."""
-    parts = [f"select * from {published} where golden_id in (select golden_id from {relation})"]
-    if new is not None:
-        con.register("__new", new.to_arrow())
-        parts.insert(0, "select * from __new")
-    try:
-        return append_built_sql(con, table, f"select * from ({' union all by name '.join(parts)}) "
-                                f"order by {', '.join(order)}", create=True)
-    finally:
-        if new is not None:
-            con.unregister("__new")
 
 
 def stacked(new: pl.DataFrame | None, reused: pl.DataFrame) -> pl.DataFrame:

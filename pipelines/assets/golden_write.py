@@ -25,9 +25,9 @@ from pipelines.customer360 import INVOICE_COLUMNS, ORDER_COLUMNS, Customer360Con
 from pipelines.privacy import masked_tables
 from pipelines.privacy.views import email_hashes
 from pipelines.progress import mark
-from pipelines.publish.swap import BUILD_SCHEMA, append_built_sql, discard_build, publish_built, write_built
+from pipelines.publish.swap import BUILD_SCHEMA, discard_build, publish_built, write_built, write_delta
 from pipelines.staging.mapping import resolve_column
-from pipelines.warehouse import Warehouse, publish_read_copy
+from pipelines.warehouse import Warehouse, publish_read_copy, utc_frame
 
 SCHEMA = BUILD_SCHEMA
 #: records per group of clusters the survivorship pick runs on (``CRM_GOLDEN_GOLDEN_CHUNK``)
@@ -89,74 +89,94 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
                              if cluster_local(plan.rules) else (pl.Series("golden_id", [], pl.Utf8), None))
     state = golden_reuse.state_frame(digests, fingerprint, kept=reuse, previous_build=previous_build, at=at)
     del digests
+    # with customers kept, the tables keyed by golden id are built as deltas: the picked customers'
+    # rows, the published rows of the others staying in place (pipelines.publish.swap.write_delta)
+    delta = not reuse.is_empty()
     todo, parts, rows = without_clusters(plan, reuse), [], 0
     del plan
     with wh.connect() as con:   # lineage (about ten rows per customer) written group by group
-        if todo.members.height or reuse.is_empty():
+        out.rows[golden_reuse.STATE] = write_table(con, golden_reuse.STATE, state)
+        del state
+        if todo.members.height or not delta:
             for customers, lineage in golden_chunks(todo, chunk_records):
-                rows += write_table(con, lineage_table, lineage, append=bool(parts))
+                if delta:
+                    rows = write_delta(con, lineage_table, lineage, published="golden.customer_lineage",
+                                       kept_by=golden_reuse.STATE, append=bool(parts))
+                else:
+                    rows += write_table(con, lineage_table, lineage, append=bool(parts))
                 parts.append(customers)
                 del lineage
         del todo
-        reused = masked_reused = pl.DataFrame()
-        if not reuse.is_empty():
+        if delta and not parts:
+            rows = write_delta(con, lineage_table, None, published="golden.customer_lineage",
+                               kept_by=golden_reuse.STATE)
+        reused = pl.DataFrame()
+        if delta:
             rel = golden_reuse.register_ids(con, reuse)
-            rows += append_built_sql(con, lineage_table, "select * from golden.customer_lineage where golden_id "
-                                     f"in (select golden_id from {rel})", create=not parts)
             reused = golden_reuse.reused_rows(con, "golden.customers", rel)
-            masked_reused = golden_reuse.reused_rows(con, "golden.customers_masked", rel)
             con.unregister(rel)
-        out.rows[golden_reuse.STATE] = write_table(con, golden_reuse.STATE, state)
     out.rows[lineage_table], out.reused_customers = rows, reuse.len()
     new = pl.concat(parts, rechunk=False) if parts else None
-    del parts, state
+    del parts
     customers = golden_reuse.stacked(new, reused)
     known = None
     if customers.width:   # one table each: appending group by group costs twice as much
         fresh = masked_tables({customers_table: new}, key=hash_key)[masked_table] if new is not None else None
-        masked = golden_reuse.stacked(fresh, masked_reused)
-        del fresh, masked_reused, reused, new
         with wh.connect() as con:
-            write_table(con, customers_table, customers)
-            write_table(con, masked_table, masked)
-        known = email_hashes(customers, masked)   # the same golden e-mails in customer_360: hashed once
-        del masked
-    out.rows[customers_table] = out.rows[masked_table] = customers.height
+            if delta:
+                for table, df in ((customers_table, new), (masked_table, fresh)):
+                    out.rows[table] = write_delta(con, table, df, published=f"golden.{table.partition('.')[2]}",
+                                                  kept_by=golden_reuse.STATE)
+            else:
+                out.rows[customers_table] = write_table(con, customers_table, customers)
+                out.rows[masked_table] = write_table(con, masked_table, fresh)
+        if fresh is not None:
+            known = email_hashes(new, fresh)   # the same golden e-mails in customer_360: hashed once
+        del fresh, reused
+    else:
+        out.rows[customers_table] = out.rows[masked_table] = 0
     mark("survivorship")
 
     review = review_queue(_pairs_in_band(wh, review_band), crosswalk, review_band,
                           decided=wh.read_if_exists("golden.steward_decisions"))
     # a kept customer's merge-list rows and history versions are the published ones
     sources = sorted(crosswalk["source"].drop_nulls().unique().to_list())
-    by_customer = not reuse.is_empty() and all(wh.exists(f"golden.merge_list_{s}") for s in sources)
+    by_customer = delta and all(wh.exists(f"golden.merge_list_{s}") for s in sources)
     kept = pl.col("golden_id").is_in(reuse.implode())
     lists = merge_lists(crosswalk.filter(~kept) if by_customer else crosswalk)
     with wh.connect() as con:
         out.rows[f"{SCHEMA}.review_queue"] = write_table(con, f"{SCHEMA}.review_queue", review)
-        rel = golden_reuse.register_ids(con, reuse) if by_customer else None
         for src in sources:
             table = f"{SCHEMA}.merge_list_{src}"
-            out.rows[table] = (write_table(con, table, lists[src]) if rel is None else golden_reuse.write_with_kept(
-                con, table, lists.get(src), f"golden.merge_list_{src}", rel, order=("golden_id", "source_record_id")))
+            out.rows[table] = (write_delta(con, table, lists.get(src), published=f"golden.merge_list_{src}",
+                                           kept_by=golden_reuse.STATE) if by_customer
+                               else write_table(con, table, lists[src]))
             out.merge_list_rows[src] = out.rows[table]
     del review, lists
     mark("review_and_merge_lists")
 
     fields = [f for f in GOLDEN_FIELDS if f in customers.columns]
-    last = wh.read_if_exists("golden.customers_history")
     history_table = f"{SCHEMA}.customers_history"
-    if last is None or reuse.is_empty():
-        history, out.history_stats = update_history(last, customers, at=at, fields=fields)
+    if not delta or not wh.exists("golden.customers_history"):
+        history, out.history_stats = update_history(wh.read_if_exists("golden.customers_history"), customers,
+                                                    at=at, fields=fields)
         with wh.connect() as con:
             out.rows[history_table] = write_table(con, history_table, history)
-    else:
-        history, out.history_stats = update_history(last.filter(~kept), customers.filter(~kept), at=at, fields=fields)
-        out.history_stats["unchanged"] += last.filter(kept & pl.col("is_current")).height
+    else:   # only the versions of the customers picked again (and of retired ids) can change
         with wh.connect() as con:
             rel = golden_reuse.register_ids(con, reuse)
-            out.rows[history_table] = golden_reuse.write_with_kept(
-                con, history_table, history, "golden.customers_history", rel, order=("golden_id", "valid_from"))
-    del history, last
+            last = utc_frame(con.sql(f"select * from golden.customers_history where golden_id not in "
+                                     f"(select golden_id from {rel})").pl())
+            unchanged = con.execute(f"select count(*) from golden.customers_history where is_current and "
+                                    f"golden_id in (select golden_id from {rel})").fetchall()[0][0]
+            con.unregister(rel)
+        mine = new.sort("golden_id") if new is not None else customers.clear()
+        history, out.history_stats = update_history(last, mine, at=at, fields=fields)
+        out.history_stats["unchanged"] += unchanged
+        with wh.connect() as con:
+            out.rows[history_table] = write_delta(con, history_table, history, published="golden.customers_history",
+                                                  kept_by=golden_reuse.STATE)
+    del history, new
     mark("history")
 
     orders, invoices = purchases(wh, sources_config)
@@ -164,12 +184,19 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
     del orders, invoices, customers, crosswalk
     out.rfm_segments = dict(c360.group_by("rfm_segment").len().sort("rfm_segment").iter_rows())
     out.lifecycle = dict(c360.group_by("lifecycle_status").len().sort("lifecycle_status").iter_rows())
-    masked = masked_tables({f"{SCHEMA}.customer_360": c360}, key=hash_key, known=known)
+    c360_table = f"{SCHEMA}.customer_360"
+    # the rows of customer_360 that equal the published ones stay (most: RFM scores move at the edges)
+    c360_state = golden_reuse.row_state(wh, c360, fingerprint, published="golden.customer_360",
+                                        state=golden_reuse.PUBLISHED_C360_STATE, keep=delta)
+    changed = c360.join(c360_state.filter("kept").select("golden_id"), on="golden_id", how="anti")
+    masked = masked_tables({c360_table: changed}, key=hash_key, known=known)
     del known
     with wh.connect() as con:
-        out.rows[f"{SCHEMA}.customer_360"] = write_table(con, f"{SCHEMA}.customer_360", c360)
-        for table, df in masked.items():
-            out.rows[table] = write_table(con, table, df)
+        out.rows[golden_reuse.C360_STATE] = write_table(con, golden_reuse.C360_STATE, c360_state)
+        for table, df in ((c360_table, changed), *masked.items()):
+            out.rows[table] = (write_delta(con, table, df, published=f"golden.{table.partition('.')[2]}",
+                                           kept_by=golden_reuse.C360_STATE)
+                               if c360_state["kept"].any() else write_table(con, table, df))
     mark("customer_360")
     return out
 

@@ -45,7 +45,8 @@ def _snapshot(wh: Warehouse) -> dict[str, pl.DataFrame]:
 @pytest.fixture(scope="module")
 def bad_day(first_run, synth_2k, tmp_path_factory):
     """The first run's warehouse copied, then run with the ERP unreachable and a corrupted golden build:
-    a second row of golden_build.customers is given the first row's golden_id as it is written."""
+    a second row of golden_build.customers is given the first row's golden_id as it is written (built
+    as a delta on the published rows: a published customer's row added to it once more)."""
     _, first_wh, _ = first_run
     folder = tmp_path_factory.mktemp("gate_bad_day")
     for item in first_wh.path.parent.iterdir():
@@ -63,9 +64,18 @@ def bad_day(first_run, synth_2k, tmp_path_factory):
                 .alias("golden_id"))
         return write_table(con, table, frame, append=append)
 
+    write_delta = golden_write.write_delta
+
+    def corrupting_write_delta(con, table, frame, **kwargs):   # customers kept: only the picked ones written
+        rows = write_delta(con, table, frame, **kwargs)
+        if table == "golden_build.customers":
+            con.execute("insert into golden._delta_customers select * from golden.customers order by golden_id limit 1")
+        return rows
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOURCES__ERP__CREDENTIALS", ERP_URL)
         mp.setattr(golden_write, "write_table", corrupting_write_table)
+        mp.setattr(golden_write, "write_delta", corrupting_write_delta)
         summary = run_pipeline(sources=synth_2k, warehouse=wh.path)
     print(summary.render())
     return summary, wh, run_events(summary.run_id), before
