@@ -225,6 +225,20 @@ def publish_read_copy(warehouse_path: str | Path, *, schemas: tuple[str, ...] = 
     return target
 
 
+def read_copy_update(warehouse_path: str | Path) -> str | None:
+    """How the read copy was last written: ``copied whole`` or ``brought up to date from the last
+    read copy`` (None: no read copy, or one without that note)."""
+    path = read_copy_path(warehouse_path)
+    if not path.exists():
+        return None
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            row = con.execute(f"select how from {COPIED_BUILD}").fetchall()
+    except duckdb.Error:
+        return None
+    return row[0][0] if row else None
+
+
 def _write_read_copy(tmp: Path, source: Path, schemas: tuple[str, ...]) -> None:
     con = duckdb.connect(str(tmp))
     try:
@@ -261,7 +275,8 @@ def _mark_build(con: duckdb.DuckDBPyConnection, source: Path) -> None:
     ids = _build_ids(con, "src")
     con.execute("detach src")
     if ids is not None:
-        con.execute(f"create or replace table {COPIED_BUILD} as select ? as build_id", [ids[0]])
+        con.execute(f"create or replace table {COPIED_BUILD} as select ? as build_id, 'copied whole' as how",
+                    [ids[0]])
         con.execute("checkpoint")
 
 
@@ -325,7 +340,8 @@ def _apply_build(con: duckdb.DuckDBPyConnection) -> list[str]:
             con.execute(f'insert into golden."{name}" select * from src.golden."{name}" where golden_id not in {kept}')
         else:
             con.execute(f'create or replace table golden."{name}" as select * from src.golden."{name}"')
-    con.execute(f"create or replace table {COPIED_BUILD} as select ? as build_id", [_build_ids(con, "src")[0]])
+    con.execute(f"create or replace table {COPIED_BUILD} as select ? as build_id, "
+                "'brought up to date from the last read copy' as how", [_build_ids(con, "src")[0]])
     return [sql for (sql,) in con.execute("select sql from duckdb_views() where database_name = 'src' and not "
                                           "internal and schema_name = 'golden' order by view_name").fetchall()]
 

@@ -171,6 +171,7 @@ def publish(context: AssetExecutionContext, warehouse: WarehouseResource,
     meta = {"published_tables": dg.MetadataValue.json(counts), "warehouse": str(wh.path),
             "column_comments": done["comments"], "destination": publishing.destination,
             "read_copy": str(done["read_copy"]),
+            "read_copy_update": done["read_copy_update"] or "copied whole",
             "merge_list_files": dg.MetadataValue.json({s: str(p) for s, p in files.items()})}
     if publishing.destination != "duckdb":
         result = publishing.publish_external(wh, [*mapping, *APPEND_TABLES])

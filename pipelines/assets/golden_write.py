@@ -27,7 +27,7 @@ from pipelines.privacy.views import email_hashes
 from pipelines.progress import mark
 from pipelines.publish.swap import BUILD_SCHEMA, discard_build, publish_built, write_built, write_delta
 from pipelines.staging.mapping import resolve_column
-from pipelines.warehouse import Warehouse, publish_read_copy, utc_frame
+from pipelines.warehouse import Warehouse, publish_read_copy, read_copy_update, utc_frame
 
 SCHEMA = BUILD_SCHEMA
 #: records per group of clusters the survivorship pick runs on (``CRM_GOLDEN_GOLDEN_CHUNK``)
@@ -240,7 +240,8 @@ def publish_tables(wh: Warehouse, *, append: Mapping[str, str], merge_list_dir) 
     lists = {t.split("merge_list_", 1)[1]: wh.read(t) for t in published if ".merge_list_" in t}
     files = write_merge_lists(lists, merge_list_dir)
     mark("merge_list_files")
-    return {"tables": counts, "comments": comments, "read_copy": read_copy, "merge_list_files": files}
+    return {"tables": counts, "comments": comments, "read_copy": read_copy, "merge_list_files": files,
+            "read_copy_update": read_copy_update(wh.path)}
 
 
 def _staged_columns(wh: Warehouse, rules: SurvivorshipRules) -> list[str]:
