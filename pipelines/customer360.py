@@ -64,6 +64,8 @@ LIFECYCLE_STATUSES = ("new", "active", "dormant", "lost", PROSPECT)
 #: Identity fields copied from the golden table when present.
 IDENTITY_FIELDS = ("full_name", "given_name", "surname", "email", "phone", "company_name",
                    "city", "country")
+#: the golden table's dates first_seen / last_seen start from
+SEEN_FIELDS = ("first_seen", "last_updated")
 
 
 class Customer360Error(ValueError):

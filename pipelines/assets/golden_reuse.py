@@ -15,6 +15,7 @@ published ones (:func:`row_state`) are kept the same way.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -80,20 +81,21 @@ def reusable_ids(wh: Warehouse, digests: pl.DataFrame, fingerprint: str) -> tupl
 
 def row_state(wh: Warehouse, df: pl.DataFrame, fingerprint: str, *, published: str, state: str,
               keep: bool = True) -> pl.DataFrame:
-    """A 128-bit digest of each row of ``df`` (keyed by ``golden_id``) and whether it equals the
+    """A 64-bit digest of each row of ``df`` (keyed by ``golden_id``) and whether it equals the
     row the ``published`` table holds: the ``state`` published with it has the same digest under
     the same ``fingerprint`` (and the published row is there). ``keep=False``: none kept."""
-    row = pl.struct(pl.all())
-    out = df.select("golden_id", row.hash(11).alias("row_lo"), row.hash(13).alias("row_hi")).with_columns(
+    out = df.select("golden_id", pl.struct(pl.all()).hash(11).alias("row_digest")).with_columns(
         pl.lit(fingerprint).alias("fingerprint"), pl.lit(False).alias("kept"))
     if not keep or not (wh.exists(state) and wh.exists(published)):
         return out
-    last = wh.query(f"select s.golden_id, s.row_lo, s.row_hi from {state} s semi join {published} p "
-                    "using (golden_id) where s.fingerprint = ?", [fingerprint])
+    try:
+        last = wh.query(f"select s.golden_id, s.row_digest from {state} s semi join {published} p "
+                        "using (golden_id) where s.fingerprint = ?", [fingerprint])
+    except duckdb.BinderException:   # a state of another layout: nothing kept
+        return out
     if last.is_empty():
         return out
-    same = out.join(last.cast({"row_lo": pl.UInt64, "row_hi": pl.UInt64}), on=["golden_id", "row_lo", "row_hi"],
-                    how="semi")["golden_id"]
+    same = out.join(last.cast({"row_digest": pl.UInt64}), on=["golden_id", "row_digest"], how="semi")["golden_id"]
     return out.with_columns(pl.col("golden_id").is_in(same.implode()).alias("kept"))
 
 
@@ -103,17 +105,21 @@ def register_ids(con: duckdb.DuckDBPyConnection, ids: pl.Series, name: str = "__
     return name
 
 
-def reused_rows(con: duckdb.DuckDBPyConnection, table: str, relation: str = "__reuse") -> pl.DataFrame:
-    """The published rows of ``table`` of the golden ids in ``relation``, in golden id order."""
-    return utc_frame(con.sql(f"select t.* from {table} t where t.golden_id in (select golden_id from {relation}) "
+def reused_rows(con: duckdb.DuckDBPyConnection, table: str, relation: str = "__reuse", *,
+                columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """The published rows of ``table`` of the golden ids in ``relation`` (only ``columns`` of them
+    if given), in golden id order."""
+    picked = ", ".join(f't."{c}"' for c in columns) if columns else "t.*"
+    return utc_frame(con.sql(f"select {picked} from {table} t where t.golden_id in (select golden_id from {relation}) "
                              "order by t.golden_id").pl())
 
 
 def stacked(new: pl.DataFrame | None, reused: pl.DataFrame) -> pl.DataFrame:
-    """New and reused rows of one table as one frame in golden id order (the new rows' column
-    types where there are new rows)."""
+    """New and reused rows as one frame in golden id order, in the reused rows' columns (which may be
+    fewer) and the new rows' column types where there are new rows."""
     if new is None or new.width == 0:
         return reused
     if reused.is_empty():
         return new
-    return pl.concat([new, reused.select(new.columns).cast(new.schema)]).sort("golden_id")
+    picked = new.select(reused.columns)
+    return pl.concat([picked, reused.cast(picked.schema)]).sort("golden_id")

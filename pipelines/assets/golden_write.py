@@ -21,7 +21,15 @@ from dedupe.golden.history import update_history
 from dedupe.golden.records import BUILD_COLUMNS, cluster_digests, golden_chunks, plan_golden, without_clusters
 from dedupe.golden.survivorship import SurvivorshipRules, cluster_local
 from pipelines.assets import golden_reuse
-from pipelines.customer360 import INVOICE_COLUMNS, ORDER_COLUMNS, Customer360Config, customer_360, merge_lists
+from pipelines.customer360 import (
+    IDENTITY_FIELDS,
+    INVOICE_COLUMNS,
+    ORDER_COLUMNS,
+    SEEN_FIELDS,
+    Customer360Config,
+    customer_360,
+    merge_lists,
+)
 from pipelines.privacy import masked_tables
 from pipelines.privacy.views import email_hashes
 from pipelines.progress import mark
@@ -110,15 +118,20 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
         if delta and not parts:
             rows = write_delta(con, lineage_table, None, published="golden.customer_lineage",
                                kept_by=golden_reuse.STATE)
-        reused = pl.DataFrame()
-        if delta:
+        reused, published = pl.DataFrame(), []
+        if delta:   # only what customer_360 reads of the kept customers: their rows stay where they are
             rel = golden_reuse.register_ids(con, reuse)
-            reused = golden_reuse.reused_rows(con, "golden.customers", rel)
+            published = [c for (c,) in con.execute("select column_name from duckdb_columns() where schema_name = "
+                                                   "'golden' and table_name = 'customers' order by column_index")
+                         .fetchall()]
+            wanted = {"golden_id", *IDENTITY_FIELDS, *SEEN_FIELDS}
+            reused = golden_reuse.reused_rows(con, "golden.customers", rel, columns=[c for c in published if c in wanted])
             con.unregister(rel)
     out.rows[lineage_table], out.reused_customers = rows, reuse.len()
     new = pl.concat(parts, rechunk=False) if parts else None
     del parts
-    customers = golden_reuse.stacked(new, reused)
+    fields = [f for f in GOLDEN_FIELDS if f in (new.columns if new is not None else published)]
+    customers = golden_reuse.stacked(new, reused)   # customer_360's input: every customer
     known = None
     if customers.width:   # one table each: appending group by group costs twice as much
         fresh = masked_tables({customers_table: new}, key=hash_key)[masked_table] if new is not None else None
@@ -155,7 +168,6 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
     del review, lists
     mark("review_and_merge_lists")
 
-    fields = [f for f in GOLDEN_FIELDS if f in customers.columns]
     history_table = f"{SCHEMA}.customers_history"
     if not delta or not wh.exists("golden.customers_history"):
         history, out.history_stats = update_history(wh.read_if_exists("golden.customers_history"), customers,
@@ -170,7 +182,7 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
             unchanged = con.execute(f"select count(*) from golden.customers_history where is_current and "
                                     f"golden_id in (select golden_id from {rel})").fetchall()[0][0]
             con.unregister(rel)
-        mine = new.sort("golden_id") if new is not None else customers.clear()
+        mine = new.sort("golden_id") if new is not None else last.select("golden_id", *fields).clear()
         history, out.history_stats = update_history(last, mine, at=at, fields=fields)
         out.history_stats["unchanged"] += unchanged
         with wh.connect() as con:
