@@ -253,6 +253,9 @@ def _write_read_copy(tmp: Path, source: Path, schemas: tuple[str, ...]) -> None:
 #: from which build; and the read copy's note of the build it holds
 BUILD_STATE = "golden._state_clusters"
 COPIED_BUILD = "golden._read_copy_build"
+#: a published delta's rows (``pipelines.publish.swap``), kept until the next publish: what the read copy
+#: inserts instead of reading the whole published table again
+PUBLISHED_DELTA_PREFIX = "_published_delta_"
 #: published tables whose rows of a kept customer are the last build's, row for row (and the merge
 #: lists): table -> the state saying which golden ids were kept
 KEPT_ROW_TABLES = dict.fromkeys(("customers", "customer_lineage", "customers_masked", "crosswalk",
@@ -335,9 +338,11 @@ def _apply_build(con: duckdb.DuckDBPyConnection) -> list[str]:
         state = KEPT_ROW_TABLES.get(name, BUILD_STATE if name.startswith("merge_list_") else None)
         by_customer = (state in states and old.get(name) == columns and ("golden_id", "VARCHAR") in columns)
         kept = f"(select golden_id from src.{state} where kept)"
-        if by_customer:
+        if by_customer:   # the rows the publish inserted: kept beside the table when it was built as a delta
+            delta = f"golden.{PUBLISHED_DELTA_PREFIX}{name}"
             con.execute(f'delete from golden."{name}" where golden_id not in {kept}')
-            con.execute(f'insert into golden."{name}" select * from src.golden."{name}" where golden_id not in {kept}')
+            con.execute(f'insert into golden."{name}" by name select * from src.{delta}' if delta in states else
+                        f'insert into golden."{name}" select * from src.golden."{name}" where golden_id not in {kept}')
         else:
             con.execute(f'create or replace table golden."{name}" as select * from src.golden."{name}"')
     con.execute(f"create or replace table {COPIED_BUILD} as select ? as build_id, "

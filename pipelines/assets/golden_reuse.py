@@ -35,7 +35,7 @@ C360_STATE = "golden_build._state_customer_360"
 PUBLISHED_C360_STATE = "golden._state_customer_360"
 #: the published tables whose rows a reused customer keeps (and its merge-list rows)
 REUSED_TABLES = ("golden.customers", "golden.customer_lineage", "golden.customers_masked",
-                 "golden.customers_history")
+                 "golden.customers_history", "golden.crosswalk")
 
 
 def fingerprint(plan: GoldenPlan, hash_key: bytes) -> str:

@@ -82,7 +82,6 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
     mark("plan")
     crosswalk = plan.crosswalk
     with wh.connect() as con:
-        out.rows[f"{SCHEMA}.crosswalk"] = write_table(con, f"{SCHEMA}.crosswalk", crosswalk)
         out.rows[f"{SCHEMA}.id_registry"] = write_table(con, f"{SCHEMA}.id_registry", plan.ids.registry)
         out.rows[f"{SCHEMA}.id_history_new"] = write_table(con, f"{SCHEMA}.id_history_new", plan.ids.retired)
     out.by_source = dict(crosswalk.group_by("source").len().sort("source").iter_rows())
@@ -102,9 +101,13 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
     delta = not reuse.is_empty()
     todo, parts, rows = without_clusters(plan, reuse), [], 0
     del plan
+    kept = pl.col("golden_id").is_in(reuse.implode())
     with wh.connect() as con:   # lineage (about ten rows per customer) written group by group
         out.rows[golden_reuse.STATE] = write_table(con, golden_reuse.STATE, state)
         del state
+        xw = f"{SCHEMA}.crosswalk"   # a kept customer has the same members: the same crosswalk rows
+        out.rows[xw] = (write_delta(con, xw, crosswalk.filter(~kept), published="golden.crosswalk",
+                                    kept_by=golden_reuse.STATE) if delta else write_table(con, xw, crosswalk))
         if todo.members.height or not delta:
             for customers, lineage in golden_chunks(todo, chunk_records):
                 if delta:
@@ -155,7 +158,6 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
     # a kept customer's merge-list rows and history versions are the published ones
     sources = sorted(crosswalk["source"].drop_nulls().unique().to_list())
     by_customer = delta and all(wh.exists(f"golden.merge_list_{s}") for s in sources)
-    kept = pl.col("golden_id").is_in(reuse.implode())
     lists = merge_lists(crosswalk.filter(~kept) if by_customer else crosswalk)
     with wh.connect() as con:
         out.rows[f"{SCHEMA}.review_queue"] = write_table(con, f"{SCHEMA}.review_queue", review)

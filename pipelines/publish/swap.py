@@ -21,6 +21,8 @@ from collections.abc import Mapping
 import duckdb
 import polars as pl
 
+from pipelines.warehouse import PUBLISHED_DELTA_PREFIX
+
 BUILD_SCHEMA = "golden_build"
 PUBLISHED_SCHEMA = "golden"
 PREFIX = "_build_"
@@ -142,12 +144,16 @@ def publish_built(con: duckdb.DuckDBPyConnection, *, append: Mapping[str, str] |
         names, deltas = built_names(con), _deltas(con)
         con.execute(f'drop schema if exists "{BUILD_SCHEMA}" cascade')   # the views on the build tables
         con.execute(f'create schema "{BUILD_SCHEMA}"')
+        for (old,) in con.execute("select table_name from duckdb_tables() where database_name = current_database() "
+                                  "and schema_name = ? and starts_with(table_name, ?)",
+                                  [PUBLISHED_SCHEMA, PUBLISHED_DELTA_PREFIX]).fetchall():
+            con.execute(f'drop table "{PUBLISHED_SCHEMA}"."{old}"')   # the last publish's
         for name, state, published in deltas:   # before the renames: the kept ids are a build table's
             delta = f'"{PUBLISHED_SCHEMA}"."{DELTA_PREFIX}{name}"'
             con.execute(f"delete from {published} where golden_id not in "
                         f"(select golden_id from {_built(state)} where kept)")
             con.execute(f"insert into {published} by name select * from {delta}")
-            con.execute(f"drop table {delta}")
+            con.execute(f'alter table {delta} rename to "{PUBLISHED_DELTA_PREFIX}{name}"')
             done.append(published)
         con.execute(f'drop table if exists "{PUBLISHED_SCHEMA}"."{DELTAS}"')
         for name in names:

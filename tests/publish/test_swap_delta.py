@@ -37,7 +37,13 @@ def test_delta_is_seen_with_the_kept_rows_and_published_in_place(con):
     assert "golden.customers" in published and "golden._state" in published
     assert _rows(con, "golden.customers") == expected
     left = {r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'golden'").fetchall()}
-    assert left == {"customers", "_state"}   # the delta and its note are gone
+    assert left == {"customers", "_state", "_published_delta_customers"}   # the delta kept for the read copy
+    assert _rows(con, "golden._published_delta_customers") == [("g3", "Cyrus"), ("g5", "Eve")]
+    # the next publish drops it (here one without a delta)
+    write_built(con, "golden_build._state", pl.DataFrame({"golden_id": ["g1"], "kept": [False]}))
+    publish_built(con)
+    left = {r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'golden'").fetchall()}
+    assert left == {"customers", "_state"}
 
 
 def test_appended_groups_and_an_empty_delta(con):
