@@ -83,15 +83,18 @@ def assign_ids(clusters: pl.DataFrame, previous: pl.DataFrame | None = None,
 
     fresh = (clusters.group_by("cluster_id").agg(pl.col(RECORD_ID).min().alias("seed"))
              .join(keep, on="cluster_id", how="anti").sort("seed"))   # salts go by seed, not cluster label
-    taken = set(registry["golden_id"].to_list())
-    fresh_ids = []
-    for seed in fresh["seed"].to_list():  # one hash per new cluster, not per pair
-        salt, gid = 0, new_id(seed)
-        while gid in taken:
-            salt += 1
-            gid = new_id(seed, salt)
-        taken.add(gid)
-        fresh_ids.append(gid)
+    fresh_ids = [new_id(seed) for seed in fresh["seed"].to_list()]   # one hash per new cluster, not per pair
+    first = pl.Series(fresh_ids, dtype=pl.Utf8)
+    if (first.is_in(registry["golden_id"].implode()) | first.is_duplicated()).any():
+        # an id issued before (or twice now): salted, in seed order, against a set of every id (rare)
+        taken = set(registry["golden_id"].to_list())
+        for i, seed in enumerate(fresh["seed"].to_list()):
+            salt, gid = 0, new_id(seed)
+            while gid in taken:
+                salt += 1
+                gid = new_id(seed, salt)
+            taken.add(gid)
+            fresh_ids[i] = gid
     fresh = fresh.select("cluster_id").with_columns(golden_id=pl.Series(fresh_ids, dtype=pl.Utf8))
     ids = pl.concat([keep, fresh]).sort("cluster_id")
 

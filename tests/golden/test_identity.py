@@ -71,3 +71,20 @@ def test_deleted_records_retire_the_id():
     gone = dict(first.ids.iter_rows())["b"]
     second = assign_ids(clusters({"a": ["r1"]}), crosswalk(first, cl1), first.registry, at=T2)
     assert second.retired.select("retired_id", "reason").rows() == [(gone, "no_sources")]
+
+
+def test_an_id_the_registry_knows_is_never_issued_again():
+    """A record whose id was retired comes back on its own: its cluster's seed is the same, so the
+    id is salted instead of re-issued; two new clusters in one run never share an id either."""
+    from dedupe.golden.identity import new_id
+
+    cl1 = clusters({"a": ["r1"], "b": ["r2"]})
+    first = assign_ids(cl1, at=T1)
+    cl2 = clusters({"b": ["r2"]})
+    second = assign_ids(cl2, crosswalk(first, cl1), first.registry, at=T2)
+    assert second.retired["retired_id"].to_list() == [new_id("r1")]
+    cl3 = clusters({"b": ["r2"], "c": ["r1"]})
+    third = assign_ids(cl3, crosswalk(second, cl2), second.registry, at=T3)
+    got = dict(third.ids.iter_rows())
+    assert got["c"] == new_id("r1", 1) and third.stats["new"] == 1
+    assert third.registry["golden_id"].is_unique().all()
