@@ -18,7 +18,10 @@ One resource ``contacts`` (table ``contacts`` in ``raw_sheets``), merged on
   Latin-1 are detected; an undecodable file fails naming the file and byte offset.
 * every run lists the whole folder, and reads a file only when it is new or its modification
   date or size changed since it was last read (kept in the resource state); a changed file is
-  read whole, so all its current rows get the new ``read_load_id``.
+  read whole, so all its current rows get the new ``read_load_id`` - unless rows were only
+  appended (every row read last time parses to the same values under the same number, by a
+  digest kept in the resource state): then only the new rows are merged, with the new
+  ``read_load_id``, and the file keeps the ``read_load_id`` of its last whole read.
 * deletions: the same resource keeps the per-file inventory ``raw_sheets.file_inventory``
   (merged on ``file_name``: ``source``, ``present``, ``modification_date``, ``size_in_bytes``,
   ``row_count`` data rows read, ``last_row_number``, ``read_load_id``), written when a file is
@@ -43,6 +46,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import dlt
+import polars as pl
 import pyarrow as pa
 from dlt.sources.filesystem import FileItemDict, filesystem
 
@@ -136,6 +140,7 @@ def read_contacts(
     """Each new or changed CSV/XLSX file as one Arrow table of text columns, then the inventory
     rows of the files read or gone this run (``listing`` gives the folder's whole listing)."""
     known: dict[str, str] = dlt.current.resource_state().setdefault("files", {})
+    reads: dict[str, dict] = dlt.current.resource_state().setdefault("file_reads", {})
     load_id = dlt.current.load_package_state()["load_id"]
     listed, inventory = set(), []
     for item in listing():
@@ -155,20 +160,59 @@ def read_contacts(
                            aliases=header_aliases)
         rows = 0 if frame is None else frame.height
         last = 0 if frame is None else int(frame["row_number"].max())
+        read_by = load_id
         if frame is not None:
-            log.info("sheets file %s: %d rows", relative, rows)
-            yield _arrow_for_dlt(frame.to_arrow().append_column(
-                READ_LOAD_COLUMN, pa.array([load_id] * rows, pa.string())))
+            since = _appended_after(frame, reads.get(relative))
+            if since is not None:   # rows appended, the others as read before: only the new rows merged
+                read_by = reads[relative]["load_id"]
+                log.info("sheets file %s: %d rows, %d appended", relative, rows, rows - since[1])
+                new = frame.filter(pl.col("row_number") > since[0])
+            else:
+                log.info("sheets file %s: %d rows", relative, rows)
+                new = frame
+            yield _arrow_for_dlt(new.to_arrow().append_column(
+                READ_LOAD_COLUMN, pa.array([load_id] * new.height, pa.string())))
+            reads[relative] = _read_note(frame, last, read_by)
+        else:
+            reads.pop(relative, None)
         known[relative] = version
         inventory.append(_inventory_row(relative, present=True, modified=item["modification_date"],
-                                        size=item["size_in_bytes"], rows=rows, last=last, load_id=load_id))
+                                        size=item["size_in_bytes"], rows=rows, last=last, load_id=read_by))
     for relative in sorted(set(known) - listed):
         log.info("sheets file %s: no longer in the folder, its rows count as deleted", relative)
         del known[relative]
+        reads.pop(relative, None)
         inventory.append(_inventory_row(relative, present=False, modified=None, size=None, rows=0, last=0,
                                         load_id=load_id))
     if inventory:
         yield dlt.mark.with_hints(inventory, _INVENTORY_HINTS, create_table_variant=True)
+
+
+def _rows_digest(frame: pl.DataFrame) -> list[int]:
+    """Order-free digest of a file's parsed rows (row numbers included): two 32-bit halves of the
+    row hashes summed, so the sums cannot overflow."""
+    h = frame.hash_rows(seed=7)
+    return [int((h % (1 << 32)).sum()), int((h // (1 << 32)).sum())]
+
+
+def _read_note(frame: pl.DataFrame, last: int, load_id: str) -> dict[str, Any]:
+    """What the next read of the file compares with: its rows then, and the load that read it whole."""
+    return {"last_row_number": last, "rows": frame.height, "columns": frame.columns,
+            "digest": _rows_digest(frame), "polars": pl.__version__, "load_id": load_id}
+
+
+def _appended_after(frame: pl.DataFrame, note: dict[str, Any] | None) -> tuple[int, int] | None:
+    """``(last row number, rows)`` of the file's last read when this read only added rows after them
+    (those rows parse to exactly what was read then: same columns, same values, same numbers), else
+    None (the file is merged whole). A file with rows appended keeps its rows as loaded, and
+    only the new ones are merged (``read_load_id`` of the inventory stays the whole read's)."""
+    if not note or note.get("polars") != pl.__version__ or note.get("columns") != frame.columns:
+        return None
+    last, rows = int(note["last_row_number"]), int(note["rows"])
+    before = frame.filter(pl.col("row_number") <= last)
+    if before.height != rows or before.height == frame.height or _rows_digest(before) != note["digest"]:
+        return None
+    return last, rows
 
 
 def _inventory_row(relative: str, *, present: bool, modified: Any, size: int | None, rows: int, last: int,

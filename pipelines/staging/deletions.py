@@ -75,7 +75,8 @@ def sheet_deletions(contacts: pl.DataFrame, inventory: pl.DataFrame | None, *,
     ``last_row_number``, ``read_load_id``). A row is deleted when its file is not present (gone
     from the folder, or never listed since the inventory exists), when its ``row_number`` is
     beyond the file's last row (the file shrank), or when it was not read in the file's last read
-    (``read_load_id`` differs: the row was emptied). Without an inventory nothing is judged.
+    (its ``read_load_id`` is older than the file's: the row was emptied; rows appended to a file
+    are read after it, see ``connectors.sheets``). Without an inventory nothing is judged.
     """
     if inventory is None or contacts.height == 0:
         return _empty()
@@ -94,12 +95,19 @@ def sheet_deletions(contacts: pl.DataFrame, inventory: pl.DataFrame | None, *,
     reason = (
         pl.when(~pl.col("__present").fill_null(False)).then(pl.lit(FILE_REMOVED))
         .when(pl.col("__row") > pl.col("__last")).then(pl.lit(ROW_BEYOND_FILE_END))
-        .when(pl.col("__row_read").ne_missing(pl.col("__file_read"))).then(pl.lit(ROW_NOT_IN_FILE))
+        .when(_read_before(pl.col("__row_read"), pl.col("__file_read"))).then(pl.lit(ROW_NOT_IN_FILE))
     )
     return rows.with_columns(reason=reason).filter(pl.col("reason").is_not_null()).sort("source", "__row").select(
         pl.lit("sheets").alias("source_system"), "source", pl.lit(table).alias("table_name"),
         pl.col("__row").cast(pl.Utf8).alias("source_record_id"), "reason",
     ).unique(["source", "source_record_id"], keep="first", maintain_order=True).cast(DELETION_SCHEMA)
+
+
+def _read_before(row_read: pl.Expr, file_read: pl.Expr) -> pl.Expr:
+    """The row was last read before the file's last whole read (dlt load ids are POSIX times); a
+    missing id on either side counts as a different read."""
+    row_t, file_t = row_read.cast(pl.Float64, strict=False), file_read.cast(pl.Float64, strict=False)
+    return pl.when(row_t.is_null() | file_t.is_null()).then(row_read.ne_missing(file_read)).otherwise(row_t < file_t)
 
 
 def without_deleted(frames: dict[str, pl.DataFrame], deleted: pl.DataFrame) -> dict[str, pl.DataFrame]:

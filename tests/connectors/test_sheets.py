@@ -8,6 +8,7 @@ import os
 import shutil
 
 import openpyxl
+import polars as pl
 import pytest
 
 from connectors import loaded_rows, sheets_source
@@ -95,16 +96,36 @@ def truth_ids_of_kind(dataset, source, kind):
         return [r["record_id"] for r in csv.DictReader(f) if r["source"] == source and r["kind"] == kind]
 
 
+def _touch_later(path):
+    later = path.stat().st_mtime + 5
+    os.utime(path, (later, later))
+
+
+def _current(wh) -> pl.DataFrame:
+    contacts = pl.DataFrame(wh.sql("select * from raw_sheets.contacts where source = 'sales_contacts'"),
+                            schema=[c for (c,) in wh.sql("select column_name from information_schema.columns where "
+                                                         "table_schema = 'raw_sheets' and table_name = 'contacts' "
+                                                         "order by ordinal_position")], orient="row")
+    inventory = pl.DataFrame(wh.sql("select * from raw_sheets.file_inventory"),
+                             schema=[c for (c,) in wh.sql("select column_name from information_schema.columns where "
+                                                          "table_schema = 'raw_sheets' and table_name = "
+                                                          "'file_inventory' order by ordinal_position")], orient="row")
+    return contacts, inventory
+
+
 def test_changed_file_alone_is_reloaded(sheets_loaded):
+    """Rows appended to a file: only they are merged (the others parse as before); an edit above
+    them: the file is merged whole. Either way no row of the file counts as deleted."""
+    from pipelines.staging.deletions import sheet_deletions
+
     wh, _, folder, pipeline = sheets_loaded
     path = folder / "sales_contacts.csv"
     before = wh.sql("select count(*) from raw_sheets.contacts where source = 'sales_contacts'")[0][0]
     with open(path, "a", encoding="utf-8", newline="") as f:
         f.write("Neu, Nina;;nina@example.com;;Berlin;01/02/2025\r\n")
-    later = path.stat().st_mtime + 5
-    os.utime(path, (later, later))
+    _touch_later(path)
     pipeline.run(sheets_source(str(folder)))
-    assert loaded_rows(pipeline) == {"contacts": before + 1, "file_inventory": 1}
+    assert loaded_rows(pipeline) == {"contacts": 1, "file_inventory": 1}
     assert wh.sql("select present, row_count, last_row_number from raw_sheets.file_inventory"
                   " where file_name = 'sales_contacts.csv'") == [(True, before + 1, before + 1)]
     assert wh.sql(
@@ -112,6 +133,19 @@ def test_changed_file_alone_is_reloaded(sheets_loaded):
     ) == [(before + 1, before + 1)]
     assert wh.sql("select full_name from raw_sheets.contacts where source = 'sales_contacts' and row_number = ?",
                   [before + 1]) == [("Neu, Nina",)]
+    contacts, inventory = _current(wh)
+    assert contacts["read_load_id"].n_unique() == 2 and sheet_deletions(contacts, inventory).height == 0
+
+    # the second row edited and one more appended: read whole again, every row from this read
+    lines = path.read_bytes().split(b"\r\n")
+    lines[2] = lines[2].replace(b";", b"x;", 1)
+    path.write_bytes(b"\r\n".join(lines[:-1]) + b"\r\nZweite, Zoe;;zoe@example.com;;Bonn;02/02/2025\r\n")
+    _touch_later(path)
+    pipeline.run(sheets_source(str(folder)))
+    assert loaded_rows(pipeline) == {"contacts": before + 2, "file_inventory": 1}
+    contacts, inventory = _current(wh)
+    assert contacts["read_load_id"].n_unique() == 1 and sheet_deletions(contacts, inventory).height == 0
+    assert contacts.filter(pl.col("row_number") == 2)["full_name"][0].endswith("x")
 
 
 def write_xlsx(path):
