@@ -251,7 +251,9 @@ def publish_tables(wh: Warehouse, *, append: Mapping[str, str], merge_list_dir) 
     mark("column_comments")
     read_copy = publish_read_copy(wh.path)
     mark("read_copy")
-    lists = {t.split("merge_list_", 1)[1]: wh.read(t) for t in published if ".merge_list_" in t}
+    # in a stable order (a table updated by customer keeps no order of its own)
+    lists = {t.split("merge_list_", 1)[1]: wh.query(f"select * from {t} order by golden_id, source_record_id")
+             for t in published if ".merge_list_" in t}
     files = write_merge_lists(lists, merge_list_dir)
     mark("merge_list_files")
     return {"tables": counts, "comments": comments, "read_copy": read_copy, "merge_list_files": files,
