@@ -57,6 +57,7 @@ def copy_workdir(src: Path, dst: Path) -> None:
     dst.mkdir(parents=True)
     for name in ("sources", "warehouse", "dagster_home"):
         shutil.copytree(src / name, dst / name, symlinks=False, copy_function=shutil.copy2)
+    os.sync()   # the copy's gigabytes on disk before a timed run: not flushed while it writes
 
 
 def _typo(name: str, rng: np.random.Generator) -> str:
@@ -239,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     _note(f"copied and edited in {time.perf_counter() - t0:.0f} s: {appended} sheet rows appended, "
           f"{edited} ERP customers edited")
     line.update(sheet_rows_appended=appended, erp_customers_edited=edited)
+    os.sync()
     line["incremental"] = run_pipeline(incr, full_rebuild=False)
     if not a.no_full:
         line["full_rebuild"] = run_pipeline(full, full_rebuild=True)
