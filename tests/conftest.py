@@ -28,9 +28,17 @@ def synth(out: Path, entities: int, seed: int = 7, bad_rows: float = 0.0) -> Pat
 
 
 #: test files that share an expensive session fixture; under ``--dist loadgroup`` (pytest-xdist) the files
-#: of a group run in one test process, every other file is a group of its own
+#: of a group run in one test process, every other file is a group of its own. Groups start first, in
+#: this order (the longest first)
 XDIST_GROUPS = {
     "tests/spark/": "spark",  # one JVM and the engines' 2k runs (tests/spark/conftest.py)
+    # the files that start from ``shared_demo_run(150, 3)``, and from ``shared_demo_run(150, 42)``
+    "tests/golden/test_runs_e2e.py": "demo_run_150_3",
+    "tests/golden/test_deletions.py": "demo_run_150_3",
+    "tests/quality/test_renamed_columns.py": "demo_run_150_3",
+    "tests/test_large_pipeline.py": "demo_run_150_3",
+    "tests/golden/test_determinism.py": "demo_run_150_42",
+    "tests/connectors/test_configured_sources.py": "demo_run_150_42",
     "tests/privacy/": "privacy",  # one ``crm-golden run`` over demo sources (tests/privacy/conftest.py)
 }
 
@@ -91,11 +99,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In a pytest-xdist worker: the longest units of work first (the groups of ``XDIST_GROUPS``, then
-    the files marked slow), so that no long file is left alone at the end of the run."""
+    """In a pytest-xdist worker: the longest units of work first (the groups of ``XDIST_GROUPS`` in their
+    order, then the files marked slow), so that no long file is left alone at the end of the run."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    groups = list(XDIST_GROUPS.values())
+    groups = list(dict.fromkeys(XDIST_GROUPS.values()))
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
 
     def rank(item: pytest.Item) -> int:
