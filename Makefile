@@ -27,9 +27,13 @@ demo: $(STAMP)
 	@$(BIN)/python -m compileall -q $(PACKAGES)
 	$(BIN)/crm-golden demo
 
+# one test process per core (pytest-xdist); test files that share an expensive session fixture run
+# in the same process (XDIST_GROUPS in tests/conftest.py). TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= auto
+
 test: $(STAMP)
 	@$(BIN)/python -m compileall -q $(PACKAGES)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 ui: $(STAMP)
 	@$(BIN)/python -c "from pipelines.paths import dagster_home; dagster_home()"

@@ -6,6 +6,10 @@ source names (sheet sources are file stems), so nothing outside the repository i
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +25,94 @@ def synth(out: Path, entities: int, seed: int = 7, bad_rows: float = 0.0) -> Pat
     if not (out / "manifest.json").exists():
         generate(out, entities=entities, seed=seed, page_size=250, bad_rows=bad_rows)
     return out
+
+
+#: test files that share an expensive session fixture; under ``--dist loadgroup`` (pytest-xdist) the files
+#: of a group run in one test process, every other file is a group of its own. Groups start first, in
+#: this order (the longest first)
+XDIST_GROUPS = {
+    "tests/spark/": "spark",  # one JVM and the engines' 2k runs (tests/spark/conftest.py)
+    # the files that start from ``shared_demo_run(150, 3)``, and from ``shared_demo_run(150, 42)``
+    "tests/golden/test_runs_e2e.py": "demo_run_150_3",
+    "tests/golden/test_deletions.py": "demo_run_150_3",
+    "tests/quality/test_renamed_columns.py": "demo_run_150_3",
+    "tests/test_large_pipeline.py": "demo_run_150_3",
+    "tests/golden/test_determinism.py": "demo_run_150_42",
+    "tests/connectors/test_configured_sources.py": "demo_run_150_42",
+    "tests/privacy/": "privacy",  # one ``crm-golden run`` over demo sources (tests/privacy/conftest.py)
+}
+
+
+def xdist_group(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return next((group for prefix, group in XDIST_GROUPS.items() if path.startswith(prefix)), path)
+
+
+_SESSION_DATA = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Runs and Dagster definitions that a test does not point elsewhere keep their files in a folder of
+    this test process, not in the checkout's data/ (nor a Dagster home exported by the Makefile), so
+    parallel test processes never share a warehouse, dlt state or Dagster instance."""
+    _worker_main_has_a_file()
+    folder = Path(tempfile.mkdtemp(prefix="crm-golden-tests-"))
+    config.stash[_SESSION_DATA] = folder
+    os.environ["CRM_GOLDEN_DATA"] = str(folder / "data")
+    os.environ["DAGSTER_HOME"] = str(folder / "dagster_home")
+
+
+def _worker_main_has_a_file() -> None:
+    """A pytest-xdist worker's ``__main__`` (execnet's) has neither ``__spec__`` nor ``__file__``, and
+    ``pyspark.sql.connect`` (imported by Great Expectations and by the Spark Connect check) takes such a
+    process for a doctest run and calls ``sys.exit(0)`` when its optional extra is missing. The worker's
+    main program is xdist's remote module: give ``__main__`` its file, as a ``python file.py`` has."""
+    main = sys.modules["__main__"]
+    if os.environ.get("PYTEST_XDIST_WORKER") and getattr(main, "__spec__", None) is None \
+            and not hasattr(main, "__file__"):
+        import xdist.remote
+
+        main.__file__ = xdist.remote.__file__
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(_SESSION_DATA, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadgroup``: one unit of work per group of ``XDIST_GROUPS`` and per other test file (its
+    module fixtures are set up once), handed out in the order the workers collected them. xdist's own
+    loadgroup reads ``xdist_group`` marks through a node id attribute that pytest 9 no longer uses."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group(nodeid)
+
+    config.option.loadscopereorder = False  # keep the order of pytest_collection_modifyitems below
+    return FileGroupScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a pytest-xdist worker: the longest units of work first (the groups of ``XDIST_GROUPS`` in their
+    order, then the files marked slow), so that no long file is left alone at the end of the run."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    groups = list(dict.fromkeys(XDIST_GROUPS.values()))
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+
+    def rank(item: pytest.Item) -> int:
+        group = xdist_group(item.nodeid)
+        if group in groups:
+            return groups.index(group)
+        return len(groups) + (item.path not in slow_files)
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
