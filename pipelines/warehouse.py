@@ -327,7 +327,7 @@ def _apply_build(con: duckdb.DuckDBPyConnection) -> list[str]:
 
     here = con.execute("select current_database()").fetchall()[0][0]
     new, old = tables("src"), tables(here)
-    states = {s for (s,) in con.execute("select schema_name || '.' || table_name from duckdb_tables() "
+    src_tables = {s for (s,) in con.execute("select schema_name || '.' || table_name from duckdb_tables() "
                                         "where database_name = 'src'").fetchall()}
     for (name,) in con.execute("select view_name from duckdb_views() where database_name = ? "
                                "and schema_name = 'golden' and not internal", [here]).fetchall():
@@ -336,12 +336,12 @@ def _apply_build(con: duckdb.DuckDBPyConnection) -> list[str]:
         con.execute(f'drop table golden."{name}"')
     for name, columns in new.items():
         state = KEPT_ROW_TABLES.get(name, BUILD_STATE if name.startswith("merge_list_") else None)
-        by_customer = (state in states and old.get(name) == columns and ("golden_id", "VARCHAR") in columns)
+        by_customer = (state in src_tables and old.get(name) == columns and ("golden_id", "VARCHAR") in columns)
         kept = f"(select golden_id from src.{state} where kept)"
         if by_customer:   # the rows the publish inserted: kept beside the table when it was built as a delta
             delta = f"golden.{PUBLISHED_DELTA_PREFIX}{name}"
             con.execute(f'delete from golden."{name}" where golden_id not in {kept}')
-            con.execute(f'insert into golden."{name}" by name select * from src.{delta}' if delta in states else
+            con.execute(f'insert into golden."{name}" by name select * from src.{delta}' if delta in src_tables else
                         f'insert into golden."{name}" select * from src.golden."{name}" where golden_id not in {kept}')
         else:
             con.execute(f'create or replace table golden."{name}" as select * from src.golden."{name}"')
