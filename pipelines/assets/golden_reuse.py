@@ -5,8 +5,8 @@ cluster-local rules). The build records a digest of each golden customer's membe
 (:func:`dedupe.golden.records.cluster_digests`) in ``golden._state_clusters``, published with the
 golden tables in the same transaction; the next build picks only the customers whose digest (or
 whose rules, code or masking key: :func:`dedupe.golden.records.plan_fingerprint`) changed; the
-others' rows stay in the published ``customers``, ``customer_lineage``, ``customers_masked``,
-``customers_history`` and merge lists, which are built as deltas
+others' rows stay in the published ``customers``, ``crosswalk``, ``customer_lineage``,
+``customers_masked``, ``customers_history`` and merge lists, which are built as deltas
 (:func:`pipelines.publish.swap.write_delta`). On a 1M run where 1 % of the records changed, about
 1 % of the customers are picked again. customer_360 is computed whole, and its rows that equal the
 published ones (:func:`row_state`) are kept the same way.
