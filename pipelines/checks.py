@@ -35,6 +35,7 @@ from pipelines.assets.golden import BUILD_TABLES, GOLDEN_CROSSWALK, GOLDEN_CUSTO
 from pipelines.assets.matching import MatchingResource
 from pipelines.assets.raw import LOAD_FAILURES, load_check_assets
 from pipelines.assets.staging import MAPPING_ERRORS, SOURCE_DELETIONS, docs_dir, read_raw_customers
+from pipelines.publish.swap import delta_table
 from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.sources import customers_key, purchases_key
 from pipelines.warehouse import Warehouse
@@ -286,20 +287,22 @@ def golden_ids_are_stable(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     wh = warehouse.get()
     if not wh.exists("golden.crosswalk"):
         return dg.AssetCheckResult(passed=True, metadata={"previous_run": "none (first build)"})
-    # set arithmetic on the golden ids in DuckDB: two crosswalks never come into memory
+    # one join of the two sets of golden ids in DuckDB: two crosswalks never come into memory
     ids = wh.query(f"""
         with before as (select distinct golden_id from golden.crosswalk),
-             now as (select distinct golden_id from {BUILD_TABLES[GOLDEN_CROSSWALK]})
-        select (select count(*) from (select * from before intersect select * from now)) as kept,
-               (select count(*) from (select * from before except select * from now)) as vanished,
-               (select count(*) from (select * from now except select * from before)) as new,
-               (select count(*) from golden.crosswalk p join {BUILD_TABLES[GOLDEN_CROSSWALK]} c using (record_id)
-                where p.golden_id <> c.golden_id) as moved""").row(0, named=True)
-    unexplained = wh.query(f"""
-        select golden_id from (select golden_id from golden.crosswalk
-                               except select golden_id from {BUILD_TABLES[GOLDEN_CROSSWALK]}
-                               except select retired_id from golden_build.id_history_new)
-        order by golden_id""")["golden_id"].to_list()
+             now as (select distinct golden_id from {BUILD_TABLES[GOLDEN_CROSSWALK]}),
+             both_ as (select b.golden_id as was, n.golden_id as is_ from before b full join now n using (golden_id))
+        select count(*) filter (where was is not null and is_ is not null) as kept,
+               count(*) filter (where is_ is null) as vanished,
+               count(*) filter (where was is null) as new,
+               list(was order by was) filter (where is_ is null and was not in
+                                              (select retired_id from golden_build.id_history_new)) as unexplained
+        from both_""").row(0, named=True)
+    with wh.connect() as con:   # a crosswalk built as a delta: a record can only have moved in it
+        changed = delta_table(con, BUILD_TABLES[GOLDEN_CROSSWALK]) or BUILD_TABLES[GOLDEN_CROSSWALK]
+        ids["moved"] = con.execute(f"select count(*) from golden.crosswalk p join {changed} c using (record_id) "
+                                   "where p.golden_id <> c.golden_id").fetchall()[0][0]
+    unexplained = ids["unexplained"] or []
     return dg.AssetCheckResult(
         passed=not unexplained, severity=dg.AssetCheckSeverity.ERROR,
         metadata={"ids_kept": ids["kept"], "ids_retired": ids["vanished"], "ids_new": ids["new"],

@@ -131,14 +131,18 @@ def cluster_digests(plan: GoldenPlan) -> pl.DataFrame:
     h = m.select(pl.struct([c for c in m.columns if c != "cluster_id" and not c.startswith(BATCH_HINTS)])
                  .hash(_SEED)).to_series()
     hints = [c for c in BATCH_HINTS if c in m.columns]
-    several = m["cluster_id"].is_duplicated()
+    # clusters told apart by a hash of their id: two clusters sharing one would only be ranked together,
+    # and a change in either then counts as a change of both (never the other way round)
+    group = m["cluster_id"].hash(_SEED)
+    several = group.is_duplicated()
     if hints and several.any():
         # a batch-wide ranking hint (how common a spelling is in the whole batch) moves whenever any
         # record is added; survivorship only compares it within a cluster of several records, so
         # its rank there counts (a one-record cluster is never ranked)
         rows = several.arg_true()
-        ranked = (m.select(pl.col("cluster_id").rank("dense").alias("__c"), *hints).filter(several)
-                  .select(pl.struct([pl.col(c).rank("dense").over("__c") for c in hints]).hash(_SEED + 1)))
+        inside = pl.DataFrame({"__g": group.filter(several)}).hstack(m.select(hints).filter(several))
+        ranked = pl.DataFrame([_dense_rank_within(inside, "__g", c) for c in hints]).select(
+            pl.struct(hints).hash(_SEED + 1))
         h = h.scatter(rows, h.gather(rows) ^ ranked.to_series())
     return (m.select("golden_id").with_columns(h.alias("__h"))
             .group_by("golden_id")
@@ -146,6 +150,17 @@ def cluster_digests(plan: GoldenPlan) -> pl.DataFrame:
                  (pl.col("__h") % (1 << 32)).sum().cast(pl.UInt64).alias("digest_lo"),
                  (pl.col("__h") // (1 << 32)).sum().cast(pl.UInt64).alias("digest_hi"))
             .sort("golden_id"))
+
+
+def _dense_rank_within(frame: pl.DataFrame, group: str, column: str) -> pl.Series:
+    """``column``'s dense rank within each ``group`` (nulls first), in ``frame``'s row order: one sort,
+    several times faster than a ranking window over millions of rows."""
+    s = frame.select(group, column).with_row_index("__i").sort(group, column, nulls_last=False)
+    starts = (pl.col(group) != pl.col(group).shift(1)).fill_null(True)
+    step = (starts | pl.col(column).ne_missing(pl.col(column).shift(1))).cast(pl.UInt32).cum_sum()
+    s = s.with_columns(step.alias("__s")).with_columns((pl.col("__s") - pl.col("__s").first().over(group) + 1)
+                                                       .alias(column))
+    return s.sort("__i")[column]
 
 
 def plan_fingerprint(plan: GoldenPlan, *extra: bytes | str) -> str:

@@ -111,6 +111,15 @@ def _deltas(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
                        "order by delta").fetchall()
 
 
+def delta_table(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    """The table holding only the rows written this build (``golden._delta_<name>``) when build table
+    ``table`` was built as a delta (:func:`write_delta`); None when it was built whole."""
+    name = _name(table)
+    if any(d == name for d, _, _ in _deltas(con)):
+        return f'"{PUBLISHED_SCHEMA}"."{DELTA_PREFIX}{name}"'
+    return None
+
+
 def built_names(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Names of the tables the last build wrote and nobody published yet."""
     rows = con.execute("select table_name from duckdb_tables() where database_name = current_database() "
