@@ -24,6 +24,7 @@ reject it. ``truncate_pages`` produces the same for any page.
 from __future__ import annotations
 
 import base64
+import functools
 import hmac
 import json
 import logging
@@ -45,6 +46,7 @@ TOKEN_HEADER = "X-Shopify-Access-Token"
 FILTER_PARAMS = ("updated_at_min", "updated_at_max", "created_at_min", "created_at_max")
 #: an ISO local date and time at the start of a value, and how far its instant can lie from it
 _LOCAL_TIME = re.compile(rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d")
+_LOCAL_TEXT = re.compile(_LOCAL_TIME.pattern.decode())
 _WIDEST_OFFSET = timedelta(hours=14)
 _API_PREFIX = "/admin/api/"
 
@@ -65,7 +67,7 @@ def parse_instant(value: str) -> datetime:
 
 
 class _Resource:
-    """One resource folder: page order, token map, and the instant span of each page's objects."""
+    """One resource folder: page order and token map."""
 
     def __init__(self, folder: Path) -> None:
         index = json.loads((folder / "_index.json").read_text(encoding="utf-8"))
@@ -75,7 +77,6 @@ class _Resource:
         self.pages = [index["first_page"], *sorted(set(token_to_file.values()) - {index["first_page"]})]
         self.token_to_page = {tok: self.pages.index(f) for tok, f in token_to_file.items()}
         self.page_to_token = {i: tok for tok, i in self.token_to_page.items()}
-        self._spans: dict[tuple[int, str], tuple[datetime, datetime] | None] = {}
         self._lock = threading.Lock()
         self._last: tuple[int, list[dict[str, Any]] | None] | None = None
 
@@ -84,8 +85,8 @@ class _Resource:
 
     def objects(self, page: int) -> list[dict[str, Any]] | None:
         """Parsed objects of a page, or None when the file is not valid JSON. Only the page parsed
-        last is kept (its span and its filtered objects are asked for in one request): the server
-        runs inside the loading process, and every page of a 1M-customer shop held parsed is ~3 GB."""
+        last is kept (a client asking again after a dropped connection): the server runs inside the
+        loading process, and every page of a 1M-customer shop held parsed is ~3 GB."""
         with self._lock:
             if self._last is not None and self._last[0] == page:
                 return self._last[1]
@@ -96,21 +97,6 @@ class _Resource:
         with self._lock:
             self._last = (page, objects)
         return objects
-
-    def span(self, page: int, field: str) -> tuple[datetime, datetime] | None:
-        """(earliest, latest) instant of ``field`` on a page, or None when an object lacks a valid one
-        (or the page is empty or broken): a page whose span lies inside a filter is sent as it is."""
-        key = (page, field)
-        if key not in self._spans:
-            objects = self.objects(page)
-            try:
-                instants = [parse_instant(o[field]) for o in objects or ()]
-            except (KeyError, TypeError, ValueError, AttributeError):
-                instants = []
-            span = (min(instants), max(instants)) if instants else None
-            with self._lock:
-                self._spans[key] = span
-        return self._spans[key]
 
     def next_token(self, page: int) -> str | None:
         return self.page_to_token.get(page + 1)
@@ -154,9 +140,28 @@ def _decode_filters(blob: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
+@functools.cache
+def _edge_text(side: str, limit: datetime) -> str:
+    """The local time (``YYYY-MM-DDTHH:MM:SS``) beyond which a value cannot pass a bound whatever its
+    UTC offset (:data:`_WIDEST_OFFSET`)."""
+    edge = limit - _WIDEST_OFFSET if side == "min" else limit + _WIDEST_OFFSET
+    return edge.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _surely_out(value: str | bytes, side: str, edge: str | bytes) -> bool:
+    """Whether a value's local time alone puts it beyond a bound (``edge``: :func:`_edge_text`, of
+    the value's type): one string comparison instead of parsing the instant."""
+    if not (_LOCAL_TIME if isinstance(value, bytes) else _LOCAL_TEXT).match(value):
+        return False
+    local = value[:10] + edge[10:11] + value[11:19]   # date and time as the edge writes them
+    return local < edge if side == "min" else local > edge
+
+
 def _matches(obj: Mapping[str, Any], bounds: Mapping[str, tuple[str, datetime]]) -> bool:
     for field, (side, limit) in bounds.items():
         value = obj.get(field)
+        if isinstance(value, str) and _surely_out(value, side, _edge_text(side, limit)):
+            return False
         try:
             instant = parse_instant(value) if isinstance(value, str) else None
         except ValueError:
@@ -164,14 +169,6 @@ def _matches(obj: Mapping[str, Any], bounds: Mapping[str, tuple[str, datetime]])
         if instant is None or (instant < limit if side == "min" else instant > limit):
             return False
     return True
-
-
-def _within(span: tuple[datetime, datetime] | None, side: str, limit: datetime) -> bool:
-    """Whether every object of a page with this ``span`` passes the bound (the page then goes out as
-    the file's bytes, unparsed and unchanged)."""
-    if span is None:
-        return False
-    return span[0] >= limit if side == "min" else span[1] <= limit
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -250,15 +247,15 @@ class _Handler(BaseHTTPRequestHandler):
                     and resource.none_match(page, bounds)):
                 page += 1
                 continue
-            whole = not fields and all(_within(resource.span(page, f), side, limit)
-                                       for f, (side, limit) in bounds.items())
-            objects = None if truncate is not None or whole else resource.objects(page)
-            if objects is None or truncate is not None or not (bounds or fields):
+            objects = None if truncate is not None or not (bounds or fields) else resource.objects(page)
+            kept = [o for o in objects if _matches(o, bounds)] if objects else []
+            # every object passes: the page goes out as the file's bytes, unparsed and unchanged
+            whole = not fields and bool(objects) and len(kept) == len(objects)
+            if objects is None or whole:
                 body = resource.raw(page)
                 if truncate is not None:
                     body = body[: int(len(body) * truncate)]
                 break
-            kept = [o for o in objects if _matches(o, bounds)]
             if kept or resource.next_token(page) is None:
                 if fields:
                     kept = [{f.strip(): o.get(f.strip()) for f in fields if f.strip() in o} for o in kept]

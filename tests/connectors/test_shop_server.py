@@ -111,7 +111,7 @@ def test_pages_before_the_cursor_are_skipped_unparsed(tiny_shop, monkeypatch):
     with ShopServer(tiny_shop) as server:
         objects, responses = follow(f"{server.url}{API}/customers.json", params={"updated_at_min": "2020-01-01T03:30Z"})
         assert objects == [] and len(responses) == 1
-        assert parsed == [2, 2]   # pages 0 and 1 (up to 03:00Z) passed over; the last one answers, empty
+        assert parsed == [2]   # pages 0 and 1 (up to 03:00Z) passed over; the last one, parsed once, answers empty
         parsed.clear()
         objects, _ = follow(f"{server.url}{API}/customers.json", params={"updated_at_min": "2020-01-01T02:30Z"})
     assert [o["id"] for o in objects] == [2, 3]
