@@ -50,6 +50,12 @@ def empty_registry() -> pl.DataFrame:
     return pl.DataFrame(schema=REGISTRY_SCHEMA)
 
 
+def _first(df: pl.DataFrame, by: str, order: list[str], descending: list[bool]) -> pl.DataFrame:
+    """Per ``by``, the row that comes first in ``order`` (nulls last)."""
+    return (df.sort([by, *order], descending=[False, *descending], nulls_last=True)
+            .unique(by, keep="first", maintain_order=True))
+
+
 def assign_ids(clusters: pl.DataFrame, previous: pl.DataFrame | None = None,
                registry: pl.DataFrame | None = None, *, at: datetime) -> IdAssignment:
     """Golden ids for ``clusters`` (record_id, cluster_id) continuing ``previous`` (record_id,
@@ -60,29 +66,31 @@ def assign_ids(clusters: pl.DataFrame, previous: pl.DataFrame | None = None,
     live = registry.filter(pl.col("retired_at").is_null())
     prev = (previous.select(RECORD_ID, pl.col("golden_id").alias("old_id"))
             if previous is not None and previous.height else pl.DataFrame(schema={RECORD_ID: pl.Utf8, "old_id": pl.Utf8}))
-    prev = prev.join(live.select(pl.col("golden_id").alias("old_id"), "created_at"), on="old_id", how="left")
-
     overlap = (clusters.select(RECORD_ID, "cluster_id").join(prev, on=RECORD_ID, how="inner")
-               .group_by("cluster_id", "old_id").agg(pl.len().alias("n"), pl.col("created_at").first()))
-    # each previous id goes to the cluster holding most of its records
-    home = overlap.sort(["old_id", "n", "cluster_id"], descending=[False, True, False]).unique(
-        "old_id", keep="first", maintain_order=True)
-    splits = overlap.group_by("old_id").len().filter(pl.col("len") > 1).height
+               .group_by("cluster_id", "old_id").agg(pl.len().alias("n")))
+    # each previous id goes to the cluster holding most of its records; almost every id is in one
+    # cluster and almost every cluster gets one id, so only the few others are ranked
+    split = overlap["old_id"].is_duplicated()
+    home = pl.concat([overlap.filter(~split), _first(overlap.filter(split), "old_id", ["n", "cluster_id"], [True, False])])
+    splits = overlap.filter(split)["old_id"].n_unique()
     # each cluster keeps the oldest of the ids it received
-    ranked = home.sort(["cluster_id", "created_at", "n", "old_id"], descending=[False, False, True, False],
-                       nulls_last=True)
-    keep = ranked.unique("cluster_id", keep="first", maintain_order=True).select(
+    several = home["cluster_id"].is_duplicated()
+    contested = home.filter(several).join(live.select(pl.col("golden_id").alias("old_id"), "created_at"),
+                                          on="old_id", how="left")   # an id no longer live ranks last
+    keep = pl.concat([home.filter(~several).select(contested.columns[:3]),
+                      _first(contested, "cluster_id", ["created_at", "n", "old_id"], [False, True, False])
+                      .select(contested.columns[:3])]).select(
         "cluster_id", pl.col("old_id").alias("golden_id"))
-    merged = ranked.join(keep, on="cluster_id").filter(pl.col("old_id") != pl.col("golden_id")).select(
+    merged = contested.join(keep, on="cluster_id").filter(pl.col("old_id") != pl.col("golden_id")).select(
         pl.col("old_id").alias("retired_id"), pl.col("golden_id").alias("surviving_id"),
         pl.lit("merged").alias("reason"), at_lit.alias("at"))
-    gone = prev.select("old_id").unique().join(overlap.select("old_id").unique(), on="old_id", how="anti").select(
+    gone = prev.select("old_id").unique().join(home.select("old_id"), on="old_id", how="anti").select(
         pl.col("old_id").alias("retired_id"), pl.lit(None, pl.Utf8).alias("surviving_id"),
         pl.lit("no_sources").alias("reason"), at_lit.alias("at"))
     retired = pl.concat([merged, gone]).cast(HISTORY_SCHEMA).sort("retired_id")
 
-    fresh = (clusters.group_by("cluster_id").agg(pl.col(RECORD_ID).min().alias("seed"))
-             .join(keep, on="cluster_id", how="anti").sort("seed"))   # salts go by seed, not cluster label
+    fresh = (clusters.join(keep, on="cluster_id", how="anti").group_by("cluster_id")
+             .agg(pl.col(RECORD_ID).min().alias("seed")).sort("seed"))   # salts go by seed, not cluster label
     fresh_ids = [new_id(seed) for seed in fresh["seed"].to_list()]   # one hash per new cluster, not per pair
     first = pl.Series(fresh_ids, dtype=pl.Utf8)
     if (first.is_in(registry["golden_id"].implode()) | first.is_duplicated()).any():
