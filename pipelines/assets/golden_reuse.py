@@ -84,8 +84,8 @@ def row_state(wh: Warehouse, df: pl.DataFrame, fingerprint: str, *, published: s
     """A 64-bit digest of each row of ``df`` (keyed by ``golden_id``) and whether it equals the
     row the ``published`` table holds: the ``state`` published with it has the same digest under
     the same ``fingerprint`` (and the published row is there). ``keep=False``: none kept."""
-    out = df.select("golden_id", pl.struct(pl.all()).hash(11).alias("row_digest")).with_columns(
-        pl.lit(fingerprint).alias("fingerprint"), pl.lit(False).alias("kept"))
+    out = df.select("golden_id").with_columns(df.hash_rows(seed=11).alias("row_digest"),
+                                              pl.lit(fingerprint).alias("fingerprint"), pl.lit(False).alias("kept"))
     if not keep or not (wh.exists(state) and wh.exists(published)):
         return out
     try:
@@ -95,8 +95,9 @@ def row_state(wh: Warehouse, df: pl.DataFrame, fingerprint: str, *, published: s
         return out
     if last.is_empty():
         return out
-    same = out.join(last.cast({"row_digest": pl.UInt64}), on=["golden_id", "row_digest"], how="semi")["golden_id"]
-    return out.with_columns(pl.col("golden_id").is_in(same.implode()).alias("kept"))
+    same = last.cast({"row_digest": pl.UInt64}).with_columns(pl.lit(True).alias("__same"))
+    return (out.drop("kept").join(same, on=["golden_id", "row_digest"], how="left", maintain_order="left")
+            .select("golden_id", "row_digest", "fingerprint", pl.col("__same").fill_null(False).alias("kept")))
 
 
 def register_ids(con: duckdb.DuckDBPyConnection, ids: pl.Series, name: str = "__reuse") -> str:
