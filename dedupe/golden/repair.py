@@ -27,6 +27,7 @@ name, and whether it is a work address for a contact at a company.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -557,11 +558,20 @@ def repair(members: pl.DataFrame, enabled: Iterable[str] = REPAIRS) -> pl.DataFr
     df = members.select([c for c in REPAIR_INPUTS if c in members.columns])
     if "cluster_id" in df.columns:
         df = df.with_columns(pl.col("cluster_id").rank("dense"))
-    df = repair_names(df, spelling="spelling" in on, typos="typos" in on, names="names" in on)
-    df = repair_emails(df, typos="typos" in on) if "emails" in on else df
-    df = repair_addresses(df, spelling="spelling" in on, typos="typos" in on, addresses="addresses" in on)
-    if "typos" in on:
-        df = cluster_vote(df, "street")
+
+    def places(df: pl.DataFrame) -> pl.DataFrame:
+        df = repair_addresses(df, spelling="spelling" in on, typos="typos" in on, addresses="addresses" in on)
+        return cluster_vote(df, "street") if "typos" in on else df
+
+    # the address rules read no name or e-mail: they run beside the name and e-mail rules (polars and
+    # rapidfuzz let go of the GIL), on a frame of their own
+    place_columns = [c for c in ("cluster_id", "country", "city", "street") if c in df.columns]
+    with ThreadPoolExecutor(1) as pool:
+        addresses = pool.submit(places, df.select(place_columns))
+        df = repair_names(df.drop("city", "street", strict=False), spelling="spelling" in on, typos="typos" in on,
+                          names="names" in on)
+        df = repair_emails(df, typos="typos" in on) if "emails" in on else df
+        df = df.with_columns(addresses.result().select([c for c in ("city", "street") if c in place_columns]))
     return members.with_columns(df.select([c for c in REPAIRED if c in df.columns]))
 
 
