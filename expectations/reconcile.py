@@ -95,7 +95,8 @@ def staged_records_appear_once_sql(
                          where coalesce(x.n, 0) <> 1)"""
     n_staged, bad = con.execute(base + " select (select count(*) from staged), (select count(*) from checked)") \
         .fetchone()
-    head = con.execute(base + " select key, n from checked order by n, key limit ?", [sample_size]).fetchall()
+    head = (con.execute(base + " select key, n from checked order by n, key limit ?", [sample_size]).fetchall()
+            if bad else [])   # the join again only to name the offending keys
     return _appear_once_outcome(check_name, int(n_staged), int(bad), head)
 
 
