@@ -134,9 +134,21 @@ class Customer360Config:
         return cls.from_mapping(data)
 
 
-def customer_360(golden: pl.DataFrame, crosswalk: pl.DataFrame, orders: pl.DataFrame,
-                 invoices: pl.DataFrame, *, config: Customer360Config | None = None) -> pl.DataFrame:
-    """One row per golden customer: identity, sources, purchases per channel, RFM, lifecycle, CLV."""
+def purchase_rows(orders: pl.DataFrame, invoices: pl.DataFrame, *,
+                  config: Customer360Config | None = None) -> pl.DataFrame:
+    """Orders and invoices checked and converted to the reporting currency, one row each
+    (``channel, kind, doc_id, customer_ref, date, amount``): what :func:`customer_360` aggregates.
+    A bad row is a :class:`Customer360Error` naming the table, row and field."""
+    config = config or Customer360Config()
+    return pl.concat([_orders(orders, config), _invoices(invoices, config)])
+
+
+def customer_360(golden: pl.DataFrame, crosswalk: pl.DataFrame, orders: pl.DataFrame | None = None,
+                 invoices: pl.DataFrame | None = None, *, config: Customer360Config | None = None,
+                 purchases: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per golden customer: identity, sources, purchases per channel, RFM, lifecycle, CLV.
+    The purchases are ``orders`` and ``invoices``, or ``purchases`` (:func:`purchase_rows`) read
+    beforehand."""
     config = config or Customer360Config()
     _require(golden, ["golden_id"], "golden.customers")
     _require(crosswalk, ["source", "source_record_id", "golden_id"], "golden.crosswalk")
@@ -145,7 +157,8 @@ def customer_360(golden: pl.DataFrame, crosswalk: pl.DataFrame, orders: pl.DataF
     if dup.height:
         raise Customer360Error(f"golden.customers has {dup.height} rows sharing a golden_id, "
                                f"first: {dup['golden_id'][0]!r}")
-    purchases = pl.concat([_orders(orders, config), _invoices(invoices, config)])
+    if purchases is None:
+        purchases = purchase_rows(orders, invoices, config=config)
     as_of = config.as_of or _default_as_of(purchases, golden)
 
     links = crosswalk.select(pl.col("source").cast(pl.Utf8), pl.col("source_record_id").cast(pl.Utf8),

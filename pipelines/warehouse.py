@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -43,6 +44,8 @@ T = TypeVar("T")
 #: databases kept open by :func:`kept_open`, by absolute path, and how many cursors each has out
 _KEPT: dict[str, duckdb.DuckDBPyConnection] = {}
 _CURSORS: dict[str, int] = {}
+#: guards the two above: a build may read in a thread beside its main work
+_KEPT_LOCK = threading.Lock()
 #: table blocks a kept-open database may keep cached between calls; above this it is closed and
 #: opened again, which frees them (a run must not carry gigabytes of cache from step to step)
 KEPT_CACHE_BYTES = 256 * 1024 ** 2
@@ -385,16 +388,19 @@ class Warehouse:
     @contextlib.contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         key = _key(self.path)
-        kept = _KEPT.get(key)
-        if kept is not None:  # a run keeps it open: a cursor is a connection of its own (transactions too)
-            con = kept.cursor()
-            _CURSORS[key] = _CURSORS.get(key, 0) + 1
+        with _KEPT_LOCK:
+            kept = _KEPT.get(key)
+            if kept is not None:   # a run keeps it open: a cursor is a connection of its own (transactions too)
+                con = kept.cursor()
+                _CURSORS[key] = _CURSORS.get(key, 0) + 1
+        if kept is not None:
             try:
                 yield con
             finally:
                 con.close()
-                _CURSORS[key] -= 1
-                _trim_kept(key)
+                with _KEPT_LOCK:
+                    _CURSORS[key] -= 1
+                    _trim_kept(key)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -10,6 +10,7 @@ incomplete and nothing published.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,13 +30,14 @@ from pipelines.customer360 import (
     Customer360Config,
     customer_360,
     merge_lists,
+    purchase_rows,
 )
 from pipelines.privacy import masked_tables
 from pipelines.privacy.views import email_hashes
 from pipelines.progress import mark
 from pipelines.publish.swap import BUILD_SCHEMA, discard_build, publish_built, write_built, write_delta
 from pipelines.staging.mapping import resolve_column
-from pipelines.warehouse import Warehouse, publish_read_copy, read_copy_update, utc_frame
+from pipelines.warehouse import Warehouse, kept_open, publish_read_copy, read_copy_update, utc_frame
 
 SCHEMA = BUILD_SCHEMA
 #: records per group of clusters the survivorship pick runs on (``CRM_GOLDEN_GOLDEN_CHUNK``)
@@ -68,6 +70,19 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
                  c360_config: Customer360Config, sources_config, hash_key: bytes, at: datetime,
                  chunk_records: int | None = DEFAULT_CHUNK_RECORDS) -> BuildSummary:
     """Build every ``golden_build`` table from ``staging.customers`` and ``matching.clusters``."""
+    # reads that need nothing the build computes run in a thread beside the plan (polars and DuckDB
+    # let go of the GIL): the purchases customer_360 sums and the pairs the review queue lists. Both
+    # threads take cursors of one open database (two opens of a file in one process conflict)
+    with kept_open(wh.path), ThreadPoolExecutor(1) as pool:
+        bought = pool.submit(lambda: purchase_rows(*purchases(wh, sources_config), config=c360_config))
+        in_band = pool.submit(_pairs_in_band, wh, review_band)
+        return _build(wh, rules=rules, review_band=review_band, c360_config=c360_config, hash_key=hash_key, at=at,
+                      chunk_records=chunk_records, bought=bought, in_band=in_band)
+
+
+def _build(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[float, float],
+           c360_config: Customer360Config, hash_key: bytes, at: datetime, chunk_records: int | None,
+           bought: Future, in_band: Future) -> BuildSummary:
     out = BuildSummary()
     staged = wh.read("staging.customers", columns=_staged_columns(wh, rules))
     clusters = wh.read("matching.clusters", columns=[RECORD_ID, "cluster_id"])
@@ -153,7 +168,7 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
         out.rows[customers_table] = out.rows[masked_table] = 0
     mark("survivorship")
 
-    review = review_queue(_pairs_in_band(wh, review_band), crosswalk, review_band,
+    review = review_queue(in_band.result(), crosswalk, review_band,
                           decided=wh.read_if_exists("golden.steward_decisions"))
     # a kept customer's merge-list rows and history versions are the published ones
     sources = sorted(crosswalk["source"].drop_nulls().unique().to_list())
@@ -193,9 +208,8 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
     del history, new
     mark("history")
 
-    orders, invoices = purchases(wh, sources_config)
-    c360 = customer_360(customers, crosswalk, orders, invoices, config=c360_config)
-    del orders, invoices, customers, crosswalk
+    c360 = customer_360(customers, crosswalk, config=c360_config, purchases=bought.result())
+    del customers, crosswalk
     out.rfm_segments = dict(c360.group_by("rfm_segment").len().sort("rfm_segment").iter_rows())
     out.lifecycle = dict(c360.group_by("lifecycle_status").len().sort("lifecycle_status").iter_rows())
     c360_table = f"{SCHEMA}.customer_360"
