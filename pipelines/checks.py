@@ -118,7 +118,7 @@ def source_reconciliation_check(config: SourcesConfig):
 
         wh = warehouse.get()
         failed = _failed_sources(wh, context.run.run_id)
-        raw = read_raw_customers(wh, sources.config())
+        raw = read_raw_customers(wh, sources.config(), keys_only=True)
         keys = raw.keys()
         # rows of erased people still in a raw table are suppressed by staging, as here
         kept, _ = drop_erased(wh, {"read": keys})

@@ -30,7 +30,14 @@ from pipelines.resources import SourcesResource, WarehouseResource
 from pipelines.sources import deletion_evidence, staging_deps
 from pipelines.staging import incremental as inc
 from pipelines.staging.deletions import DELETION_SCHEMA, key_scan_deletions, sheet_deletions
-from pipelines.staging.mapping import MappingError, map_customers, resolve_column, single_file
+from pipelines.staging.mapping import (
+    MappingError,
+    field_expr,
+    map_customers,
+    record_ids,
+    resolve_column,
+    single_file,
+)
 from pipelines.staging.scorecard import CARD_COLUMNS
 from pipelines.staging.stage import date_orders
 from pipelines.warehouse import Warehouse
@@ -95,19 +102,22 @@ def _deleted(spec: SourceSpec, wh: Warehouse, raw: pl.DataFrame) -> pl.DataFrame
                              pl.lit(spec.name).alias("source"))
 
 
-def read_raw_customers(wh: Warehouse, config: SourcesConfig) -> RawCustomers:
+def read_raw_customers(wh: Warehouse, config: SourcesConfig, *, keys_only: bool = False) -> RawCustomers:
     """Every enabled source's raw customers mapped to the canonical columns, and the keys the deletion
-    evidence marks as gone. A source whose table does not fit its mapping is reported in ``failed``."""
+    evidence marks as gone. A source whose table does not fit its mapping is reported in ``failed``.
+    ``keys_only``: each row's ``source``, ``source_record_id`` and ``email`` alone (reconciliation),
+    from only the raw columns they and the deletion evidence need."""
     mapped, missing, failed, deleted = {}, [], {}, []
     for spec in config.enabled:
-        df = wh.read_if_exists(spec.raw(spec.customers_table))
-        if df is None:
-            missing.append(spec.name)
-            continue
-        extras = [wh.read_if_exists(spec.raw(t)) for t in spec.also_tables]
         try:
-            parts = [map_customers(_without_dlt_columns(df), spec)]
-            parts += [map_customers(_without_dlt_columns(x), spec, table=spec.raw(t))
+            df = _read_raw(wh, spec, spec.customers_table, keys_only=keys_only)
+            if df is None:
+                missing.append(spec.name)
+                continue
+            extras = [_read_raw(wh, spec, t, keys_only=keys_only) for t in spec.also_tables]
+            mapping = _map_keys if keys_only else map_customers
+            parts = [mapping(_without_dlt_columns(df), spec)]
+            parts += [mapping(_without_dlt_columns(x), spec, table=spec.raw(t))
                       for t, x in zip(spec.also_tables, extras, strict=True) if x is not None and x.height]
         except MappingError as exc:
             failed[spec.name] = str(exc)
@@ -117,6 +127,39 @@ def read_raw_customers(wh: Warehouse, config: SourcesConfig) -> RawCustomers:
     return RawCustomers(mapped, missing, failed,
                         pl.concat(deleted) if deleted else pl.DataFrame(schema=DELETION_SCHEMA),
                         {s.name: s for s in config.enabled})
+
+
+#: the canonical fields a keys-only read maps besides the record key (erasure matches by e-mail)
+KEY_FIELDS = ("email",)
+
+
+def _read_raw(wh: Warehouse, spec: SourceSpec, table: str, *, keys_only: bool) -> pl.DataFrame | None:
+    """A raw table of ``spec``, whole or (``keys_only``) without the columns that only hold fields
+    other than :data:`KEY_FIELDS`; a table that does not fit the mapping raises MappingError either way."""
+    name = spec.raw(table)
+    if not wh.exists(name):
+        return None
+    if not keys_only:
+        return wh.read(name)
+    empty = wh.query(f"select * from {name} limit 0")
+    map_customers(_without_dlt_columns(empty), spec, table=name)   # the same errors as a whole read
+    files = spec.header_aliases and spec.kind == "files"
+    fields = {f: {resolve_column(empty.columns, c, header_aliases=files) for c in m.columns}
+              for f, m in spec.fields.items()}
+    needed = set().union(*(fields.get(f, set()) for f in KEY_FIELDS))
+    if spec.id:
+        needed |= {resolve_column(empty.columns, c, header_aliases=files) for c in spec.id}
+    drop = set().union(*fields.values()) - needed - {None, "source", "row_number", "file_name"}
+    return wh.read(name, columns=[c for c in empty.columns if c not in drop])
+
+
+def _map_keys(raw: pl.DataFrame, spec: SourceSpec, *, table: str | None = None) -> pl.DataFrame:
+    """``source``, ``source_record_id`` and the :data:`KEY_FIELDS` of each raw row (as ``map_customers``
+    maps them)."""
+    table = table or spec.raw(spec.customers_table)
+    fields = [field_expr(raw, spec.fields[f], spec=spec, field=f, table=table).alias(f) if f in spec.fields
+              else pl.lit(None, pl.Utf8).alias(f) for f in KEY_FIELDS]
+    return record_ids(raw, spec, table=table).hstack(raw.select(fields))
 
 
 def deletion_ledger(deleted: pl.DataFrame, previous: pl.DataFrame | None, *, run_id: str,

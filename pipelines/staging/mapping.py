@@ -163,7 +163,7 @@ def raw_id_columns(raw_columns: Iterable[str], spec: SourceSpec) -> list[str]:
     return out
 
 
-def record_ids(raw: pl.DataFrame, spec: SourceSpec) -> pl.DataFrame:
+def record_ids(raw: pl.DataFrame, spec: SourceSpec, *, table: str | None = None) -> pl.DataFrame:
     """``(source, source_record_id)`` of every raw row, keyed as staging keys it (reconciliation)."""
-    return raw.select(_source_expr(raw, spec), _id_expr(raw, spec, table=spec.raw(spec.customers_table))
+    return raw.select(_source_expr(raw, spec), _id_expr(raw, spec, table=table or spec.raw(spec.customers_table))
                       .alias("source_record_id"))

@@ -90,7 +90,7 @@ def runs(tmp_path_factory, shared_demo_run):
                                          "quality.source_deletions")}
     third = run(src, wh.path)
     deleted = {lone, paired, f"sales_contacts:{last_row}"}
-    return {"wh": wh, "before": before, "after": after, "lone": lone, "paired": paired, "deleted": deleted,
+    return {"wh": wh, "src": src, "before": before, "after": after, "lone": lone, "paired": paired, "deleted": deleted,
             "second": second, "third": third, "snapshot": snapshot}
 
 
@@ -152,3 +152,17 @@ def test_rerun_without_changes_changes_nothing(runs):
     meta = staging_meta(third.run_id)
     assert meta["deleted_at_source"] == 3 and meta["deleted_at_source_this_run"] == 0
     assert all(c.passed for c in check_events(third.run_id).values())
+
+
+def test_reconciliation_reads_the_same_keys_from_fewer_columns(runs):
+    """The check reads each raw row's key and e-mail alone; keys, deletions and mapping errors are those of
+    the whole read staging does."""
+    from pipelines.assets.staging import read_raw_customers
+    from pipelines.resources import SourcesResource
+
+    config = SourcesResource(directory=str(runs["src"])).config()
+    whole, keys = read_raw_customers(runs["wh"], config), read_raw_customers(runs["wh"], config, keys_only=True)
+    assert keys.keys().equals(whole.keys()) and keys.keys().height > 0
+    assert keys.deleted.equals(whole.deleted) and keys.deleted.height == 3
+    assert (keys.failed, keys.missing) == (whole.failed, whole.missing) == ({}, [])
+    assert all(df.width == 3 for df in keys.mapped.values())   # source, source_record_id, email
