@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,12 +64,16 @@ def plan_golden(staged: pl.DataFrame, clusters: pl.DataFrame, *,
     missing = members.filter(pl.col("cluster_id").is_null())
     if missing.height:
         raise ValueError(f"{missing.height} staged records have no cluster (first: {missing[RECORD_ID][0]})")
-    ids = assign_ids(members.select(RECORD_ID, "cluster_id"), previous_crosswalk, registry, at=at)
+    fields = [f for f in GOLDEN_FIELDS if f in members.columns]
+    # ids and repairs read nothing of each other: the ids are assigned in a thread beside the repairs
+    with ThreadPoolExecutor(1) as pool:
+        assigned = pool.submit(assign_ids, members.select(RECORD_ID, "cluster_id"), previous_crosswalk, registry,
+                               at=at)
+        prepared = prepare(members, rules, fields=fields)
+        ids = assigned.result()
     crosswalk = (members.select("source", "source_record_id", RECORD_ID, "cluster_id")
                  .join(ids.ids, on="cluster_id").drop("cluster_id").sort(["source", "source_record_id"]))
-    fields = [f for f in GOLDEN_FIELDS if f in members.columns]
-    members = prepare(members, rules, fields=fields).join(ids.ids, on="cluster_id", how="left",
-                                                          maintain_order="left")
+    members = prepared.join(ids.ids, on="cluster_id", how="left", maintain_order="left")
     return GoldenPlan(members=members, crosswalk=crosswalk, ids=ids, rules=rules, fields=fields)
 
 

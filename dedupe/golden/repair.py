@@ -292,21 +292,33 @@ def repair_names(df: pl.DataFrame, *, spelling: bool = True, typos: bool = True,
             pl.when(has_han(pl.col(c))).then(simplified_runs(pl.col(c))).otherwise(pl.col(c)).alias(c) for c in cols))
         if len(cols) == 2:
             df = _unswap(df)
-    for c in cols:
+    def vocabulary(df: pl.DataFrame, c: str) -> pl.DataFrame:
         if spelling:
             df = _fix_spelling(df, c)
-        if typos:
-            df = _fix_typos(df, c, ratio=10, rare=1, min_len=4)
+        return _fix_typos(df, c, ratio=10, rare=1, min_len=4) if typos else df
+
+    df = _per_column(df, cols, vocabulary)
     if names and len(cols) == 2:
         df = _unswap_in_cluster(df)
     if names and "given_name" in df.columns:
         df = _formal_names(df)   # before the vote: Steve | Steven is a nickname, not a typo
     if typos:
-        for c in cols:
-            df = cluster_vote(df, c)
+        df = _per_column(df, cols, cluster_vote)
     if names and "email" in df.columns and len(cols) == 2:
         df = _initial_from_email(df)
     return df
+
+
+def _per_column(df: pl.DataFrame, cols: list[str], rule) -> pl.DataFrame:
+    """``rule(df, c)`` for each of ``cols``, where the rule rewrites column ``c`` reading no other of
+    ``cols``: the columns are done in threads at once, each on a frame without the others."""
+    if len(cols) < 2:
+        return rule(df, cols[0]) if cols else df
+    others = lambda c: [o for o in cols if o != c]   # noqa: E731
+    with ThreadPoolExecutor(len(cols) - 1) as pool:
+        done = [pool.submit(rule, df.drop(others(c)), c) for c in cols[1:]]
+        first = rule(df.drop(others(cols[0])), cols[0])
+        return df.with_columns(first[cols[0]], *(f.result()[c] for f, c in zip(done, cols[1:], strict=True)))
 
 
 def _unswap(df: pl.DataFrame) -> pl.DataFrame:
