@@ -70,24 +70,24 @@ def build_tables(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[
                  c360_config: Customer360Config, sources_config, hash_key: bytes, at: datetime,
                  chunk_records: int | None = DEFAULT_CHUNK_RECORDS) -> BuildSummary:
     """Build every ``golden_build`` table from ``staging.customers`` and ``matching.clusters``."""
-    # reads that need nothing the build computes run in a thread beside the plan (polars and DuckDB
-    # let go of the GIL): the purchases customer_360 sums and the pairs the review queue lists. Both
+    # reads that need nothing the build computes run in a thread beside it (polars and DuckDB let go of
+    # the GIL): the last published ids, the purchases customer_360 sums and the review band's pairs. Both
     # threads take cursors of one open database (two opens of a file in one process conflict)
     with kept_open(wh.path), ThreadPoolExecutor(1) as pool:
+        last = pool.submit(lambda: (wh.read_if_exists("golden.crosswalk"), wh.read_if_exists("golden.id_registry")))
         bought = pool.submit(lambda: purchase_rows(*purchases(wh, sources_config), config=c360_config))
         in_band = pool.submit(_pairs_in_band, wh, review_band)
         return _build(wh, rules=rules, review_band=review_band, c360_config=c360_config, hash_key=hash_key, at=at,
-                      chunk_records=chunk_records, bought=bought, in_band=in_band)
+                      chunk_records=chunk_records, last=last, bought=bought, in_band=in_band)
 
 
 def _build(wh: Warehouse, *, rules: SurvivorshipRules, review_band: tuple[float, float],
            c360_config: Customer360Config, hash_key: bytes, at: datetime, chunk_records: int | None,
-           bought: Future, in_band: Future) -> BuildSummary:
+           last: Future, bought: Future, in_band: Future) -> BuildSummary:
     out = BuildSummary()
     staged = wh.read("staging.customers", columns=_staged_columns(wh, rules))
     clusters = wh.read("matching.clusters", columns=[RECORD_ID, "cluster_id"])
-    previous = wh.read_if_exists("golden.crosswalk")
-    registry = wh.read_if_exists("golden.id_registry")
+    previous, registry = last.result()   # the last published crosswalk and id registry
     with wh.connect() as con:
         discard_build(con)
     mark("read")
