@@ -148,10 +148,10 @@ def _edge_text(side: str, limit: datetime) -> str:
     return edge.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _surely_out(value: str | bytes, side: str, edge: str | bytes) -> bool:
-    """Whether a value's local time alone puts it beyond a bound (``edge``: :func:`_edge_text`, of
-    the value's type): one string comparison instead of parsing the instant."""
-    if not (_LOCAL_TIME if isinstance(value, bytes) else _LOCAL_TEXT).match(value):
+def _surely_out(value: str, side: str, edge: str) -> bool:
+    """Whether a value's local time alone puts it beyond a bound (``edge``: :func:`_edge_text`): one
+    string comparison instead of parsing the instant."""
+    if not _LOCAL_TEXT.match(value):
         return False
     local = value[:10] + edge[10:11] + value[11:19]   # date and time as the edge writes them
     return local < edge if side == "min" else local > edge

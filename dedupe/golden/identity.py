@@ -77,10 +77,9 @@ def assign_ids(clusters: pl.DataFrame, previous: pl.DataFrame | None = None,
     several = home["cluster_id"].is_duplicated()
     contested = home.filter(several).join(live.select(pl.col("golden_id").alias("old_id"), "created_at"),
                                           on="old_id", how="left")   # an id no longer live ranks last
-    keep = pl.concat([home.filter(~several).select(contested.columns[:3]),
+    keep = pl.concat([home.filter(~several).select("cluster_id", "old_id"),
                       _first(contested, "cluster_id", ["created_at", "n", "old_id"], [False, True, False])
-                      .select(contested.columns[:3])]).select(
-        "cluster_id", pl.col("old_id").alias("golden_id"))
+                      .select("cluster_id", "old_id")]).select("cluster_id", pl.col("old_id").alias("golden_id"))
     merged = contested.join(keep, on="cluster_id").filter(pl.col("old_id") != pl.col("golden_id")).select(
         pl.col("old_id").alias("retired_id"), pl.col("golden_id").alias("surviving_id"),
         pl.lit("merged").alias("reason"), at_lit.alias("at"))

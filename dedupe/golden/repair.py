@@ -292,6 +292,7 @@ def repair_names(df: pl.DataFrame, *, spelling: bool = True, typos: bool = True,
             pl.when(has_han(pl.col(c))).then(simplified_runs(pl.col(c))).otherwise(pl.col(c)).alias(c) for c in cols))
         if len(cols) == 2:
             df = _unswap(df)
+
     def vocabulary(df: pl.DataFrame, c: str) -> pl.DataFrame:
         if spelling:
             df = _fix_spelling(df, c)
@@ -314,10 +315,13 @@ def _per_column(df: pl.DataFrame, cols: list[str], rule) -> pl.DataFrame:
     ``cols``: the columns are done in threads at once, each on a frame without the others."""
     if len(cols) < 2:
         return rule(df, cols[0]) if cols else df
-    others = lambda c: [o for o in cols if o != c]   # noqa: E731
+
+    def alone(c: str) -> pl.DataFrame:
+        return df.drop([o for o in cols if o != c])
+
     with ThreadPoolExecutor(len(cols) - 1) as pool:
-        done = [pool.submit(rule, df.drop(others(c)), c) for c in cols[1:]]
-        first = rule(df.drop(others(cols[0])), cols[0])
+        done = [pool.submit(rule, alone(c), c) for c in cols[1:]]
+        first = rule(alone(cols[0]), cols[0])
         return df.with_columns(first[cols[0]], *(f.result()[c] for f, c in zip(done, cols[1:], strict=True)))
 
 
