@@ -149,6 +149,9 @@ def _read_raw(wh: Warehouse, spec: SourceSpec, table: str, *, keys_only: bool) -
     needed = set().union(*(fields.get(f, set()) for f in KEY_FIELDS))
     if spec.id:
         needed |= {resolve_column(empty.columns, c, header_aliases=files) for c in spec.id}
+    evidence = deletion_evidence(spec)
+    if evidence is not None and evidence.key is not None:   # the key the deletion scan is matched on
+        needed.add(evidence.key)
     drop = set().union(*fields.values()) - needed - {None, "source", "row_number", "file_name"}
     return wh.read(name, columns=[c for c in empty.columns if c not in drop])
 
