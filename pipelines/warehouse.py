@@ -331,7 +331,7 @@ def _apply_build(con: duckdb.DuckDBPyConnection) -> list[str]:
     here = con.execute("select current_database()").fetchall()[0][0]
     new, old = tables("src"), tables(here)
     src_tables = {s for (s,) in con.execute("select schema_name || '.' || table_name from duckdb_tables() "
-                                        "where database_name = 'src'").fetchall()}
+                                            "where database_name = 'src'").fetchall()}
     for (name,) in con.execute("select view_name from duckdb_views() where database_name = ? "
                                "and schema_name = 'golden' and not internal", [here]).fetchall():
         con.execute(f'drop view golden."{name}"')
