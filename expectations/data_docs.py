@@ -77,26 +77,51 @@ def _pending(out: Path) -> list[Path]:
 
 
 def render_in_background(out_dir: str | Path) -> None:
-    """Start the renderer for ``out_dir`` unless one is already running (it picks up this queue)."""
+    """Start the renderer for ``out_dir`` unless one is already running (it picks up this queue).
+
+    The render lock is taken here and handed to the child with its file descriptor, so it is held
+    from the start: while the child imports Great Expectations (seconds of CPU), the next suite
+    finds it taken and starts no second renderer."""
     out = Path(out_dir).resolve()
-    with _render_lock(out, block=False) as free:
-        if not free:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / RENDER_LOCK, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
             return
-    log = open(out / "render.log", "ab")  # noqa: SIM115 - handed to the child
-    with log:
-        subprocess.Popen([sys.executable, "-m", "expectations.render_docs", str(out)], stdout=log,
-                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            with open(out / "render.log", "ab") as log:
+                subprocess.Popen([sys.executable, "-m", "expectations.render_docs", str(out), str(lock.fileno())],
+                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 start_new_session=True, pass_fds=(lock.fileno(),))
+        except BaseException:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            raise
+    # closing our descriptor keeps the lock: the child's copy of it holds it until the child lets go
 
 
-def render_pending(out_dir: str | Path, *, linger: bool = False) -> int:
+@contextlib.contextmanager
+def _handed_lock(fd: int) -> Iterator[bool]:
+    """The render lock taken by the parent and inherited as descriptor ``fd``."""
+    try:
+        yield True
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def render_pending(out_dir: str | Path, *, linger: bool = False, lock_fd: int | None = None) -> int:
     """Render every queued validation of ``out_dir`` (the renderer's loop); returns pages drawn.
     Another renderer already at work keeps the queue: this one then returns 0 at once. ``linger``:
     wait for more while a run that started a :func:`data_docs_session` is still going (one renderer,
-    one import of Great Expectations, per run)."""
+    one import of Great Expectations, per run). ``lock_fd``: the render lock, already taken by the
+    process that started this one."""
     out = Path(out_dir).resolve()
     drawn = 0
     while True:
-        with _render_lock(out, block=False) as mine:
+        lock = _handed_lock(lock_fd) if lock_fd is not None else _render_lock(out, block=False)
+        lock_fd = None
+        with lock as mine:
             if not mine:
                 return drawn
             while True:

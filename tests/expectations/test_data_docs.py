@@ -73,6 +73,9 @@ def test_one_renderer_waits_for_the_whole_run(tmp_path, dirty_staged, golden_fra
 
     docs = tmp_path / "docs"
     with data_docs_session(docs):
+        # taken before the renderer has even imported Great Expectations: no suite starts another
+        with _render_lock(docs.resolve(), block=False) as free:
+            assert not free
         first = queue_data_docs(run_suite("staged_customers", dirty_staged), docs)
         render_in_background(docs)  # what each suite step does: no second renderer
         deadline = time.monotonic() + 120
